@@ -1,0 +1,150 @@
+// lookout bench: median and p90 milliseconds per image for the engine alone
+// (invoke on a prepared input tensor) and for the whole pipeline available
+// (file bytes -> decode -> resize -> invoke -> detections). JSON on stdout.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "image/image.h"
+
+namespace lookout::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+nlohmann::json stats(const std::vector<double>& v) {
+  return {{"median", percentile(v, 0.5)}, {"p90", percentile(v, 0.9)}, {"min", percentile(v, 0.0)}};
+}
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + p.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct Input {
+  std::string name;
+  std::vector<uint8_t> bytes;   // the file
+  bool raw = false;             // a ready input tensor (e.g. dumped by the TFLite oracle)
+};
+
+// Fills the engine input from the file: raw tensors verbatim, images decoded
+// at the smallest scale covering the model input and resized to it.
+void load_input(const Input& in, engine::Engine& eng, int width, int height) {
+  auto dst = eng.input();
+  if (in.raw) {
+    std::memcpy(dst.data(), in.bytes.data(), dst.size());
+    return;
+  }
+  const image::Image decoded = image::decode_image(in.bytes, width, height);
+  const image::Image resized = image::resize_bilinear(decoded, width, height);
+  std::memcpy(dst.data(), resized.rgb.data(), dst.size());
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) {
+  CLI::App app{"Time the engine alone and the decode+resize+inference pipeline on each IMAGE.\n"
+               "IMAGE is a JPEG, or a raw input tensor of exactly the model input's size (e.g. 300x300x3 RGB).\n"
+               "Prints one JSON object: per-image median/p90/min milliseconds.",
+               "lookout bench"};
+  std::string model_path = "models/mobilenet_ssd_v2_coco_quant_postprocess.tflite";
+  std::string backend = "xnnpack";
+  int threads = 1;
+  int runs = 10;
+  int warmup = 2;
+  std::vector<std::string> files;
+  app.add_option("--model", model_path, "TFLite model file")->capture_default_str();
+  app.add_option("--backend", backend, "reference or xnnpack")->capture_default_str();
+  app.add_option("--threads", threads, "threads for the engine")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--runs", runs, "timed runs per image")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--warmup", warmup, "untimed runs before timing")->capture_default_str()->check(CLI::Range(0, 1000));
+  app.add_option("IMAGE", files, "images (files or directories of .jpg/.jpeg)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  std::vector<Input> inputs;
+  try {
+    auto model = engine::Model::from_file(model_path);
+    engine::Engine eng(model, {engine::parse_backend(backend), threads});
+    const engine::Tensor& in = eng.input_tensor();
+    if (in.shape.size() != 4 || in.type != engine::DType::uint8)
+      throw engine::Error("bench needs a uint8 [1,H,W,3] image input, the model has '" + in.name + "'");
+    const int height = in.dim(1), width = in.dim(2);
+
+    std::vector<std::filesystem::path> paths;
+    for (const auto& f : files) {
+      if (std::filesystem::is_directory(f)) {
+        for (const auto& e : std::filesystem::directory_iterator(f)) {
+          std::string ext = e.path().extension().string();
+          std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+          if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg")) paths.push_back(e.path());
+        }
+      } else {
+        paths.emplace_back(f);
+      }
+    }
+    std::sort(paths.begin(), paths.end());
+    if (paths.empty()) throw std::runtime_error("no images found in the given paths");
+    for (const auto& p : paths) {
+      Input i{p.filename().string(), read_file(p), false};
+      i.raw = i.bytes.size() == in.bytes && !(i.bytes.size() > 2 && i.bytes[0] == 0xFF && i.bytes[1] == 0xD8);
+      inputs.push_back(std::move(i));
+    }
+
+    std::vector<double> engine_ms, pipeline_ms;
+    for (const Input& input : inputs) {
+      load_input(input, eng, width, height);
+      for (int r = 0; r < warmup; ++r) eng.invoke();
+      for (int r = 0; r < runs; ++r) {
+        const auto t0 = Clock::now();
+        eng.invoke();
+        engine_ms.push_back(ms_since(t0));
+      }
+      for (int r = 0; r < runs; ++r) {
+        const auto t0 = Clock::now();
+        load_input(input, eng, width, height);
+        eng.invoke();
+        const engine::Detections d = eng.detections();
+        pipeline_ms.push_back(ms_since(t0));
+        (void)d;
+      }
+    }
+    nlohmann::json out = {
+        {"model", model_path}, {"backend", backend}, {"threads", threads}, {"runs_per_image", runs},
+        {"images", inputs.size()}, {"engine_ms", stats(engine_ms)}, {"pipeline_ms", stats(pipeline_ms)},
+        {"pipeline", "read bytes in memory -> decode (scaled) -> resize bilinear -> invoke -> detections"}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  } catch (const image::DecodeError& e) {
+    std::cerr << "lookout bench: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "lookout bench: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace lookout::cli

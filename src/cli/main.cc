@@ -1,0 +1,36 @@
+// lookout: one binary, one verb per file in src/cli.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace {
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: lookout <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  bench IMAGE...   time the engine and the decode+inference pipeline on images\n"
+               "\n"
+               "Run 'lookout <command> --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    usage(stdout);
+    return 0;
+  }
+  if (command == "bench") return lookout::cli::bench_main(argc - 1, argv + 1);
+  std::fprintf(stderr, "lookout: unknown command '%s'\n\n", command.c_str());
+  usage(stderr);
+  return 2;
+}

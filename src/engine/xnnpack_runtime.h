@@ -1,0 +1,34 @@
+// The XNNPACK backend's partitioning, exposed so tests can check which ops
+// run where. create_xnnpack_runtime() (runtime.h) is the entry point; this
+// header only describes its plan.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace lookout::engine {
+
+// Why the XNNPACK backend leaves op `op_index` to its reference kernel, or
+// "" when XNNPACK runs it (CONV_2D, DEPTHWISE_CONV_2D and same-shape ADD,
+// uint8 or float32, within XNNPACK's quantization limits). Meant for ops
+// that passed their reference prepare_*() checks.
+std::string xnnpack_refusal(const Graph& graph, size_t op_index);
+
+// One step of an XNNPACK runtime's invoke(): either one XNNPACK subgraph
+// holding several ops, or one op on its reference kernel.
+struct XnnpackStage {
+  bool xnnpack = false;
+  std::vector<size_t> ops;  // op indices, in the order they run
+};
+
+// Every op XNNPACK supports joins the earliest XNNPACK stage that comes after
+// all of its inputs are produced; every other op gets its own reference stage
+// after its producers. For SSD MobileNet this gives one subgraph with the
+// whole backbone and all box-predictor convolutions, then the reference
+// RESHAPE/CONCATENATION/LOGISTIC/post-process.
+std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph);
+
+}  // namespace lookout::engine
