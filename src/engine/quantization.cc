@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -69,6 +70,62 @@ Range32 activation_range_uint8(Activation act, Quantization q) {
     case Activation::relu_n1_to_1: return {std::max(qmin, quantize(-1.0f)), std::min(qmax, quantize(1.0f))};
   }
   return {qmin, qmax};
+}
+
+float xnn_conv_scale(float input_scale, float filter_scale, float output_scale) {
+  const float product = input_scale * filter_scale;  // rounded to float here,
+  return product / output_scale;                     // and again here
+}
+
+bool xnn_conv_supported(float input_scale, float filter_scale, float output_scale) {
+  return std::isnormal(input_scale) && std::isnormal(filter_scale) && std::isnormal(output_scale) &&
+         input_scale > 0.0f && filter_scale > 0.0f && output_scale > 0.0f &&
+         xnn_conv_scale(input_scale, filter_scale, output_scale) < kXnnMaxConvScale;
+}
+
+bool xnn_add_supported(float input1_scale, float input2_scale, float output_scale) {
+  if (!std::isnormal(input1_scale) || !std::isnormal(input2_scale) || !std::isnormal(output_scale) ||
+      input1_scale < 0.0f || input2_scale < 0.0f || output_scale < 0.0f)
+    return false;
+  const float ratio1 = input1_scale / output_scale, ratio2 = input2_scale / output_scale;
+  return ratio1 >= kXnnMinAddScaleRatio && ratio1 < kXnnMaxAddScaleRatio && ratio2 >= kXnnMinAddScaleRatio &&
+         ratio2 < kXnnMaxAddScaleRatio;
+}
+
+Range32 xnn_activation_range_uint8(Activation act, Quantization q) {
+  const RangeF real = activation_range_float(act);
+  auto quantize = [q](float bound) {
+    const float v = bound / q.scale + static_cast<float>(q.zero_point);  // +-inf stays +-inf
+    return static_cast<int32_t>(std::lrintf(std::fmin(std::fmax(v, 0.0f), 255.0f)));
+  };
+  return {quantize(real.min), quantize(real.max)};
+}
+
+XnnAddRequantization xnn_add_requantization(Quantization a, Quantization b, Quantization output, Range32 range) {
+  if (!xnn_add_supported(a.scale, b.scale, output.scale)) {
+    auto num = [](float v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+      return std::string(buf);
+    };
+    throw std::domain_error("ADD input scales " + num(a.scale) + " and " + num(b.scale) + " over output scale " +
+                            num(output.scale) + ": XNNPACK needs normal scales and both ratios in [2^-10, 2^8)");
+  }
+  const float ratio_a = a.scale / output.scale, ratio_b = b.scale / output.scale;
+  // XNNPACK takes the exponent from the float's bits: floor(log2(ratio)),
+  // in [-10, 7] here, so shift is in [13, 30].
+  const int shift = 20 - std::ilogb(std::max(ratio_a, ratio_b));
+  XnnAddRequantization r;
+  // ratio * 2^shift is exact (a change of exponent); lrintf rounds it to an
+  // integer, ties to even, as XNNPACK does.
+  r.a_multiplier = static_cast<int32_t>(std::lrintf(std::ldexp(ratio_a, shift)));
+  r.b_multiplier = static_cast<int32_t>(std::lrintf(std::ldexp(ratio_b, shift)));
+  r.bias = -(r.a_multiplier * a.zero_point + r.b_multiplier * b.zero_point);
+  r.shift = shift;
+  r.rounding = int32_t{1} << (shift - 1);
+  r.zero_point = output.zero_point;
+  r.range = range;
+  return r;
 }
 
 RangeF activation_range_float(Activation act) {

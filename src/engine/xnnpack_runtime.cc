@@ -5,13 +5,11 @@
 // and nodes -> create runtime -> setup (once: the Runtime's buffers never
 // move) -> invoke, each call's status checked.
 //
-// Results: XNNPACK requantizes uint8 accumulators in fp32 with a single
-// rounding; TFLite's reference kernels (and ours) round twice (gemmlowp's
-// rounding doubling high multiply, then a rounding right shift), so an
-// output can differ by one step, the reference's rounding biased upward
-// when the shift is small. Per op the backends agree within one step; along
-// SSD MobileNet's ~70 layers the differences compound (12-18 steps at the
-// post-process inputs, measured on the real model with synthetic images).
+// Results: XNNPACK requantizes uint8 accumulators in fp32 with one rounding
+// (ties to even). TFLite's runtime runs these ops through the same XNNPACK
+// arithmetic, and our reference kernels reproduce it (engine/quantization.h),
+// so the two backends agree byte for byte; ops XNNPACK refuses stay on the
+// reference kernels, which then use TFLite's builtin fixed-point arithmetic.
 #include "engine/xnnpack_runtime.h"
 
 #include <xnnpack.h>
@@ -39,14 +37,6 @@ namespace {
 // Tensor positions of ADD (CONV_2D's come from conv_common.h).
 constexpr size_t kAddInput1 = 0, kAddInput2 = 1;
 constexpr size_t kAddOutput = 0;
-
-// XNNPACK's limits for quint8 operators (xnn_create_*_qu8): the convolution
-// requantization scale input*filter/output must be below 256, and each ADD
-// input-to-output scale ratio within [2^-10, 2^8), as the TFLite delegate
-// checks before delegating an ADD.
-constexpr float kMaxConvRequantizationScale = 256.0f;
-constexpr float kMinAddScaleRatio = 1.0f / 1024.0f;
-constexpr float kMaxAddScaleRatio = 256.0f;
 
 const char* status_name(xnn_status status) {
   switch (status) {
@@ -120,7 +110,7 @@ std::string quant8_refusal(const Tensor& t) {
 // "" when a uint8 output's fused activation leaves XNNPACK a range it accepts
 // (min strictly below max).
 std::string range_refusal(const Tensor& output, Activation activation) {
-  const Range32 r = activation_range_uint8(activation, output.quant);
+  const Range32 r = xnn_activation_range_uint8(activation, output.quant);
   if (r.min >= r.max)
     return "fused activation leaves the degenerate range [" + std::to_string(r.min) + "," + std::to_string(r.max) +
            "] for " + describe(output);
@@ -149,10 +139,10 @@ std::string conv_refusal(const Graph& graph, const Operator& op) {
   if (input->type == DType::uint8) {
     for (const Tensor* t : {input, filter, output})
       if (std::string why = quant8_refusal(*t); !why.empty()) return why;
-    const float requantization = input->quant.scale * filter->quant.scale / output->quant.scale;
-    if (!(requantization < kMaxConvRequantizationScale))
-      return "requantization scale input*filter/output = " + std::to_string(requantization) +
-             " is not below XNNPACK's limit " + std::to_string(kMaxConvRequantizationScale);
+    if (!xnn_conv_supported(input->quant.scale, filter->quant.scale, output->quant.scale))
+      return "requantization scale input*filter/output = " +
+             std::to_string(xnn_conv_scale(input->quant.scale, filter->quant.scale, output->quant.scale)) +
+             " is outside what XNNPACK accepts (normal floats below " + std::to_string(kXnnMaxConvScale) + ")";
     return range_refusal(*output, options->activation);
   }
   return "";
@@ -176,33 +166,25 @@ std::string add_refusal(const Graph& graph, const Operator& op) {
   if (input1->type == DType::uint8) {
     for (const Tensor* t : {input1, input2, output})
       if (std::string why = quant8_refusal(*t); !why.empty()) return why;
-    for (const Tensor* in : {input1, input2}) {
-      const float ratio = in->quant.scale / output->quant.scale;
-      if (!(ratio >= kMinAddScaleRatio && ratio < kMaxAddScaleRatio))
-        return "input-to-output scale ratio " + std::to_string(ratio) + " of " + describe(*in) +
-               " is outside XNNPACK's [2^-10, 2^8)";
-    }
+    if (!xnn_add_supported(input1->quant.scale, input2->quant.scale, output->quant.scale))
+      return "an input-to-output scale ratio (" + std::to_string(input1->quant.scale / output->quant.scale) + ", " +
+             std::to_string(input2->quant.scale / output->quant.scale) + ") is outside XNNPACK's [2^-10, 2^8)";
     return range_refusal(*output, options->activation);
   }
   return "";
 }
 
-// XNNPACK's output_min/output_max are real values, which it quantizes with
-// the output's scale and zero point for quint8 nodes. Passing the real value
-// of each quantized bound makes it land exactly on TFLite's clamp.
+// XNNPACK's output_min/output_max are real values, which it quantizes itself
+// for quint8 nodes; TFLite's delegate passes the activation's real bounds,
+// and so do we (the reference kernels quantize them the same way, see
+// xnn_activation_range_uint8).
 struct OutputRange {
   float min, max;
 };
 
-OutputRange output_range(const Tensor& output, Activation activation) {
-  if (output.type == DType::float32) {
-    const RangeF r = activation_range_float(activation);
-    return {r.min, r.max};
-  }
-  const Range32 r = activation_range_uint8(activation, output.quant);
-  const float scale = output.quant.scale;
-  const int32_t zero_point = output.quant.zero_point;
-  return {scale * static_cast<float>(r.min - zero_point), scale * static_cast<float>(r.max - zero_point)};
+OutputRange output_range(Activation activation) {
+  const RangeF r = activation_range_float(activation);
+  return {r.min, r.max};
 }
 
 // Where each tensor is produced and whether anything outside that stage (a
@@ -336,7 +318,6 @@ class SubgraphBuilder {
     const bool depthwise = op.kind == OpKind::depthwise_conv_2d;
     const Tensor& input = *tensor_at(graph_, op.inputs, kConvInput);
     const Tensor& filter = *tensor_at(graph_, op.inputs, kConvFilter);
-    const Tensor& output = *tensor_at(graph_, op.outputs, kConvOutput);
     const Tensor* bias = tensor_at(graph_, op.inputs, kConvBias);
     const int32_t in_c = input.dim(3);
     const int32_t out_c = depthwise ? filter.dim(3) : filter.dim(0);
@@ -350,7 +331,7 @@ class SubgraphBuilder {
     const uint32_t bias_id = bias != nullptr ? value(op_index, op.inputs[kConvBias], bias_scale)
                                              : zero_bias(op_index, input.type, out_c, bias_scale);
     const uint32_t output_id = value(op_index, op.outputs[kConvOutput]);
-    const OutputRange range = output_range(output, options.activation);
+    const OutputRange range = output_range(options.activation);
 
     const auto u32 = [](int32_t v) { return static_cast<uint32_t>(v); };
     const std::string where = op_label(graph_, op_index);
@@ -374,11 +355,10 @@ class SubgraphBuilder {
   void define_add(size_t op_index) {
     const Operator& op = graph_.ops[op_index];
     const auto& options = std::get<AddOptions>(op.options);
-    const Tensor& output = *tensor_at(graph_, op.outputs, kAddOutput);
     const uint32_t input1_id = value(op_index, op.inputs[kAddInput1]);
     const uint32_t input2_id = value(op_index, op.inputs[kAddInput2]);
     const uint32_t output_id = value(op_index, op.outputs[kAddOutput]);
-    const OutputRange range = output_range(output, options.activation);
+    const OutputRange range = output_range(options.activation);
     check(xnn_define_add2(subgraph_.get(), range.min, range.max, input1_id, input2_id, output_id, /*flags=*/0),
           op_label(graph_, op_index), "xnn_define_add2");
   }

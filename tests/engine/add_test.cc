@@ -1,6 +1,8 @@
 // ADD, one op at a time, uint8 and float32. Expected uint8 values are worked
-// out by hand from TFLite's arithmetic (see each comment); the scales are
-// chosen so every intermediate is exact and the rounding is the one shown.
+// out by hand from XNNPACK's quint8 ADD, the arithmetic TFLite's runtime runs
+// (its XNNPACK delegate), or from TFLite's builtin arithmetic where XNNPACK
+// refuses the scales (see each comment); the scales are chosen so every
+// intermediate is exact and the rounding is the one shown.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -48,8 +50,8 @@ U8 add_u8(const std::vector<int32_t>& shape, Quantization qa, Quantization qb, Q
 
 TEST(AddUint8, DifferentScalesAndZeroPoints) {
   // input1 real = 0.5 (q - 10), input2 real = 0.25 (q - 100), output q = real + 5.
-  // twice_max = 1: multipliers 0.5 = (2^30, 0), 0.25 = (2^30, -1), output
-  // 1 / 2^20 = (2^30, -19); (q - zp) << 20 keeps every product exact.
+  // XNNPACK: ratios 0.5 and 0.25, shift 21, multipliers 2^20 and 2^19, so
+  // acc / 2^21 is the real sum exactly.
   const U8 a{30, 13, 10, 255, 20};
   const U8 b{140, 101, 100, 255, 60};
   // 10 + 10 = 20; 1.5 + 0.25 = 1.75 -> 2; 0; 122.5 + 38.75 = 161.25 -> 161;
@@ -58,18 +60,29 @@ TEST(AddUint8, DifferentScalesAndZeroPoints) {
   EXPECT_EQ(add_u8({1, 5}, {0.5f, 10}, {0.25f, 100}, {1.0f, 5}, a, b), expected);
 }
 
-TEST(AddUint8, RoundingTiesGoAwayFromZero) {
-  // Same quantization as above: 0.5 + 0 = 0.5 and -0.5 + 0 = -0.5 reach the
-  // final RoundingDivideByPOT(2^18 or -2^18, 19) as exact ties.
+TEST(AddUint8, RoundingTiesGoUp) {
+  // Same quantization as above: 0.5 + 0, -0.5 + 0, -1.5 + 0 and 1.5 + 0 are
+  // exact ties for XNNPACK's (acc + 2^20) >> 21, which rounds them up:
+  // 0.5 -> 1, -0.5 -> 0, -1.5 -> -1, 1.5 -> 2; plus the zero point 5.
+  // (TFLite's builtin ADD rounds them away from zero: 6, 4, 3, 7.)
   const U8 a{11, 9, 7, 13};
   const U8 b{100, 100, 100, 100};
-  // 0.5 -> 1, -0.5 -> -1, -1.5 -> -2, 1.5 -> 2; plus the zero point 5.
-  const U8 expected{6, 4, 3, 7};
+  const U8 expected{6, 5, 4, 7};
   EXPECT_EQ(add_u8({4}, {0.5f, 10}, {0.25f, 100}, {1.0f, 5}, a, b), expected);
 }
 
+TEST(AddUint8, MultipliersAreRoundedToIntegers) {
+  // Both inputs real = 0.3f * q, output real = q. XNNPACK's shift is 22 and
+  // each multiplier 0.3f * 2^22 = 1258291.25 -> 1258291. 5 * 0.3f is
+  // 1.50000006 in real terms (-> 2), but 5 * 1258291 = 6291455 is just below
+  // 1.5 * 2^22, so (6291455 + 2^21) >> 22 = 1. 5 + 5 -> 12582910 / 2^22 =
+  // 2.9999995 -> 3; 10 + 0 the same.
+  const Quantization q{0.3f, 0}, out{1.0f, 0};
+  EXPECT_EQ(add_u8({3}, q, q, out, U8{5, 5, 10}, U8{0, 5, 0}), (U8{1, 3, 3}));
+}
+
 TEST(AddUint8, SaturatesAtBothEnds) {
-  // All real = q - 128. Multipliers 0.5, 0.5 and 2 / 2^20 = (2^30, -18).
+  // All real = q - 128. Ratios 1: shift 20, multipliers 2^20.
   const Quantization q{1.0f, 128};
   const U8 a{255, 0, 128, 200, 250};
   const U8 b{255, 0, 128, 100, 5};
@@ -81,13 +94,38 @@ TEST(AddUint8, SaturatesAtBothEnds) {
 
 TEST(AddUint8, Relu6ClampsToTheOutputRange) {
   // Inputs real = 0.1 (q - 50), output real = 0.1 (q - 20): ReLU6 keeps
-  // [0, 6] = q [20, 80]. 0.2f / (2^20 * 0.1f) is exactly 2^-19.
+  // [0, 6] = q [20, 80] (6 / 0.1f + 20 = 79.99999 -> 80). Ratios 1: shift 20,
+  // multipliers 2^20, so every sum is exact.
   const Quantization in{0.1f, 50}, out{0.1f, 20};
   const U8 a{50, 100, 60, 50};
   const U8 b{40, 70, 70, 50};
   // -1 -> 10 without activation; 7 -> 90; 3 -> 50; 0 -> 20.
   EXPECT_EQ(add_u8({4}, in, in, out, a, b), (U8{10, 90, 50, 20}));
   EXPECT_EQ(add_u8({4}, in, in, out, a, b, Activation::relu6), (U8{20, 80, 50, 20}));
+}
+
+TEST(AddUint8, Relu6ClampAsXnnpackQuantizesIt) {
+  // Output scale 4, zero point 1: XNNPACK clamps ReLU6 at lrintf(6 / 4 + 1) =
+  // lrintf(2.5) = 2 (TFLite's builtin range: 1 + round(1.5) = 3). Inputs real
+  // = q - 128, ratio 0.25: 127 + 0 = 127 -> 31.75 -> 32 + 1 -> 2;
+  // 4 + 0 -> 1 + 1 = 2; 0 -> 1; -8 + 0 -> -2 + 1 -> 1.
+  const Quantization in{1.0f, 128}, out{4.0f, 1};
+  EXPECT_EQ(add_u8({4}, in, in, out, U8{255, 132, 128, 120}, U8{128, 128, 128, 128}, Activation::relu6),
+            (U8{2, 2, 1, 1}));
+}
+
+TEST(AddUint8, ScalesXnnpackRefusesUseTfliteArithmetic) {
+  // An input/output ratio of 256 is outside XNNPACK's [2^-10, 2^8), so the
+  // op runs as TFLite's builtin ADD: twice_max = 512, input multipliers 0.5,
+  // output multiplier 512 / 2^20 = 2^-11. All zero points 128, so
+  // out = 256 (a - 128) + 256 (b - 128) + 128, clamped:
+  // (129, 127) -> 128; (129, 128) -> 384 -> 255; (127, 128) -> -128 -> 0.
+  const Quantization in{256.0f, 128}, out{1.0f, 128};
+  EXPECT_EQ(add_u8({3}, in, in, out, U8{129, 129, 127}, U8{127, 128, 128}), (U8{128, 255, 0}));
+  // The ratio 1/2048 is below 2^-10: |a - 128| + |b - 128| <= 256 steps of
+  // 1/2048 stay under half an output step, so every output is the zero point.
+  const Quantization tiny{1.0f / 2048.0f, 128};
+  EXPECT_EQ(add_u8({3}, tiny, tiny, out, U8{255, 0, 200}, U8{255, 0, 0}), (U8{128, 128, 128}));
 }
 
 TEST(AddUint8, BroadcastsAVectorAlongTheLastAxis) {

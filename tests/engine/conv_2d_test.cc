@@ -101,9 +101,9 @@ TEST(Conv2dTest, FloatTwoChannelsInAndOut) {
 //   filter scale 0.25, zp 3:  real 1,2,3,4 -> q 7,11,15,19
 //   bias   scale 0.125:       real 0.5    -> q 4
 //   output scale 1,    zp 5.
-// Integer acc = sum (2x)(4w) + 4 = 8*37 + 4 = 300, etc.; M = 0.125, so
-// 300*0.125 = 37.5 -> 38 (exact half, away from zero) -> +5 = 43.
-// Likewise 47.5 -> 53, 67.5 -> 73, 77.5 -> 83.
+// Integer acc = sum (2x)(4w) + 4 = 8*37 + 4 = 300, etc.; scale 0.125, so
+// 300*0.125 = 37.5 -> 38 (an exact half, to the even neighbour) -> +5 = 43.
+// Likewise 47.5 -> 48 -> 53, 67.5 -> 68 -> 73, 77.5 -> 78 -> 83.
 TEST(Conv2dTest, Uint8TinyValidWithZeroPoints) {
   OpFixture f;
   const int32_t in = f.tensor(DType::uint8, {1, 3, 3, 1}, {0.5f, 10});
@@ -116,24 +116,32 @@ TEST(Conv2dTest, Uint8TinyValidWithZeroPoints) {
   EXPECT_THAT(f.get<uint8_t>(out), ElementsAre(43, 53, 73, 83));
 }
 
-// M = 0.125 is 2^30 * 2^(-2-31): the doubling high multiply is exact and the
-// final divide by 4 rounds halves away from zero, for both signs.
-// acc = x - 128 (filter w - zp = 1, no bias), output zp 100:
-//   12 -> 1.5 -> 2, -12 -> -1.5 -> -2, 4 -> 0.5 -> 1, -4 -> -0.5 -> -1,
-//   20 -> 2.5 -> 3, -20 -> -2.5 -> -3, 6 -> 0.75 -> 1, -6 -> -0.75 -> -1.
-TEST(Conv2dTest, Uint8RequantizationRoundsHalvesAwayFromZero) {
+// The requantization is XNNPACK's: float(acc) * scale, rounded half to
+// even. Scale 0.125, acc = x - 128 (filter w - zp = 1, no bias), output zp 100:
+//   12 -> 1.5 -> 2, -12 -> -1.5 -> -2, 4 -> 0.5 -> 0, -4 -> -0.5 -> 0,
+//   20 -> 2.5 -> 2, -20 -> -2.5 -> -2, 6 -> 0.75 -> 1, -6 -> -0.75 -> -1.
+TEST(Conv2dTest, Uint8RequantizationRoundsHalvesToEven) {
   const auto got = pointwise_u8({140, 116, 132, 124, 148, 108, 134, 122}, {1.0f, 128}, 4, {0.125f, 3}, 0,
                                 {1.0f, 100});
-  EXPECT_THAT(got, ElementsAre(102, 98, 101, 99, 103, 97, 101, 99));
+  EXPECT_THAT(got, ElementsAre(102, 98, 100, 100, 102, 98, 101, 99));
 }
 
-// M = 0.5 is 2^30 * 2^(0-31): no final shift, so the rounding happens in the
-// doubling high multiply, whose nudge rounds negative halves toward zero
-// (gemmlowp, as TFLite): 3 -> 1.5 -> 2 but -3 -> -1.5 -> -1, 1 -> 1, -1 -> 0.
-// A kernel that computed round(acc * 0.5) in floating point would get 98, 99.
-TEST(Conv2dTest, Uint8RequantizationWithoutShiftRoundsHalvesUp) {
-  const auto got = pointwise_u8({131, 125, 129, 127}, {1.0f, 128}, 4, {0.5f, 3}, 0, {1.0f, 100});
-  EXPECT_THAT(got, ElementsAre(102, 99, 101, 100));
+// The rounding rule on its own: scale 0.5, acc = 1, 3, 5, -1, -3, -5 gives
+// exact halves 0.5, 1.5, 2.5, -0.5, -1.5, -2.5. Output zp 100.
+//   half to even (XNNPACK, the spec):  0, 2, 2,  0, -2, -2 -> 100 102 102 100 98 98
+//   half away from zero (std::round):  1, 2, 3, -1, -2, -3 -> 101 102 103  99 98 97
+//   TFLite's builtin fixed point:      1, 2, 3,  0, -1, -2 -> 101 102 103 100 99 98
+TEST(Conv2dTest, Uint8HalvesRoundToEvenNotAwayFromZero) {
+  const auto got = pointwise_u8({129, 131, 133, 127, 125, 123}, {1.0f, 128}, 4, {0.5f, 3}, 0, {1.0f, 100});
+  EXPECT_THAT(got, ElementsAre(100, 102, 102, 100, 98, 98));
+}
+
+// The scale is input * filter / output in float arithmetic, as XNNPACK
+// computes it: 0.01f * 0.02f / 0.03f = 0x1.b4e81cp-8, one float above the
+// double computation's 0x1.b4e81ap-8. acc 225 times the float scale is
+// 1.5000001 -> 2; times the double one 1.4999999 -> 1.
+TEST(Conv2dTest, Uint8ScaleIsComputedInFloat) {
+  EXPECT_THAT(pointwise_u8({225}, {0.01f, 0}, 1, {0.02f, 0}, 0, {0.03f, 0}), ElementsAre(2));
 }
 
 // M = 1 (all scales 1), zero points 0 in and out, w - zp = 2:
@@ -157,6 +165,28 @@ TEST(Conv2dTest, Uint8FusedRelu6) {
   // Without the fused activation the same values go below 10 and past 70.
   EXPECT_THAT(pointwise_u8({20, 200}, {0.1f, 0}, 4, {1.0f, 3}, -50, {0.1f, 10}),
               ElementsAre(0, 160));
+}
+
+// The fused activation's clamp is XNNPACK's quantization of its real bounds
+// (what TFLite's XNNPACK delegate hands XNNPACK): ReLU6 on an output of scale
+// 4, zero point 1 clamps at lrintf(6 / 4 + 1) = lrintf(2.5) = 2, where
+// TFLite's builtin range says 1 + round(1.5) = 3. Scale 1 * 1 / 4 = 0.25,
+// acc = x - 128: 0 -> 1, 4 -> 1 + 1 = 2, 127 -> 31.75 -> 32 + 1 -> 2.
+TEST(Conv2dTest, Uint8FusedRelu6ClampAsXnnpackQuantizesIt) {
+  EXPECT_THAT(pointwise_u8({128, 132, 255}, {1.0f, 128}, 4, {1.0f, 3}, 0, {4.0f, 1}, Activation::relu6),
+              ElementsAre(1, 2, 2));
+}
+
+// A scale of 256 or more is one XNNPACK refuses, so TFLite (and our XNNPACK
+// backend) leave the op to TFLite's builtin kernel: fixed-point arithmetic
+// with TFLite's activation range. acc = x - 128 = 0, 1, -1, output zp 1:
+//   scale 64 * 1 / 4 = 16, XNNPACK's:   1, 16 + 1 -> clamp 2, -15 -> 1
+//   scale 64 * 16 / 4 = 256, TFLite's:  1, 256 + 1 -> clamp 3, -255 -> 1
+TEST(Conv2dTest, Uint8ScaleOf256FallsBackToTfliteArithmetic) {
+  EXPECT_THAT(pointwise_u8({128, 129, 127}, {64.0f, 128}, 4, {1.0f, 3}, 0, {4.0f, 1}, Activation::relu6),
+              ElementsAre(1, 2, 1));
+  EXPECT_THAT(pointwise_u8({128, 129, 127}, {64.0f, 128}, 4, {16.0f, 3}, 0, {4.0f, 1}, Activation::relu6),
+              ElementsAre(1, 3, 1));
 }
 
 // ReLU6 carried by the output range instead (how this model does it):
@@ -525,8 +555,8 @@ TEST(Conv2dTest, PrepareRejectsAccumulatorOverflow) {
 // ---------------------------------------------------------------------------
 // Fixed-seed random shapes against double arithmetic: each uint8 output is
 // within 1 of round(real_acc / out_scale) + zp, clamped to the activation
-// range (the only differences are the 31-bit multiplier and the two-step
-// rounding).
+// range (the only differences are the float scale and product and the
+// rounding of halves).
 
 struct RandomConv {
   int32_t batches, in_h, in_w, in_c, out_c, k_h, k_w;

@@ -110,6 +110,23 @@ TEST(DepthwiseConv2dTest, Uint8TinyValid) {
   EXPECT_THAT(f.get<uint8_t>(out), ElementsAre(70, 25, 80, 25, 100, 25, 110, 25));
 }
 
+// The requantization is XNNPACK's (as CONV_2D's): float(acc) * scale rounded
+// half to even. Input scale 0.5 zp 0, filter scale 1 zp 0 (q 1), output
+// scale 1 zp 50, a 1x1 filter over four channels with x = 1, 3, 5, 0 and
+// bias 0, 0, 0, -3: acc = 1, 3, 5, -3 -> 0.5, 1.5, 2.5, -1.5
+// -> 0, 2, 2, -2 (half away from zero would give 1, 2, 3, -2) -> +50.
+TEST(DepthwiseConv2dTest, Uint8HalvesRoundToEven) {
+  OpFixture f;
+  const int32_t in = f.tensor(DType::uint8, {1, 1, 1, 4}, {0.5f, 0});
+  const int32_t filter = f.constant<uint8_t>(DType::uint8, {1, 1, 1, 4}, {1, 1, 1, 1}, {1.0f, 0});
+  const int32_t bias = f.constant<int32_t>(DType::int32, {4}, {0, 0, 0, -3}, {0.5f, 0});
+  const int32_t out = f.tensor(DType::uint8, {1, 1, 1, 4}, {1.0f, 50});
+  f.op(OpKind::depthwise_conv_2d, {in, filter, bias}, {out}, options(Padding::valid));
+  f.set<uint8_t>(in, {1, 3, 5, 0});
+  f.run();
+  EXPECT_THAT(f.get<uint8_t>(out), ElementsAre(50, 52, 52, 48));
+}
+
 // SAME, stride 2 on an even 4x4 input with a 3x3 filter: the one pad row and
 // column go at the bottom/right (pad_top = pad_left = 0). Channel 0 has
 // values 1..16 and a filter of ones:

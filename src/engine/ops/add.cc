@@ -1,10 +1,17 @@
 // ADD: output = activation(input1 + input2), uint8 and float32.
 //
-// uint8 follows TFLite's add.cc Prepare and reference_ops::Add: each input is
-// offset by its zero point, shifted left by 20 bits of headroom, rescaled to
-// a common scale (twice the larger input scale), summed, rescaled to the
-// output scale, offset by the output zero point and clamped to the fused
-// activation's range.
+// uint8 follows TFLite's runtime as it runs by default, i.e. its XNNPACK
+// delegate: XNNPACK's quint8 ADD (XnnAddRequantization in quantization.h),
+// a + b each times an integer multiplier of 2^shift * input/output scale,
+// summed with a bias that removes the zero points, shifted right with halves
+// rounding up, offset by the output zero point and clamped to the fused
+// activation's range as XNNPACK quantizes it. For scales XNNPACK refuses (an
+// input/output ratio outside [2^-10, 2^8)) the delegate leaves the op to
+// TFLite's builtin kernel, and so does this one: add.cc Prepare and
+// reference_ops::Add, where each input is offset by its zero point, shifted
+// left by 20 bits of headroom, rescaled to a common scale (twice the larger
+// input scale), summed, rescaled to the output scale, offset by the output
+// zero point and clamped to the activation range.
 //
 // Shapes: the same shape for both inputs is what SSD models use. Cheap
 // broadcasting is also supported: an input whose shape, leading 1s dropped,
@@ -68,32 +75,46 @@ struct AddShape {
   size_t period1 = 0, period2 = 0;  // input elements (== count unless broadcast)
 };
 
+// TFLite's builtin uint8 ADD arithmetic, for scales XNNPACK refuses.
+struct TfliteAddRequantization {
+  int32_t offset1 = 0, offset2 = 0, output_offset = 0;  // -zp of each input, +zp of the output
+  QuantizedMultiplier m1, m2, m_out;
+  Range32 range{0, 255};
+
+  uint8_t apply(uint8_t a, uint8_t b) const {
+    const int32_t shifted1 = (offset1 + a) * (1 << kLeftShift);
+    const int32_t shifted2 = (offset2 + b) * (1 << kLeftShift);
+    const int32_t scaled1 = multiply_by_quantized_multiplier(shifted1, m1);
+    const int32_t scaled2 = multiply_by_quantized_multiplier(shifted2, m2);
+    const int32_t raw = multiply_by_quantized_multiplier(scaled1 + scaled2, m_out) + output_offset;
+    return static_cast<uint8_t>(std::clamp(raw, range.min, range.max));
+  }
+};
+
+// XNNPACK's arithmetic when XNNPACK takes the scales (as TFLite's delegate
+// and our XNNPACK backend then run the op), TFLite's builtin one otherwise.
+struct AddRequantization {
+  bool xnnpack = true;
+  XnnAddRequantization xnn;       // when xnnpack
+  TfliteAddRequantization tflite;  // otherwise
+
+  uint8_t apply(uint8_t a, uint8_t b) const { return xnnpack ? xnn.apply(a, b) : tflite.apply(a, b); }
+};
+
 class AddUint8 final : public Kernel {
  public:
-  AddUint8(AddShape shape, int32_t offset1, int32_t offset2, int32_t output_offset, QuantizedMultiplier m1,
-           QuantizedMultiplier m2, QuantizedMultiplier m_out, Range32 range)
-      : s_(shape), offset1_(offset1), offset2_(offset2), output_offset_(output_offset), m1_(m1), m2_(m2),
-        m_out_(m_out), range_(range) {}
+  AddUint8(AddShape shape, const AddRequantization& requantization) : s_(shape), r_(requantization) {}
 
   void eval(const TensorBuffers& buffers) const override {
     const uint8_t* in1 = buffers.in<uint8_t>(s_.input1);
     const uint8_t* in2 = buffers.in<uint8_t>(s_.input2);
     uint8_t* out = buffers.out<uint8_t>(s_.output);
-    for (size_t i = 0; i < s_.count; ++i) {
-      const int32_t shifted1 = (offset1_ + in1[i % s_.period1]) * (1 << kLeftShift);
-      const int32_t shifted2 = (offset2_ + in2[i % s_.period2]) * (1 << kLeftShift);
-      const int32_t scaled1 = multiply_by_quantized_multiplier(shifted1, m1_);
-      const int32_t scaled2 = multiply_by_quantized_multiplier(shifted2, m2_);
-      const int32_t raw = multiply_by_quantized_multiplier(scaled1 + scaled2, m_out_) + output_offset_;
-      out[i] = static_cast<uint8_t>(std::clamp(raw, range_.min, range_.max));
-    }
+    for (size_t i = 0; i < s_.count; ++i) out[i] = r_.apply(in1[i % s_.period1], in2[i % s_.period2]);
   }
 
  private:
   AddShape s_;
-  int32_t offset1_, offset2_, output_offset_;
-  QuantizedMultiplier m1_, m2_, m_out_;
-  Range32 range_;
+  AddRequantization r_;
 };
 
 class AddFloat final : public Kernel {
@@ -174,9 +195,17 @@ std::unique_ptr<Kernel> prepare_add(const OpContext& ctx) {
   ctx.require_quantized(input2);
   ctx.require_quantized(output);
   const float s1 = input1.quant.scale, s2 = input2.quant.scale, s_out = output.quant.scale;
-  // The same mixture of float and double as TFLite's Prepare: 2*max(...) and
-  // (1 << 20) * s_out are float products (exact, powers of two), the
-  // divisions are double.
+  AddRequantization r;
+  r.xnnpack = xnn_add_supported(s1, s2, s_out);
+  if (r.xnnpack) {
+    const Range32 range = xnn_activation_range_uint8(options.activation, output.quant);
+    r.xnn = xnn_add_requantization(input1.quant, input2.quant, output.quant, range);
+    return std::make_unique<AddUint8>(shape, r);
+  }
+
+  // TFLite's builtin arithmetic. The same mixture of float and double as
+  // TFLite's Prepare: 2*max(...) and (1 << 20) * s_out are float products
+  // (exact, powers of two), the divisions are double.
   const double twice_max_input_scale = 2 * std::max(s1, s2);
   const double real1 = s1 / twice_max_input_scale;
   const double real2 = s2 / twice_max_input_scale;
@@ -184,20 +213,22 @@ std::unique_ptr<Kernel> prepare_add(const OpContext& ctx) {
   // The input multipliers are in (0, 0.5] by construction; the output one
   // reaches 1 only for an absurdly small output scale.
   const std::string twice_max = "2 * max input scale " + num(std::max(s1, s2));
-  const QuantizedMultiplier m1 = quantize_below_one(
+  TfliteAddRequantization& t = r.tflite;
+  t.m1 = quantize_below_one(
       ctx, real1, "input1 multiplier " + num(real1) + " = scale of " + describe("input1", input1) + " / " + twice_max);
-  const QuantizedMultiplier m2 = quantize_below_one(
+  t.m2 = quantize_below_one(
       ctx, real2, "input2 multiplier " + num(real2) + " = scale of " + describe("input2", input2) + " / " + twice_max);
-  const QuantizedMultiplier m_out =
-      quantize_below_one(ctx, real_out,
-                         "output multiplier " + num(real_out) + " = " + twice_max + " / (2^20 * scale " + num(s_out) +
-                             " of " + describe("output", output) + ")");
-  const Range32 range = activation_range_uint8(options.activation, output.quant);
-  ctx.require(range.min <= range.max, "fused activation leaves an empty range [" + std::to_string(range.min) +
-                                          "," + std::to_string(range.max) + "] for " +
-                                          describe("output", output));
-  return std::make_unique<AddUint8>(shape, -input1.quant.zero_point, -input2.quant.zero_point,
-                                    output.quant.zero_point, m1, m2, m_out, range);
+  t.m_out = quantize_below_one(ctx, real_out,
+                               "output multiplier " + num(real_out) + " = " + twice_max + " / (2^20 * scale " +
+                                   num(s_out) + " of " + describe("output", output) + ")");
+  t.range = activation_range_uint8(options.activation, output.quant);
+  ctx.require(t.range.min <= t.range.max, "fused activation leaves an empty range [" + std::to_string(t.range.min) +
+                                              "," + std::to_string(t.range.max) + "] for " +
+                                              describe("output", output));
+  t.offset1 = -input1.quant.zero_point;
+  t.offset2 = -input2.quant.zero_point;
+  t.output_offset = output.quant.zero_point;
+  return std::make_unique<AddUint8>(shape, r);
 }
 
 }  // namespace lookout::engine

@@ -5,10 +5,14 @@
 //
 // uint8, per output value:
 //   acc = sum over (ky, kx, ic) inside the image of
-//         (input + input_offset) * (filter + filter_offset)
-//   acc = multiply_by_quantized_multiplier(acc + bias, M) + output_zero_point
-//   out = clamp(acc, activation range)
-// with offsets = -zero_point and M = input_scale * filter_scale / output_scale.
+//         (input + input_offset) * (filter + filter_offset)  + bias
+//   out = requantize(acc)
+// with offsets = -zero_point. requantize is XNNPACK's fp32 scheme, as TFLite's
+// runtime (XNNPACK delegate) runs the op: round-half-even of
+// float(acc) * (input_scale * filter_scale / output_scale, in float), plus
+// the output zero point, clamped to the fused activation's range. For scales
+// XNNPACK refuses it is TFLite's builtin fixed-point arithmetic instead
+// (ConvRequantization in conv_common.h).
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -32,6 +36,7 @@ class Conv2dUint8 final : public Kernel {
     const ConvWindow& w = w_;
     const int64_t taps = w.k_h * w.k_w * w.in_c;  // filter values per output channel
     const auto input_offset = static_cast<int16_t>(p_.input_offset);
+    const ConvRequantization& requantization = p_.requantization;
     for (int64_t b = 0; b < w.batches; ++b) {
       for (int64_t oy = 0; oy < w.out_h; ++oy) {
         const int64_t in_y0 = oy * w.stride_h - w.pad_top;
@@ -56,9 +61,7 @@ class Conv2dUint8 final : public Kernel {
               }
             }
             acc += bias_[static_cast<size_t>(oc)];
-            acc = multiply_by_quantized_multiplier(acc, p_.multiplier) + p_.output_offset;
-            acc = std::clamp(acc, p_.range_u8.min, p_.range_u8.max);
-            out[oc] = static_cast<uint8_t>(acc);
+            out[oc] = requantization.apply(acc);
           }
         }
       }

@@ -101,6 +101,22 @@ inline int64_t checked_elements(const std::vector<int32_t>& shape) {
 constexpr size_t kConvInput = 0, kConvFilter = 1, kConvBias = 2;  // bias optional (absent or -1)
 constexpr size_t kConvOutput = 0;
 
+// How a uint8 convolution turns its int32 accumulator into an output byte.
+// XNNPACK's fp32 requantization (and its activation clamp) whenever XNNPACK
+// takes the op's scales, which is how TFLite's runtime runs it (XNNPACK
+// delegate) and how our XNNPACK backend runs it; otherwise (requantization
+// scale of 256 or more, a subnormal scale) TFLite's builtin fixed-point
+// arithmetic, as TFLite falls back to, and as our XNNPACK backend leaves such
+// an op to this kernel.
+struct ConvRequantization {
+  bool xnnpack = true;
+  Fp32Requantization fp32;               // when xnnpack
+  FixedPointRequantization fixed_point;  // otherwise
+  Range32 range{0, 255};                 // the fused activation's clamp, either way
+
+  uint8_t apply(int32_t acc) const { return xnnpack ? fp32.apply(acc) : fixed_point.apply(acc); }
+};
+
 // What both convolution ops check and precompute in prepare: the shapes,
 // the window geometry and, for uint8, the requantization.
 struct ConvParams {
@@ -111,10 +127,9 @@ struct ConvParams {
   int32_t k_h = 0, k_w = 0, out_c = 0;
   int32_t input = -1, filter = -1, bias = -1, output = -1;  // tensor ids; bias -1 when absent
   // uint8: real = scale * (q - zero_point), so each offset is -zero_point.
-  int32_t input_offset = 0, filter_offset = 0, output_offset = 0;
-  QuantizedMultiplier multiplier;  // input_scale * filter_scale / output_scale
-  Range32 range_u8{0, 255};        // fused activation and output range
-  RangeF range_f{0.0f, 0.0f};      // float32: fused activation only
+  int32_t input_offset = 0, filter_offset = 0;
+  ConvRequantization requantization;  // uint8
+  RangeF range_f{0.0f, 0.0f};         // float32: fused activation only
 };
 
 namespace conv_detail {
@@ -235,15 +250,23 @@ inline ConvParams prepare_conv_params(const OpContext& ctx, bool depthwise) {
     // the bias is added as an integer either way, so that is not enforced.
     p.input_offset = -input.quant.zero_point;
     p.filter_offset = -filter.quant.zero_point;
-    p.output_offset = output.quant.zero_point;
-    const double real_multiplier = static_cast<double>(input.quant.scale) *
-                                   static_cast<double>(filter.quant.scale) /
-                                   static_cast<double>(output.quant.scale);
-    p.multiplier = quantize_multiplier(real_multiplier);  // throws domain_error when out of range
-    p.range_u8 = activation_range_uint8(p.options.activation, output.quant);
-    ctx.require(p.range_u8.min <= p.range_u8.max,
-                "fused activation leaves an empty range [" + std::to_string(p.range_u8.min) + "," +
-                    std::to_string(p.range_u8.max) + "] for " + describe("output", output));
+    ConvRequantization& r = p.requantization;
+    r.xnnpack = xnn_conv_supported(input.quant.scale, filter.quant.scale, output.quant.scale);
+    if (r.xnnpack) {
+      r.range = xnn_activation_range_uint8(p.options.activation, output.quant);
+      r.fp32 = Fp32Requantization(xnn_conv_scale(input.quant.scale, filter.quant.scale, output.quant.scale),
+                                  output.quant.zero_point, r.range);
+    } else {
+      const double real_multiplier = static_cast<double>(input.quant.scale) *
+                                     static_cast<double>(filter.quant.scale) /
+                                     static_cast<double>(output.quant.scale);
+      r.range = activation_range_uint8(p.options.activation, output.quant);
+      // quantize_multiplier throws domain_error when the multiplier is 2^31 or more.
+      r.fixed_point = FixedPointRequantization{quantize_multiplier(real_multiplier), output.quant.zero_point, r.range};
+    }
+    ctx.require(r.range.min <= r.range.max,
+                "fused activation leaves an empty range [" + std::to_string(r.range.min) + "," +
+                    std::to_string(r.range.max) + "] for " + describe("output", output));
   } else {
     p.range_f = activation_range_float(p.options.activation);
   }

@@ -6,9 +6,11 @@
 //
 // uint8, per output value:
 //   acc = sum over (ky, kx) inside the image of
-//         (input[ic] + input_offset) * (filter[oc] + filter_offset)
-//   acc = multiply_by_quantized_multiplier(acc + bias, M) + output_zero_point
-//   out = clamp(acc, activation range)
+//         (input[ic] + input_offset) * (filter[oc] + filter_offset)  + bias
+//   out = requantize(acc)
+// requantize is the one CONV_2D uses (ConvRequantization in conv_common.h):
+// XNNPACK's fp32 scheme, as TFLite's runtime (XNNPACK delegate) runs the op,
+// or TFLite's builtin fixed point for scales XNNPACK refuses.
 //
 // The loops run channels innermost (each output pixel keeps one accumulator
 // per output channel) so the hot loop is contiguous in input, filter and
@@ -36,6 +38,7 @@ class DepthwiseConv2dUint8 final : public Kernel {
     const ConvWindow& w = w_;
     const int64_t depth_multiplier = p_.options.depth_multiplier;
     const auto input_offset = static_cast<int16_t>(p_.input_offset);
+    const ConvRequantization& requantization = p_.requantization;
     std::vector<int32_t> acc(static_cast<size_t>(w.out_c));
     for (int64_t b = 0; b < w.batches; ++b) {
       for (int64_t oy = 0; oy < w.out_h; ++oy) {
@@ -67,11 +70,7 @@ class DepthwiseConv2dUint8 final : public Kernel {
             }
           }
           uint8_t* out = output + ((b * w.out_h + oy) * w.out_w + ox) * w.out_c;
-          for (size_t oc = 0; oc < acc.size(); ++oc) {
-            int32_t v = acc[oc] + bias_[oc];
-            v = multiply_by_quantized_multiplier(v, p_.multiplier) + p_.output_offset;
-            out[oc] = static_cast<uint8_t>(std::clamp(v, p_.range_u8.min, p_.range_u8.max));
-          }
+          for (size_t oc = 0; oc < acc.size(); ++oc) out[oc] = requantization.apply(acc[oc] + bias_[oc]);
         }
       }
     }
