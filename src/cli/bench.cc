@@ -55,9 +55,13 @@ void load_input(const Input& in, engine::Engine& eng, int width, int height) {
     std::memcpy(dst.data(), in.bytes.data(), dst.size());
     return;
   }
-  const image::Image decoded = image::decode_image(in.bytes, width, height);
-  const image::Image resized = image::resize_bilinear(decoded, width, height);
-  std::memcpy(dst.data(), resized.rgb.data(), dst.size());
+  try {
+    const image::Image decoded = image::decode_image(in.bytes, width, height);
+    const image::Image resized = image::resize_bilinear(decoded, width, height);
+    std::memcpy(dst.data(), resized.rgb.data(), dst.size());
+  } catch (const image::DecodeError& e) {
+    throw image::DecodeError(in.name + ": " + e.what());
+  }
 }
 
 }  // namespace
