@@ -170,31 +170,29 @@ std::vector<int32_t> decode_indices(const flatbuffers::Vector<int32_t>* v, size_
   return out;
 }
 
+// The fields Conv2DOptions and DepthwiseConv2DOptions share. Table: either
+// flatbuffer table; fails, naming it, when the op has none.
+template <class Table>
+ConvOptions decode_conv_options(const Table* o, const char* table, const std::string& where) {
+  if (!o) fail(where + " has no " + table);
+  ConvOptions c;
+  c.padding = decode_padding(o->padding(), where);
+  c.stride_w = o->stride_w();
+  c.stride_h = o->stride_h();
+  c.dilation_w = o->dilation_w_factor();
+  c.dilation_h = o->dilation_h_factor();
+  c.activation = decode_activation(o->fused_activation_function(), where);
+  return c;
+}
+
 OpOptions decode_options(const tflite::Operator* op, OpKind kind, const std::string& where) {
   switch (kind) {
-    case OpKind::conv_2d: {
-      const auto* o = op->builtin_options_as_Conv2DOptions();
-      if (!o) fail(where + " has no Conv2DOptions");
-      ConvOptions c;
-      c.padding = decode_padding(o->padding(), where);
-      c.stride_w = o->stride_w();
-      c.stride_h = o->stride_h();
-      c.dilation_w = o->dilation_w_factor();
-      c.dilation_h = o->dilation_h_factor();
-      c.activation = decode_activation(o->fused_activation_function(), where);
-      return c;
-    }
+    case OpKind::conv_2d:
+      return decode_conv_options(op->builtin_options_as_Conv2DOptions(), "Conv2DOptions", where);
     case OpKind::depthwise_conv_2d: {
       const auto* o = op->builtin_options_as_DepthwiseConv2DOptions();
-      if (!o) fail(where + " has no DepthwiseConv2DOptions");
-      ConvOptions c;
-      c.padding = decode_padding(o->padding(), where);
-      c.stride_w = o->stride_w();
-      c.stride_h = o->stride_h();
-      c.dilation_w = o->dilation_w_factor();
-      c.dilation_h = o->dilation_h_factor();
+      ConvOptions c = decode_conv_options(o, "DepthwiseConv2DOptions", where);
       c.depth_multiplier = o->depth_multiplier();
-      c.activation = decode_activation(o->fused_activation_function(), where);
       return c;
     }
     case OpKind::add: {

@@ -11,28 +11,16 @@
 
 #include "engine/engine.h"
 #include "engine/op_fixture.h"
+#include "engine/op_test_util.h"
 
 namespace lookout::engine {
 namespace {
 
 using testing::OpFixture;
+using testing::contains;
+using testing::prepare_error;
 using U8 = std::vector<uint8_t>;
 using F32 = std::vector<float>;
-
-// The message prepare throws, empty when the op is accepted.
-std::string prepare_error(OpFixture& f) {
-  try {
-    f.prepare_only();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
 
 // out = a + b on uint8 tensors of one shape.
 U8 add_u8(const std::vector<int32_t>& shape, Quantization qa, Quantization qb, Quantization qo, const U8& a,

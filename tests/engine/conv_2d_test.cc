@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "engine/ops/conv_common.h"
 #include "engine/op_fixture.h"
+#include "engine/op_test_util.h"
 
 namespace lookout::engine {
 namespace {
@@ -23,6 +24,7 @@ using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using testing::OpFixture;
+using testing::prepare_error;
 
 ConvOptions options(Padding padding, int32_t stride = 1, int32_t dilation = 1,
                     Activation activation = Activation::none) {
@@ -32,15 +34,6 @@ ConvOptions options(Padding padding, int32_t stride = 1, int32_t dilation = 1,
   o.dilation_h = o.dilation_w = dilation;
   o.activation = activation;
   return o;
-}
-
-std::string prepare_error(OpFixture& f) {
-  try {
-    f.prepare_only();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(prepare succeeded)";
 }
 
 // 1x1 uint8 conv over a row of pixels, one channel in and out: acc is

@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/ops/conv_common.h"
 #include "engine/op_fixture.h"
+#include "engine/op_test_util.h"
 
 namespace lookout::engine {
 namespace {
@@ -21,6 +22,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::OpFixture;
+using testing::prepare_error;
 
 ConvOptions options(Padding padding, int32_t stride = 1, int32_t depth_multiplier = 1, int32_t dilation = 1,
                     Activation activation = Activation::none) {
@@ -31,15 +33,6 @@ ConvOptions options(Padding padding, int32_t stride = 1, int32_t depth_multiplie
   o.depth_multiplier = depth_multiplier;
   o.activation = activation;
   return o;
-}
-
-std::string prepare_error(OpFixture& f) {
-  try {
-    f.prepare_only();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(prepare succeeded)";
 }
 
 // ---------------------------------------------------------------------------

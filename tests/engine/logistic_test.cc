@@ -11,29 +11,18 @@
 
 #include "engine/engine.h"
 #include "engine/op_fixture.h"
+#include "engine/op_test_util.h"
 
 namespace lookout::engine {
 namespace {
 
 using testing::OpFixture;
+using testing::contains;
+using testing::prepare_error;
 using U8 = std::vector<uint8_t>;
 using F32 = std::vector<float>;
 
 constexpr Quantization kSigmoidOut{1.0f / 256, 0};
-
-std::string prepare_error(OpFixture& f) {
-  try {
-    f.prepare_only();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
 
 U8 logistic_u8(Quantization in_q, const U8& values) {
   OpFixture f;

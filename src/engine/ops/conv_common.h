@@ -314,6 +314,53 @@ std::vector<T> copy_constant(const Tensor& t) {
   return v;
 }
 
+// The op's bias (T: int32_t for uint8, float for float32), zeros when it has none.
+template <class T>
+std::vector<T> bias_or_zeros(const OpContext& ctx, const ConvParams& p) {
+  return p.bias >= 0 ? copy_constant<T>(ctx.input(kConvBias)) : std::vector<T>(static_cast<size_t>(p.out_c), T{0});
+}
+
 }  // namespace conv_detail
+
+// What differs between the uint8 and the float32 kernel of either convolution
+// op, so that one loop nest serves both: the element types, one input value
+// times one filter value, and how a finished sum (bias added) becomes an
+// output value. Each eval makes one as a local, so its constants stay in
+// registers in the hot loop.
+//
+// uint8: the filter is stored with filter_offset already added, the sum is
+// int32 and is requantized (clamping to the fused activation's range).
+struct Uint8ConvArithmetic {
+  using Value = uint8_t;   // input and output
+  using Filter = int16_t;  // filter + filter_offset
+  using Acc = int32_t;
+
+  int16_t input_offset;
+  const ConvRequantization& requantization;
+
+  explicit Uint8ConvArithmetic(const ConvParams& p)
+      : input_offset(static_cast<int16_t>(p.input_offset)), requantization(p.requantization) {}
+
+  // Both factors fit int16 ([-255, 255]): a widening multiply-add the
+  // compiler vectorizes.
+  int32_t product(uint8_t x, int16_t f) const {
+    return static_cast<int32_t>(static_cast<int16_t>(x + input_offset)) * f;
+  }
+  uint8_t finish(int32_t acc) const { return requantization.apply(acc); }
+};
+
+// float32: plain products summed in float, clamped to the fused activation's range.
+struct FloatConvArithmetic {
+  using Value = float;
+  using Filter = float;
+  using Acc = float;
+
+  RangeF range;
+
+  explicit FloatConvArithmetic(const ConvParams& p) : range(p.range_f) {}
+
+  float product(float x, float f) const { return x * f; }
+  float finish(float total) const { return std::min(std::max(total, range.min), range.max); }
+};
 
 }  // namespace lookout::engine

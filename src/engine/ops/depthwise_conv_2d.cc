@@ -10,7 +10,9 @@
 //   out = requantize(acc)
 // requantize is the one CONV_2D uses (ConvRequantization in conv_common.h):
 // XNNPACK's fp32 scheme, as TFLite's runtime (XNNPACK delegate) runs the op,
-// or TFLite's builtin fixed point for scales XNNPACK refuses.
+// or TFLite's builtin fixed point for scales XNNPACK refuses. float32: the
+// same sum in float, bias last, clamped to the fused activation's range. One
+// loop nest serves both types (Uint8ConvArithmetic, FloatConvArithmetic).
 //
 // The loops run channels innermost (each output pixel keeps one accumulator
 // per output channel) so the hot loop is contiguous in input, filter and
@@ -27,50 +29,53 @@ namespace lookout::engine {
 
 namespace {
 
-class DepthwiseConv2dUint8 final : public Kernel {
+// Arithmetic: Uint8ConvArithmetic or FloatConvArithmetic (conv_common.h).
+template <class Arithmetic>
+class DepthwiseConv2d final : public Kernel {
+  using T = typename Arithmetic::Value;
+  using Filter = typename Arithmetic::Filter;
+  using Acc = typename Arithmetic::Acc;
+
  public:
-  DepthwiseConv2dUint8(const ConvParams& p, std::vector<int16_t> filter, std::vector<int32_t> bias)
+  DepthwiseConv2d(const ConvParams& p, std::vector<Filter> filter, std::vector<Acc> bias)
       : p_(p), w_(p), filter_(std::move(filter)), bias_(std::move(bias)) {}
 
   void eval(const TensorBuffers& buffers) const override {
-    const uint8_t* input = buffers.in<uint8_t>(p_.input);
-    uint8_t* output = buffers.out<uint8_t>(p_.output);
+    const T* input = buffers.in<T>(p_.input);
+    T* output = buffers.out<T>(p_.output);
     const ConvWindow& w = w_;
+    const Arithmetic arithmetic(p_);
     const int64_t depth_multiplier = p_.options.depth_multiplier;
-    const auto input_offset = static_cast<int16_t>(p_.input_offset);
-    const ConvRequantization& requantization = p_.requantization;
-    std::vector<int32_t> acc(static_cast<size_t>(w.out_c));
+    std::vector<Acc> acc(static_cast<size_t>(w.out_c));
     for (int64_t b = 0; b < w.batches; ++b) {
       for (int64_t oy = 0; oy < w.out_h; ++oy) {
         const int64_t in_y0 = oy * w.stride_h - w.pad_top;
         for (int64_t ox = 0; ox < w.out_w; ++ox) {
           const int64_t in_x0 = ox * w.stride_w - w.pad_left;
-          std::fill(acc.begin(), acc.end(), 0);
+          std::fill(acc.begin(), acc.end(), Acc{0});
           for (int64_t ky = 0; ky < w.k_h; ++ky) {
             const int64_t in_y = in_y0 + ky * w.dilation_h;
             if (in_y < 0 || in_y >= w.in_h) continue;
             for (int64_t kx = 0; kx < w.k_w; ++kx) {
               const int64_t in_x = in_x0 + kx * w.dilation_w;
               if (in_x < 0 || in_x >= w.in_w) continue;
-              const uint8_t* x = input + ((b * w.in_h + in_y) * w.in_w + in_x) * w.in_c;
-              const int16_t* f = filter_.data() + (ky * w.k_w + kx) * w.out_c;
-              int32_t* a = acc.data();
-              if (depth_multiplier == 1) {
-                for (int64_t c = 0; c < w.in_c; ++c)
-                  a[c] += static_cast<int32_t>(static_cast<int16_t>(x[c] + input_offset)) * f[c];
+              const T* x = input + ((b * w.in_h + in_y) * w.in_w + in_x) * w.in_c;
+              const Filter* f = filter_.data() + (ky * w.k_w + kx) * w.out_c;
+              Acc* a = acc.data();
+              if (depth_multiplier == 1) {  // the same sums, in a loop the compiler vectorizes
+                for (int64_t c = 0; c < w.in_c; ++c) a[c] += arithmetic.product(x[c], f[c]);
               } else {
                 for (int64_t ic = 0; ic < w.in_c; ++ic) {
-                  const int32_t xv = x[ic] + input_offset;
                   for (int64_t m = 0; m < depth_multiplier; ++m) {
                     const int64_t oc = ic * depth_multiplier + m;
-                    a[oc] += xv * f[oc];
+                    a[oc] += arithmetic.product(x[ic], f[oc]);
                   }
                 }
               }
             }
           }
-          uint8_t* out = output + ((b * w.out_h + oy) * w.out_w + ox) * w.out_c;
-          for (size_t oc = 0; oc < acc.size(); ++oc) out[oc] = requantization.apply(acc[oc] + bias_[oc]);
+          T* out = output + ((b * w.out_h + oy) * w.out_w + ox) * w.out_c;
+          for (size_t oc = 0; oc < acc.size(); ++oc) out[oc] = arithmetic.finish(acc[oc] + bias_[oc]);  // bias last
         }
       }
     }
@@ -79,58 +84,8 @@ class DepthwiseConv2dUint8 final : public Kernel {
  private:
   ConvParams p_;
   ConvWindow w_;
-  std::vector<int16_t> filter_;  // filter + filter_offset, [kh, kw, out_c]
-  std::vector<int32_t> bias_;    // zeros when the op has no bias
-};
-
-class DepthwiseConv2dFloat final : public Kernel {
- public:
-  DepthwiseConv2dFloat(const ConvParams& p, std::vector<float> filter, std::vector<float> bias)
-      : p_(p), w_(p), filter_(std::move(filter)), bias_(std::move(bias)) {}
-
-  void eval(const TensorBuffers& buffers) const override {
-    const float* input = buffers.in<float>(p_.input);
-    float* output = buffers.out<float>(p_.output);
-    const ConvWindow& w = w_;
-    const int64_t depth_multiplier = p_.options.depth_multiplier;
-    std::vector<float> acc(static_cast<size_t>(w.out_c));
-    for (int64_t b = 0; b < w.batches; ++b) {
-      for (int64_t oy = 0; oy < w.out_h; ++oy) {
-        const int64_t in_y0 = oy * w.stride_h - w.pad_top;
-        for (int64_t ox = 0; ox < w.out_w; ++ox) {
-          const int64_t in_x0 = ox * w.stride_w - w.pad_left;
-          std::fill(acc.begin(), acc.end(), 0.0f);
-          for (int64_t ky = 0; ky < w.k_h; ++ky) {
-            const int64_t in_y = in_y0 + ky * w.dilation_h;
-            if (in_y < 0 || in_y >= w.in_h) continue;
-            for (int64_t kx = 0; kx < w.k_w; ++kx) {
-              const int64_t in_x = in_x0 + kx * w.dilation_w;
-              if (in_x < 0 || in_x >= w.in_w) continue;
-              const float* x = input + ((b * w.in_h + in_y) * w.in_w + in_x) * w.in_c;
-              const float* f = filter_.data() + (ky * w.k_w + kx) * w.out_c;
-              float* a = acc.data();
-              for (int64_t ic = 0; ic < w.in_c; ++ic)
-                for (int64_t m = 0; m < depth_multiplier; ++m) {
-                  const int64_t oc = ic * depth_multiplier + m;
-                  a[oc] += x[ic] * f[oc];
-                }
-            }
-          }
-          float* out = output + ((b * w.out_h + oy) * w.out_w + ox) * w.out_c;
-          for (size_t oc = 0; oc < acc.size(); ++oc) {
-            const float total = acc[oc] + bias_[oc];  // bias last, as TFLite
-            out[oc] = std::min(std::max(total, p_.range_f.min), p_.range_f.max);
-          }
-        }
-      }
-    }
-  }
-
- private:
-  ConvParams p_;
-  ConvWindow w_;
-  std::vector<float> filter_;  // [kh, kw, out_c]
-  std::vector<float> bias_;    // zeros when the op has no bias
+  std::vector<Filter> filter_;  // [kh, kw, out_c]; uint8: filter + filter_offset
+  std::vector<Acc> bias_;       // zeros when the op has no bias
 };
 
 }  // namespace
@@ -140,14 +95,11 @@ std::unique_ptr<Kernel> prepare_depthwise_conv_2d(const OpContext& ctx) {
   const Tensor& filter = ctx.input(kConvFilter);
   const size_t out_c = static_cast<size_t>(p.out_c);
 
-  if (p.type == DType::float32) {
-    std::vector<float> bias =
-        p.bias >= 0 ? conv_detail::copy_constant<float>(ctx.input(kConvBias)) : std::vector<float>(out_c, 0.0f);
-    return std::make_unique<DepthwiseConv2dFloat>(p, conv_detail::copy_constant<float>(filter), std::move(bias));
-  }
+  if (p.type == DType::float32)
+    return std::make_unique<DepthwiseConv2d<FloatConvArithmetic>>(p, conv_detail::copy_constant<float>(filter),
+                                                                   conv_detail::bias_or_zeros<float>(ctx, p));
 
-  std::vector<int32_t> bias =
-      p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(out_c, 0);
+  std::vector<int32_t> bias = conv_detail::bias_or_zeros<int32_t>(ctx, p);
   std::vector<int16_t> filter_values(filter.elements());
   std::vector<int64_t> abs_sum(out_c, 0);
   for (size_t i = 0; i < filter_values.size(); ++i) {  // channel is the innermost dimension
@@ -156,7 +108,7 @@ std::unique_ptr<Kernel> prepare_depthwise_conv_2d(const OpContext& ctx) {
     abs_sum[i % out_c] += v < 0 ? -v : v;
   }
   require_accumulator_fits(ctx, p, abs_sum, bias.data());
-  return std::make_unique<DepthwiseConv2dUint8>(p, std::move(filter_values), std::move(bias));
+  return std::make_unique<DepthwiseConv2d<Uint8ConvArithmetic>>(p, std::move(filter_values), std::move(bias));
 }
 
 }  // namespace lookout::engine
