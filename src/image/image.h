@@ -28,6 +28,32 @@ class DecodeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The image declares a size above the caller's pixel limit; refused from the
+// header, before any pixel is decoded.
+class TooLargeError : public DecodeError {
+ public:
+  using DecodeError::DecodeError;
+};
+
+struct DecodeOptions {
+  int min_width = 0, min_height = 0;  // decode at the smallest scale still covering this (JPEG)
+  uint64_t max_pixels = 50'000'000;   // declared width * height above this -> TooLargeError
+  bool apply_orientation = true;      // EXIF orientation 1-8 applied: the result is upright
+};
+
+struct Decoded {
+  Image image;               // upright; possibly scaled down (JPEG DCT scaling)
+  int full_width = 0;        // the upright image at full size
+  int full_height = 0;
+  int orientation = 1;       // the EXIF orientation found (1 = normal, also when absent)
+  const char* format = "";   // "jpeg" or "png"
+};
+
+// JPEG or PNG (sniffed from the first bytes) -> upright RGB8. PNG: 8/16-bit,
+// palette, gray, alpha (dropped) -> RGB. EXIF orientation is read from the
+// JPEG APP1 segment or the PNG eXIf chunk. Throws DecodeError / TooLargeError.
+Decoded decode(std::span<const uint8_t> bytes, const DecodeOptions& options);
+
 // Decodes a JPEG (baseline or progressive; YCbCr, RGB, grayscale, CMYK or
 // YCCK) to RGB at the smallest TurboJPEG scaling factor <= 1 (1/8, 1/4, 3/8,
 // 1/2, 5/8, 3/4, 7/8, 1) whose output is at least min_width x min_height in
@@ -39,9 +65,7 @@ class DecodeError : public std::runtime_error {
 // bad ICC or Adobe transform markers) do not.
 Image decode_jpeg(std::span<const uint8_t> bytes, int min_width, int min_height);
 
-// Sniffs the format from the first bytes (JPEG: FF D8 FF; PNG: the 8-byte
-// signature) and decodes as above. Empty input, unknown formats and (for
-// now) PNG throw DecodeError.
+// decode(bytes, {min_width, min_height}).image: upright, default pixel limit.
 Image decode_image(std::span<const uint8_t> bytes, int min_width, int min_height);
 
 // Bilinear resize with half-pixel centres, exactly as TensorFlow's
