@@ -36,7 +36,9 @@ class Runtime {
 
 // Plain C++ kernels, the oracle. Single-threaded whatever `threads` says.
 std::unique_ptr<Runtime> create_reference_runtime(const Graph& graph);
-// XNNPACK subgraphs for the ops it supports, reference kernels for the rest.
-std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads);
+// XNNPACK subgraphs for the ops it supports, reference kernels for the rest;
+// with `vnni_pointwise` (and a CPU with AVX-512 VNNI) the uint8 1x1
+// convolutions run on our VNNI kernel instead (plan_xnnpack_stages).
+std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads, bool vnni_pointwise = true);
 
 }  // namespace lookout::engine

@@ -5,6 +5,11 @@
 // and nodes -> create runtime -> setup (once: the Runtime's buffers never
 // move) -> invoke, each call's status checked.
 //
+// On a CPU with AVX-512 VNNI, which this XNNPACK snapshot does not use, the
+// uint8 1x1 convolutions run on our own kernel instead (vnni_pointwise.h),
+// each as its own stage between the subgraphs; it is byte-identical to the
+// reference kernel, like XNNPACK.
+//
 // Results: XNNPACK requantizes uint8 accumulators in fp32 with one rounding
 // (ties to even). TFLite's runtime runs these ops through the same XNNPACK
 // arithmetic, and our reference kernels reproduce it (engine/quantization.h),
@@ -29,6 +34,7 @@
 #include "engine/ops/conv_common.h"
 #include "engine/quantization.h"
 #include "engine/runtime.h"
+#include "engine/vnni_pointwise.h"
 
 namespace lookout::engine {
 
@@ -380,14 +386,15 @@ std::string stage_label(size_t stage, const XnnpackStage& s) {
 
 class XnnpackRuntime final : public Runtime {
  public:
-  XnnpackRuntime(const Graph& graph, int threads) : Runtime(graph), materialized_(graph.tensors.size(), true) {
+  XnnpackRuntime(const Graph& graph, int threads, bool vnni_pointwise)
+      : Runtime(graph), materialized_(graph.tensors.size(), true) {
     if (threads < 1) throw Error("XNNPACK backend: threads must be >= 1, got " + std::to_string(threads));
     // Every op gets the reference backend's checks, so both backends refuse
     // the same graphs with the same messages; XNNPACK ops drop the kernel.
     std::vector<std::unique_ptr<Kernel>> kernels;
     for (size_t i = 0; i < graph.ops.size(); ++i) kernels.push_back(prepare_kernel(graph, i));
 
-    const std::vector<XnnpackStage> stages = plan_xnnpack_stages(graph);
+    const std::vector<XnnpackStage> stages = plan_xnnpack_stages(graph, vnni_pointwise);
     const TensorRoles roles(graph, stages);
     for (size_t t = 0; t < graph.tensors.size(); ++t) {
       const int64_t s = roles.producer_stage[t];
@@ -396,8 +403,10 @@ class XnnpackRuntime final : public Runtime {
     }
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    if (any_xnnpack) {
-      ensure_xnnpack_initialized();
+    const bool any_vnni =
+        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.vnni_pointwise; });
+    if (any_xnnpack) ensure_xnnpack_initialized();
+    if (any_xnnpack || any_vnni) {
       if (threads > 1) {
         threadpool_.reset(pthreadpool_create(static_cast<size_t>(threads)));
         if (!threadpool_)
@@ -411,6 +420,9 @@ class XnnpackRuntime final : public Runtime {
         SubgraphBuilder builder(graph, roles, s, step.label, zero_biases_);
         for (size_t i : stages[s].ops) builder.define_op(i);
         step.xnn = builder.finish(threadpool_.get(), buffers());
+      } else if (stages[s].vnni_pointwise) {
+        const size_t i = stages[s].ops.front();
+        step.kernel = prepare_vnni_pointwise(OpContext(graph, graph.ops[i], i), threadpool_.get());
       } else {
         step.kernel = std::move(kernels[stages[s].ops.front()]);
       }
@@ -436,8 +448,8 @@ class XnnpackRuntime final : public Runtime {
     std::unique_ptr<Kernel> kernel;  // one reference kernel
   };
 
-  // Declaration order is destruction order reversed: the XNNPACK runtimes
-  // (steps_) go first, then the threadpool and zero biases they use.
+  // Declaration order is destruction order reversed: the XNNPACK runtimes and
+  // VNNI kernels (steps_) go first, then the threadpool and zero biases they use.
   std::vector<std::vector<int32_t>> zero_biases_;
   ThreadpoolPtr threadpool_;
   std::vector<Step> steps_;
@@ -457,7 +469,7 @@ std::string xnnpack_refusal(const Graph& graph, size_t op_index) {
   return std::string(op_name(op.kind)) + " runs on the reference kernel";
 }
 
-std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph) {
+std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, bool vnni_pointwise) {
   std::vector<XnnpackStage> stages;
   std::vector<int64_t> producer(graph.tensors.size(), -1);  // stage writing each tensor
   for (size_t i = 0; i < graph.ops.size(); ++i) {
@@ -466,7 +478,10 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph) {
     for (int32_t t : op.inputs)
       if (t >= 0 && static_cast<size_t>(t) < producer.size()) ready = std::max(ready, producer[static_cast<size_t>(t)]);
     size_t stage = stages.size();
-    if (xnnpack_refusal(graph, i).empty()) {
+    const bool xnnpack = xnnpack_refusal(graph, i).empty();
+    if (xnnpack && vnni_pointwise && vnni_pointwise_refusal(graph, i).empty()) {
+      stages.push_back(XnnpackStage{false, {}, /*vnni_pointwise=*/true});
+    } else if (xnnpack) {
       // The earliest subgraph at or after `ready`: within a subgraph, nodes
       // run in definition order, so joining the producer's own is fine.
       for (size_t s = static_cast<size_t>(std::max<int64_t>(ready, 0)); s < stages.size(); ++s)
@@ -485,8 +500,8 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph) {
   return stages;
 }
 
-std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads) {
-  return std::make_unique<XnnpackRuntime>(graph, threads);
+std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads, bool vnni_pointwise) {
+  return std::make_unique<XnnpackRuntime>(graph, threads, vnni_pointwise);
 }
 
 }  // namespace lookout::engine

@@ -18,10 +18,12 @@ namespace lookout::engine {
 std::string xnnpack_refusal(const Graph& graph, size_t op_index);
 
 // One step of an XNNPACK runtime's invoke(): either one XNNPACK subgraph
-// holding several ops, or one op on its reference kernel.
+// holding several ops, or one op on its reference kernel, or one 1x1
+// convolution on the VNNI kernel (vnni_pointwise.h).
 struct XnnpackStage {
   bool xnnpack = false;
   std::vector<size_t> ops;  // op indices, in the order they run
+  bool vnni_pointwise = false;  // with !xnnpack: the op runs on the VNNI kernel
 };
 
 // Every op XNNPACK supports joins the earliest XNNPACK stage that comes after
@@ -29,6 +31,11 @@ struct XnnpackStage {
 // after its producers. For SSD MobileNet this gives one subgraph with the
 // whole backbone and all box-predictor convolutions, then the reference
 // RESHAPE/CONCATENATION/LOGISTIC/post-process.
-std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph);
+//
+// With `vnni_pointwise`, every 1x1 convolution the VNNI kernel takes
+// (vnni_pointwise_refusal "", so never on a CPU without VNNI) gets its own
+// VNNI stage instead: a MobileNetV2 block becomes VNNI expand -> XNNPACK
+// depthwise -> VNNI project -> XNNPACK ADD.
+std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, bool vnni_pointwise);
 
 }  // namespace lookout::engine

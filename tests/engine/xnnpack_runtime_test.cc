@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/kernel.h"
 #include "engine/runtime.h"
+#include "engine/vnni_pointwise.h"
 #include "engine/op_fixture.h"
 
 namespace lookout::engine {
@@ -371,7 +372,7 @@ TEST(XnnpackRuntime, AddOutsideXnnpackScaleLimitsFallsBackToReference) {
   const int32_t out = b.add(x, y, quant(0.5f / 300.0f, 128));
   f.graph.outputs = {out};
   EXPECT_NE(xnnpack_refusal(f.graph, 0).find("scale ratio"), std::string::npos) << xnnpack_refusal(f.graph, 0);
-  const auto stages = plan_xnnpack_stages(f.graph);
+  const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
   ASSERT_EQ(stages.size(), 1u);
   EXPECT_FALSE(stages[0].xnnpack);
 
@@ -410,12 +411,12 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
     const Block blk = inverted_residual(b, 16, 10);
     f.graph.outputs = {blk.output};
     for (size_t i = 0; i < f.graph.ops.size(); ++i) EXPECT_EQ(xnnpack_refusal(f.graph, i), "") << "op #" << i;
-    const auto stages = plan_xnnpack_stages(f.graph);
+    const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
     ASSERT_EQ(stages.size(), 1u);
     EXPECT_TRUE(stages[0].xnnpack);
     EXPECT_EQ(stages[0].ops, (std::vector<size_t>{0, 1, 2, 3}));
 
-    auto xnnpack = create_xnnpack_runtime(f.graph, 1);
+    auto xnnpack = create_xnnpack_runtime(f.graph, 1, /*vnni_pointwise=*/false);
     EXPECT_TRUE(xnnpack->materialized(blk.input));
     EXPECT_FALSE(xnnpack->materialized(blk.expanded));
     EXPECT_FALSE(xnnpack->materialized(blk.filtered));
@@ -425,7 +426,7 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
     // The same block with every tensor external: each op identical to
     // its reference kernel, and the same final bytes as with internal values.
     const Graph open = with_every_tensor_as_output(f.graph);
-    auto open_xnnpack = create_xnnpack_runtime(open, 1);
+    auto open_xnnpack = create_xnnpack_runtime(open, 1, /*vnni_pointwise=*/false);
     const auto data = random_inputs(f.graph, b);
     fill_inputs(f.graph, *xnnpack, data);
     fill_inputs(open, *open_xnnpack, data);
@@ -433,6 +434,38 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
     open_xnnpack->invoke();
     expect_each_op_close(open, *open_xnnpack);
     EXPECT_TRUE(same_bytes(f.graph, blk.output, *xnnpack, *open_xnnpack));
+  }
+}
+
+// With the VNNI kernel, the block's 1x1 convolutions leave the subgraph:
+// VNNI expand -> XNNPACK depthwise -> VNNI project -> XNNPACK ADD, every
+// tensor between stages materialized, and the same bytes as the reference
+// backend (each op, and the block's output) on one and two threads.
+TEST(XnnpackRuntime, InvertedResidualBlockWithVnniPointwise) {
+  if (!vnni_pointwise_available()) GTEST_SKIP() << "the CPU lacks AVX-512 VNNI";
+  OpFixture f;
+  GraphBuilder b(f, DType::uint8, 850);
+  const Block blk = inverted_residual(b, 24, 19);
+  f.graph.outputs = {blk.output};
+  const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/true);
+  ASSERT_EQ(stages.size(), 4u);
+  for (size_t s = 0; s < stages.size(); ++s) {
+    EXPECT_EQ(stages[s].ops, std::vector<size_t>{s});
+    EXPECT_EQ(stages[s].xnnpack, s % 2 == 1) << "stage " << s;
+    EXPECT_EQ(stages[s].vnni_pointwise, s % 2 == 0) << "stage " << s;
+  }
+  auto reference = create_reference_runtime(f.graph);
+  const auto data = random_inputs(f.graph, b);
+  fill_inputs(f.graph, *reference, data);
+  reference->invoke();
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    auto xnnpack = create_xnnpack_runtime(f.graph, threads);
+    for (int32_t id : {blk.expanded, blk.filtered, blk.projected}) EXPECT_TRUE(xnnpack->materialized(id));
+    fill_inputs(f.graph, *xnnpack, data);
+    xnnpack->invoke();
+    expect_each_op_close(f.graph, *xnnpack);
+    EXPECT_TRUE(same_bytes(f.graph, blk.output, *reference, *xnnpack));
   }
 }
 
@@ -458,7 +491,7 @@ TEST(XnnpackRuntime, ConvReshapeConcatLogisticPartitionsIntoOneSubgraph) {
   f.op(OpKind::logistic, {joined}, {scores});  // op 7
   f.graph.outputs = {scores};
 
-  const auto stages = plan_xnnpack_stages(f.graph);
+  const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
   ASSERT_EQ(stages.size(), 5u);
   EXPECT_TRUE(stages[0].xnnpack);
   EXPECT_EQ(stages[0].ops, (std::vector<size_t>{0, 1, 2, 4}));
@@ -469,7 +502,7 @@ TEST(XnnpackRuntime, ConvReshapeConcatLogisticPartitionsIntoOneSubgraph) {
   EXPECT_EQ(stages[4].ops, std::vector<size_t>{7});
 
   auto reference = create_reference_runtime(f.graph);
-  auto xnnpack = create_xnnpack_runtime(f.graph, 1);
+  auto xnnpack = create_xnnpack_runtime(f.graph, 1, /*vnni_pointwise=*/false);
   const auto data = random_inputs(f.graph, b);
   fill_inputs(f.graph, *reference, data);
   fill_inputs(f.graph, *xnnpack, data);
@@ -511,7 +544,7 @@ TEST(XnnpackRuntime, ConvAfterReshapeRunsInASecondSubgraph) {
     const int32_t second = b.conv(folded, conv(4, 3, 2, Padding::same));  // [1,2,6,4]
     f.graph.outputs = {second};
 
-    const auto stages = plan_xnnpack_stages(f.graph);
+    const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
     ASSERT_EQ(stages.size(), 3u);
     EXPECT_TRUE(stages[0].xnnpack);
     EXPECT_FALSE(stages[1].xnnpack);

@@ -1,0 +1,164 @@
+// The VNNI pointwise convolution against the CONV_2D reference kernel, byte for
+// byte: fixed-seed random data on tail shapes (in_c not a multiple of 4,
+// out_c not a multiple of 16, pixel counts not a multiple of the register
+// tile), the model's real pointwise shapes, extreme zero points and clamping
+// activations, one and two threads. Skipped only on a CPU without VNNI.
+#include "engine/vnni_pointwise.h"
+
+#include <gtest/gtest.h>
+#include <pthreadpool.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/op_fixture.h"
+
+namespace lookout::engine {
+namespace {
+
+using testing::OpFixture;
+
+struct Case {
+  int32_t h, w, in_c, out_c;
+  int32_t input_zp = 128, filter_zp = 128, output_zp = 0;
+  Activation activation = Activation::relu6;
+  bool bias = true;
+};
+
+std::string name(const Case& c) {
+  return std::to_string(c.h) + "x" + std::to_string(c.w) + "x" + std::to_string(c.in_c) + "->" +
+         std::to_string(c.out_c) + " zp " + std::to_string(c.input_zp) + "/" + std::to_string(c.filter_zp) + "/" +
+         std::to_string(c.output_zp);
+}
+
+struct ThreadpoolDeleter {
+  void operator()(pthreadpool_t p) const { pthreadpool_destroy(p); }
+};
+
+// One two-thread pool for every case (creating threads per case is slow).
+pthreadpool_t two_threads() {
+  static const std::unique_ptr<pthreadpool, ThreadpoolDeleter> pool(pthreadpool_create(2));
+  return pool.get();
+}
+
+// Runs the case on the reference kernel and on the VNNI kernel (threads 1
+// and 2) and expects identical bytes.
+void expect_identical(const Case& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  OpFixture f;
+  const float in_scale = 0.02f, filter_scale = 0.005f;
+  const int32_t pixels = c.h * c.w;
+  std::vector<uint8_t> x(static_cast<size_t>(pixels) * static_cast<size_t>(c.in_c));
+  std::vector<uint8_t> filter(static_cast<size_t>(c.out_c) * static_cast<size_t>(c.in_c));
+  std::vector<int32_t> bias(static_cast<size_t>(c.out_c));
+  for (auto& v : x) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : filter) v = static_cast<uint8_t>(byte(rng));
+  // The bias cancels the mean of sum (x - xzp)(w - wzp) (x averages 127.5),
+  // which is large for extreme zero points, and the output scale puts about
+  // 40 steps in one standard deviation of what is left: the outputs spread
+  // over the range, some clamped at either end.
+  std::uniform_int_distribution<int32_t> bias_dist(-20000, 20000);
+  for (size_t oc = 0; oc < bias.size(); ++oc) {
+    double mean = 0.0;
+    for (size_t ic = 0; ic < static_cast<size_t>(c.in_c); ++ic)
+      mean += (127.5 - c.input_zp) * (filter[oc * static_cast<size_t>(c.in_c) + ic] - c.filter_zp);
+    bias[oc] = static_cast<int32_t>(std::lround(-mean)) + bias_dist(rng);
+  }
+  constexpr double kByteVariance = (256.0 * 256.0 - 1.0) / 12.0;  // uniform over 0..255
+  const double filter_square = kByteVariance + (127.5 - c.filter_zp) * (127.5 - c.filter_zp);
+  const auto out_scale =
+      static_cast<float>(in_scale * filter_scale * std::sqrt(c.in_c * kByteVariance * filter_square) / 40.0);
+  const int32_t in = f.tensor(DType::uint8, {1, c.h, c.w, c.in_c}, {in_scale, c.input_zp});
+  const int32_t fil =
+      f.constant<uint8_t>(DType::uint8, {c.out_c, 1, 1, c.in_c}, filter, {filter_scale, c.filter_zp});
+  std::vector<int32_t> inputs{in, fil};
+  if (c.bias) inputs.push_back(f.constant<int32_t>(DType::int32, {c.out_c}, bias, {in_scale * filter_scale, 0}));
+  const int32_t out = f.tensor(DType::uint8, {1, c.h, c.w, c.out_c}, {out_scale, c.output_zp});
+  ConvOptions options;
+  options.padding = Padding::same;
+  options.activation = c.activation;
+  f.op(OpKind::conv_2d, inputs, {out}, options);
+  f.set(in, x);
+  f.run();
+  const std::vector<uint8_t> expected = f.get<uint8_t>(out);
+
+  // The data must exercise the requantization, not just its clamp.
+  if (expected.size() >= 256) {
+    const auto inside = std::count_if(expected.begin(), expected.end(), [](uint8_t v) { return v != 0 && v != 255; });
+    EXPECT_GT(inside, static_cast<std::ptrdiff_t>(expected.size() / 4)) << name(c) << ": outputs mostly clamped";
+  }
+
+  ASSERT_EQ(vnni_pointwise_refusal(f.graph, 0), "") << name(c);
+  for (int threads : {1, 2}) {
+    const OpContext ctx(f.graph, f.graph.ops[0], 0);
+    const std::unique_ptr<Kernel> kernel = prepare_vnni_pointwise(ctx, threads > 1 ? two_threads() : nullptr);
+    std::vector<uint8_t> got(expected.size(), 0xAB);
+    TensorBuffers buffers(f.graph.tensors.size());
+    buffers.set(in, x.data());
+    buffers.set(out, got.data());
+    for (size_t i = 1; i < inputs.size(); ++i)
+      buffers.set(inputs[i], const_cast<uint8_t*>(f.graph.tensors[static_cast<size_t>(inputs[i])].constant));
+    kernel->eval(buffers);
+    size_t mismatches = 0;
+    for (size_t i = 0; i < expected.size(); ++i)
+      if (got[i] != expected[i] && ++mismatches <= 5)
+        ADD_FAILURE() << name(c) << " threads " << threads << ": pixel " << i / static_cast<size_t>(c.out_c)
+                      << " channel " << i % static_cast<size_t>(c.out_c) << ": reference " << int{expected[i]}
+                      << ", VNNI " << int{got[i]};
+    EXPECT_EQ(mismatches, 0u) << name(c) << " threads " << threads;
+  }
+}
+
+class VnniPointwiseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!vnni_pointwise_available()) GTEST_SKIP() << "the CPU lacks AVX-512 VNNI";
+  }
+};
+
+TEST_F(VnniPointwiseTest, TailShapesMatchReference) {
+  uint32_t seed = 1;
+  for (int32_t pixels : {1, 7, 8, 9, 23})
+    for (int32_t in_c : {1, 2, 3, 4, 5, 7, 13, 64, 67})
+      for (int32_t out_c : {1, 15, 16, 17, 33, 47, 48, 49, 100})
+        expect_identical(Case{1, pixels, in_c, out_c, 100, 90, 20, Activation::none, (seed % 2) == 0}, seed++);
+}
+
+TEST_F(VnniPointwiseTest, ExtremeZeroPointsAndActivations) {
+  uint32_t seed = 1000;
+  for (int32_t input_zp : {0, 255, 128})
+    for (int32_t filter_zp : {0, 255, 1})
+      for (Activation act : {Activation::none, Activation::relu, Activation::relu6})
+        expect_identical(Case{3, 5, 37, 41, input_zp, filter_zp, 10, act}, seed++);
+}
+
+// The model's pointwise convolutions (expand, project, box predictors).
+TEST_F(VnniPointwiseTest, ModelShapesMatchReference) {
+  const Case cases[] = {
+      {150, 150, 32, 16}, {75, 75, 24, 144}, {75, 75, 144, 24}, {38, 38, 32, 192}, {38, 38, 192, 32},
+      {19, 19, 64, 384},  {19, 19, 384, 64}, {19, 19, 96, 576}, {19, 19, 576, 96}, {10, 10, 160, 960},
+      {10, 10, 960, 160}, {10, 10, 320, 1280}, {19, 19, 576, 273}, {10, 10, 1280, 546}, {1, 1, 128, 24},
+      {2, 2, 256, 546},
+  };
+  uint32_t seed = 2000;
+  for (const Case& c : cases) expect_identical(c, seed++);
+}
+
+TEST_F(VnniPointwiseTest, RefusesWhatItDoesNotTake) {
+  OpFixture f;
+  const int32_t in = f.tensor(DType::uint8, {1, 4, 4, 8}, {0.1f, 128});
+  const int32_t fil = f.constant<uint8_t>(DType::uint8, {4, 3, 3, 8}, std::vector<uint8_t>(4 * 9 * 8, 1), {0.1f, 0});
+  const int32_t out = f.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
+  f.op(OpKind::conv_2d, {in, fil}, {out}, ConvOptions{});
+  EXPECT_EQ(vnni_pointwise_refusal(f.graph, 0), "the filter is not 1x1");
+}
+
+}  // namespace
+}  // namespace lookout::engine
