@@ -39,7 +39,7 @@ bench: setup build
 	bench/compare-tflite.sh
 
 run: setup build
-	$(BUILD)/lookout bench --runs 5 data/small
+	$(BUILD)/lookout detect data/small
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -12,7 +12,8 @@ void usage(FILE* out) {
                "usage: lookout <command> [options]\n"
                "\n"
                "commands:\n"
-               "  bench IMAGE...   time the engine and the decode+inference pipeline on images\n"
+               "  detect IMG|DIR...  find the objects in photos (table, JSON, JSONL, CSV or COCO results)\n"
+               "  bench IMAGE...     time the engine and the decode+inference pipeline on images\n"
                "\n"
                "Run 'lookout <command> --help' for a command's options.\n");
 }
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     usage(stdout);
     return 0;
   }
+  if (command == "detect") return lookout::cli::detect_main(argc - 1, argv + 1);
   if (command == "bench") return lookout::cli::bench_main(argc - 1, argv + 1);
   std::fprintf(stderr, "lookout: unknown command '%s'\n\n", command.c_str());
   usage(stderr);

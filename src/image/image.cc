@@ -1,9 +1,13 @@
-// Format sniffing: routes the bytes to the right decoder.
+// decode(): sniffs the format, routes the bytes to its decoder (which checks
+// the declared size against the pixel limit before decoding), then applies
+// the EXIF orientation.
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <string>
+#include <utility>
 
+#include "image/formats.h"
 #include "image/image.h"
 
 namespace lookout::image {
@@ -37,12 +41,50 @@ std::string hex_prefix(std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-Image decode_image(std::span<const uint8_t> bytes, int min_width, int min_height) {
+void check_pixel_limit(uint64_t width, uint64_t height, uint64_t max_pixels) {
+  // Both sides come from 16- or 32-bit header fields: the product fits in 64 bits.
+  const uint64_t pixels = width * height;
+  if (pixels <= max_pixels) return;
+  throw TooLargeError("image declares " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+                      std::to_string(pixels) + " pixels, more than the " + std::to_string(max_pixels) +
+                      " allowed (--max-pixels)");
+}
+
+Decoded decode(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  if (options.min_width < 0 || options.min_height < 0) {
+    throw std::invalid_argument("decode: minimum size " + std::to_string(options.min_width) + "x" +
+                                std::to_string(options.min_height) + " must not be negative");
+  }
   if (bytes.empty()) throw DecodeError("empty file");
-  if (starts_with(bytes, kJpegMagic)) return decode_jpeg(bytes, min_width, min_height);
-  if (starts_with(bytes, kPngMagic)) throw DecodeError("PNG support is not built yet");
-  throw DecodeError("not an image: the file starts with " + hex_prefix(bytes) + " (" + std::to_string(bytes.size()) +
-                    " bytes), which is neither JPEG (ff d8 ff) nor PNG (89 50 4e 47 0d 0a 1a 0a)");
+
+  Decoded out;
+  StoredImage stored;
+  if (starts_with(bytes, kJpegMagic)) {
+    out.format = "jpeg";
+    stored = decode_jpeg_stored(bytes, options);
+  } else if (starts_with(bytes, kPngMagic)) {
+    out.format = "png";
+    stored = decode_png(bytes, options);
+  } else {
+    throw DecodeError("not an image: the file starts with " + hex_prefix(bytes) + " (" +
+                      std::to_string(bytes.size()) +
+                      " bytes), which is neither JPEG (ff d8 ff) nor PNG (89 50 4e 47 0d 0a 1a 0a)");
+  }
+
+  out.orientation = stored.orientation;
+  const bool orient = options.apply_orientation && stored.orientation != kOrientationNormal;
+  const bool swap = orient && orientation_swaps_axes(stored.orientation);
+  out.full_width = swap ? stored.full_height : stored.full_width;
+  out.full_height = swap ? stored.full_width : stored.full_height;
+  out.image = orient ? apply_orientation(stored.image, stored.orientation) : std::move(stored.image);
+  return out;
+}
+
+Image decode_image(std::span<const uint8_t> bytes, int min_width, int min_height) {
+  DecodeOptions options;
+  options.min_width = min_width;
+  options.min_height = min_height;
+  return decode(bytes, options).image;
 }
 
 }  // namespace lookout::image

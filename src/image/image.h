@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -35,8 +36,13 @@ class TooLargeError : public DecodeError {
   using DecodeError::DecodeError;
 };
 
+// DecodeOptions minimum for "decode at full size" (no DCT scaling).
+inline constexpr int kFullSize = std::numeric_limits<int>::max();
+
 struct DecodeOptions {
-  int min_width = 0, min_height = 0;  // decode at the smallest scale still covering this (JPEG)
+  // JPEG decodes at the smallest DCT scale still covering min_width x
+  // min_height (0 = any scale, down to 1/8; kFullSize = no scaling).
+  int min_width = kFullSize, min_height = kFullSize;
   uint64_t max_pixels = 50'000'000;   // declared width * height above this -> TooLargeError
   bool apply_orientation = true;      // EXIF orientation 1-8 applied: the result is upright
 };

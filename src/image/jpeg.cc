@@ -1,14 +1,17 @@
 // JPEG decoding with TurboJPEG (libjpeg-turbo 2.1's tj2 API: tjInitDecompress,
 // tjDecompressHeader3, tjDecompress2), scaled in the DCT to the smallest size
-// that still covers the model input.
+// that still covers the model input; and the marker scan that finds the
+// declared size and the EXIF block before any pixel is decoded.
 #include <turbojpeg.h>
 
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 
+#include "image/formats.h"
 #include "image/image.h"
 
 namespace lookout::image {
@@ -100,9 +103,27 @@ void cmyk_to_rgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
   }
 }
 
-}  // namespace
+// JPEG markers (ITU T.81, B.1.1.3-B.1.1.4): 0xFF, then a code; these few
+// stand alone, every other one is followed by a big-endian u16 length that
+// counts itself.
+constexpr uint8_t kMarkerPrefix = 0xFF;
+constexpr uint8_t kSoi = 0xD8, kEoi = 0xD9, kSos = 0xDA, kTem = 0x01;
+constexpr uint8_t kRst0 = 0xD0, kRst7 = 0xD7;
+constexpr uint8_t kApp1 = 0xE1;
+constexpr std::array<uint8_t, 6> kExifId = {'E', 'x', 'i', 'f', 0, 0};
+constexpr size_t kSofSizeBytes = 5;  // sample precision u8, height u16, width u16
 
-Image decode_jpeg(std::span<const uint8_t> bytes, int min_width, int min_height) {
+// SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC), which share the range.
+bool is_sof(uint8_t code) { return code >= 0xC0 && code <= 0xCF && code != 0xC4 && code != 0xC8 && code != 0xCC; }
+
+uint16_t be16(std::span<const uint8_t> bytes, size_t at) {
+  return static_cast<uint16_t>((bytes[at] << 8) | bytes[at + 1]);
+}
+
+// The TurboJPEG decode behind decode_jpeg and decode(): refuses a frame above
+// max_pixels from the header, before allocating or decompressing.
+Image decode_jpeg_limited(std::span<const uint8_t> bytes, int min_width, int min_height, uint64_t max_pixels,
+                          int* full_width, int* full_height) {
   if (min_width < 0 || min_height < 0) {
     throw std::invalid_argument("decode_jpeg: minimum size " + std::to_string(min_width) + "x" +
                                 std::to_string(min_height) + " must not be negative");
@@ -123,6 +144,9 @@ Image decode_jpeg(std::span<const uint8_t> bytes, int min_width, int min_height)
     throw DecodeError("truncated JPEG (" + std::to_string(bytes.size()) +
                       " bytes): header: the data ends before the frame header (no image size)");
   }
+  check_pixel_limit(static_cast<uint64_t>(width), static_cast<uint64_t>(height), max_pixels);
+  *full_width = width;
+  *full_height = height;
 
   const tjscalingfactor scale = choose_scale(width, height, min_width, min_height);
   Image out;
@@ -146,6 +170,61 @@ Image decode_jpeg(std::span<const uint8_t> bytes, int min_width, int min_height)
     out.rgb.resize(pixels * 3);
     cmyk_to_rgb(buf.data(), pixels, out.rgb.data());
   }
+  return out;
+}
+
+}  // namespace
+
+JpegHeader scan_jpeg_header(std::span<const uint8_t> jpeg) {
+  JpegHeader header;
+  if (jpeg.size() < 2 || jpeg[0] != kMarkerPrefix || jpeg[1] != kSoi) return header;
+  size_t pos = 2;
+  while (pos < jpeg.size()) {
+    if (jpeg[pos] != kMarkerPrefix) break;  // not a marker where one must be: TurboJPEG will say
+    while (pos < jpeg.size() && jpeg[pos] == kMarkerPrefix) pos++;  // fill bytes
+    if (pos >= jpeg.size()) break;
+    const uint8_t code = jpeg[pos++];
+    if (code == kSos || code == kEoi || code == 0) break;  // entropy-coded data (or nonsense) follows
+    if (code == kTem || code == kSoi || (code >= kRst0 && code <= kRst7)) continue;  // no length
+    if (jpeg.size() - pos < 2) break;
+    const size_t length = be16(jpeg, pos);
+    if (length < 2 || length > jpeg.size() - pos) break;  // runs past the end
+    const std::span<const uint8_t> payload = jpeg.subspan(pos + 2, length - 2);
+    if (is_sof(code) && !header.width && payload.size() >= kSofSizeBytes) {
+      const int height = be16(payload, 1), width = be16(payload, 3);
+      header.width = width;
+      if (height > 0) header.height = height;  // 0: given by a DNL segment after the first scan
+    } else if (code == kApp1 && header.exif_tiff.empty() && payload.size() >= kExifId.size() &&
+               std::memcmp(payload.data(), kExifId.data(), kExifId.size()) == 0) {
+      header.exif_tiff = payload.subspan(kExifId.size());
+    }
+    pos += length;
+  }
+  return header;
+}
+
+Image decode_jpeg(std::span<const uint8_t> bytes, int min_width, int min_height) {
+  int full_width = 0, full_height = 0;
+  return decode_jpeg_limited(bytes, min_width, min_height, std::numeric_limits<uint64_t>::max(), &full_width,
+                             &full_height);
+}
+
+StoredImage decode_jpeg_stored(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  const JpegHeader header = scan_jpeg_header(bytes);
+  // From our own scan first: TurboJPEG refuses frames above 65500 pixels a
+  // side with its own message, and a 65535x65535 frame is "too large" too.
+  if (header.width && header.height) {
+    check_pixel_limit(static_cast<uint64_t>(*header.width), static_cast<uint64_t>(*header.height),
+                      options.max_pixels);
+  }
+  StoredImage out;
+  out.orientation = exif_orientation(header.exif_tiff);
+  // The minimum is for the upright picture; a transposed one (EXIF 5-8) is
+  // stored with its sides swapped, so the minimum is swapped too.
+  const bool swap = options.apply_orientation && orientation_swaps_axes(out.orientation);
+  out.image = decode_jpeg_limited(bytes, swap ? options.min_height : options.min_width,
+                                  swap ? options.min_width : options.min_height, options.max_pixels,
+                                  &out.full_width, &out.full_height);
   return out;
 }
 
