@@ -1,7 +1,7 @@
 // JPEG decoding with TurboJPEG (libjpeg-turbo 2.1's tj2 API: tjInitDecompress,
-// tjDecompressHeader3, tjDecompress2), scaled in the DCT to the smallest size
-// that still covers the model input; and the marker scan that finds the
-// declared size and the EXIF block before any pixel is decoded.
+// tjDecompressHeader3, tjDecompress2), scaled in the DCT to a size that still
+// covers the model input (choose_scale says which); and the marker scan that
+// finds the declared size and the EXIF block before any pixel is decoded.
 #include <turbojpeg.h>
 
 #include <array>
@@ -66,19 +66,53 @@ void check_tj(tjhandle h, int rc, std::string_view what, size_t size) {
   throw DecodeError(std::string(warning ? "corrupt JPEG: " : "invalid JPEG: ") + std::string(what) + ": " + reason);
 }
 
-// The smallest scaling factor <= 1 whose output covers min_w x min_h, or 1/1.
-tjscalingfactor choose_scale(int width, int height, int min_w, int min_h) {
+// The DCT scale to decode at: the smallest power of two (1/8, 1/4, 1/2, 1)
+// whose output covers min_w x min_h, or 1/1 if none does; except that for
+// 4:4:0 and 4:1:1 chroma a smaller covering non-power-of-two scale is taken
+// when it has at most half the pixels of that power of two (in practice 5/8
+// instead of 1/1, the only such pair: 25/64 of the pixels).
+//
+// Why: libjpeg-turbo 2.1 has SIMD inverse DCTs only for 8x8, 4x4 and 2x2
+// outputs (scales 1, 1/2, 1/4; 1/8 is the DC alone); 3/8, 5/8, 3/4 and 7/8
+// run scalar IDCTs, which cost more than they save in pixels. Measured here
+// (decode + resize_bilinear to 300x300, min of 30 alternating runs, all 33
+// photos of data/small): no 3/4 or 7/8 ever beat 1/1 (7/8: 1.3-2x slower);
+// 3/8 was never clearly faster than 1/2 (kite 1352x900: 13.7 vs 13.5 ms,
+// dogs 900x916: 8.6 vs 8.6, bald_guys 1986x1545: 8.7 vs 7.5); 5/8 lost to
+// 1/1 on every 4:4:4 and 4:2:0 photo (burger 768x512 4:2:0: 3.27 vs 3.00
+// ms; 00000100 1000x563: 2.81 vs 2.34; giraffe 500x500 4:4:4: 3.86 vs 3.77)
+// but won on the three 4:4:0 ones (dog 768x576:
+// 2.78 vs 3.04 ms; eagle and horses 773x512: 2.48 vs 2.65, 2.42 vs 2.60),
+// whose full-size decode pays a scalar chroma upsampler (there is no x86
+// SIMD one for 4:4:0 or 4:1:1) on every pixel. The same photos re-encoded
+// at each subsampling: 5/8 / 1/1 time = 1.09-1.14 (4:4:4), 1.02-1.03
+// (4:2:2), 1.15-1.18 (4:2:0), 0.89-0.93 (4:4:0), 0.86-0.96 (4:1:1); 3/4 and
+// 3/8 never won by more than run-to-run noise. Powers of two also keep the
+// issue's rule: a 4000x3000 photo decodes at 1/8 (500x375) for 300x300.
+tjscalingfactor choose_scale(int width, int height, int subsamp, int min_w, int min_h) {
   int n = 0;
   const tjscalingfactor* factors = tjGetScalingFactors(&n);
   tjscalingfactor best{1, 1};
   if (factors == nullptr) return best;
+  const auto covers = [&](tjscalingfactor f) { return TJSCALED(width, f) >= min_w && TJSCALED(height, f) >= min_h; };
+  const auto smaller = [](tjscalingfactor a, tjscalingfactor b) { return a.num * b.denom < b.num * a.denom; };
+  const auto power_of_two = [](tjscalingfactor f) { return f.num == 1 || f.num == f.denom; };  // 1/denom or 1/1
   for (int i = 0; i < n; i++) {
     const tjscalingfactor f = factors[i];
-    if (f.num > f.denom) continue;  // upscaling: never useful here
-    if (TJSCALED(width, f) < min_w || TJSCALED(height, f) < min_h) continue;
-    if (f.num * best.denom < best.num * f.denom) best = f;  // f < best
+    if (f.num > f.denom || !power_of_two(f)) continue;  // upscaling is never useful here
+    if (covers(f) && smaller(f, best)) best = f;
   }
-  return best;
+  if (subsamp != TJSAMP_440 && subsamp != TJSAMP_411) return best;
+  const auto pixels = [&](tjscalingfactor f) {
+    return static_cast<uint64_t>(TJSCALED(width, f)) * static_cast<uint64_t>(TJSCALED(height, f));
+  };
+  tjscalingfactor pick = best;
+  for (int i = 0; i < n; i++) {
+    const tjscalingfactor f = factors[i];
+    if (f.num > f.denom || power_of_two(f) || !covers(f)) continue;
+    if (2 * pixels(f) <= pixels(best) && smaller(f, pick)) pick = f;
+  }
+  return pick;
 }
 
 const char* colorspace_name(int cs) {
@@ -148,7 +182,7 @@ Image decode_jpeg_limited(std::span<const uint8_t> bytes, int min_width, int min
   *full_width = width;
   *full_height = height;
 
-  const tjscalingfactor scale = choose_scale(width, height, min_width, min_height);
+  const tjscalingfactor scale = choose_scale(width, height, subsamp, min_width, min_height);
   Image out;
   out.width = TJSCALED(width, scale);
   out.height = TJSCALED(height, scale);

@@ -74,31 +74,35 @@ TEST(Decode, DogFixturesComeBackUprightAtFullSize) {
 }
 
 // Scaled decode of the oriented fixtures: the minimum is in upright axes.
+// (The fixtures are re-encoded 4:4:4, so the scale is always a power of two.)
 TEST(Decode, DogFixturesScaled) {
   LOOKOUT_LOAD_PHOTO(bytes, "darknet__dog.jpg");
   const Image upright = dog_upright(bytes);
-  const Image upright_scaled = decode_jpeg(bytes, 300, 300);  // 480x360, 5/8
+  const Image upright_scaled = decode_jpeg(bytes, 300, 1);  // 384x288, 1/2
+  ASSERT_EQ(upright_scaled.width, 384);
   for (int o = 1; o <= 8; o++) {
     SCOPED_TRACE("orientation " + std::to_string(o));
     const std::vector<uint8_t> jpeg = oriented_jpeg(upright, o);
-    const Decoded d = decode(jpeg, min_size(300, 300));
-    EXPECT_EQ(d.image.width, 480);
-    EXPECT_EQ(d.image.height, 360);
+    // 300 wide: 768 * 1/2 = 384 >= 300; applied to the wrong stored axis
+    // for 5-8 (576 wide: 288 < 300) it would take 1/1, 768x576.
+    const Decoded d = decode(jpeg, min_size(300, 1));
+    EXPECT_EQ(d.image.width, 384);
+    EXPECT_EQ(d.image.height, 288);
     EXPECT_EQ(d.full_width, kDogWidth);
     EXPECT_EQ(d.full_height, kDogHeight);
     EXPECT_LT(mean_abs_diff(d.image, upright_scaled), 3.0);
 
-    // Minimums that only the right axis meets at 7/8 (672x504 upright).
-    // 600 wide: 768 * 7/8 = 672 >= 600 > 576 = 768 * 3/4; applied to the
-    // wrong stored axis for 5-8 (576 wide) nothing covers it: full size.
-    const Decoded wide = decode(jpeg, min_size(600, 1));
-    EXPECT_EQ(wide.image.width, 672);
-    EXPECT_EQ(wide.image.height, 504);
-    // 500 tall: 576 * 7/8 = 504 >= 500; on the wrong axis (768 tall) 3/4
-    // would do, giving 576x432.
-    const Decoded tall = decode(jpeg, min_size(1, 500));
-    EXPECT_EQ(tall.image.width, 672);
-    EXPECT_EQ(tall.image.height, 504);
+    // 300 tall: 576 * 1/2 = 288 < 300, so 1/1; on the wrong axis for 5-8
+    // (768 tall) 1/2 would do, giving 384x288.
+    const Decoded tall = decode(jpeg, min_size(1, 300));
+    EXPECT_EQ(tall.image.width, 768);
+    EXPECT_EQ(tall.image.height, 576);
+
+    // 300x300: 1/1, not the 5/8 (480x360) that covers too: 4:4:4 chroma
+    // keeps the power of two (the original 4:4:0 photo takes 5/8).
+    const Decoded both = decode(jpeg, min_size(300, 300));
+    EXPECT_EQ(both.image.width, 768);
+    EXPECT_EQ(both.image.height, 576);
   }
 }
 
@@ -119,9 +123,10 @@ TEST(Decode, OrientationNotAppliedWhenAskedNot) {
 TEST(Decode, DecodeImageIsUpright) {
   LOOKOUT_LOAD_PHOTO(bytes, "darknet__dog.jpg");
   const Image upright = dog_upright(bytes);
-  const Image img = decode_image(oriented_jpeg(upright, 8), 300, 300);
-  EXPECT_EQ(img.width, 480);
-  EXPECT_EQ(img.height, 360);
+  // Stored 576x768 (4:4:4): 1/2 covers 300 upright-wide, giving 384x288.
+  const Image img = decode_image(oriented_jpeg(upright, 8), 300, 1);
+  EXPECT_EQ(img.width, 384);
+  EXPECT_EQ(img.height, 288);
 }
 
 // PNG: lossless, so the upright picture comes back exactly.

@@ -15,18 +15,37 @@ namespace {
 
 using testing::compress_jpeg;
 
-// The size TurboJPEG produces at the smallest factor <= 1 covering min, or
-// full size: computed here independently of jpeg.cc's choice.
-std::pair<int, int> expected_size(int w, int h, int min_w, int min_h) {
+// The size TurboJPEG produces at the scale jpeg.cc's rule picks, computed
+// here independently: the smallest power of two (1/8, 1/4, 1/2, 1/1) that
+// covers min, or full size; for 4:4:0 and 4:1:1 chroma, a smaller covering
+// non-power-of-two scale instead if it has at most half as many pixels.
+std::pair<int, int> expected_size(int w, int h, int subsamp, int min_w, int min_h) {
   int n = 0;
   const tjscalingfactor* sf = tjGetScalingFactors(&n);
   std::pair<int, int> best{w, h};
+  const auto area = [](std::pair<int, int> s) { return static_cast<long>(s.first) * s.second; };
   for (int i = 0; i < n; i++) {
-    if (sf[i].num > sf[i].denom) continue;
-    const int sw = TJSCALED(w, sf[i]), sh = TJSCALED(h, sf[i]);
-    if (sw >= min_w && sh >= min_h && sw * sh < best.first * best.second) best = {sw, sh};
+    if (sf[i].num > sf[i].denom || (sf[i].num != 1 && sf[i].num != sf[i].denom)) continue;
+    const std::pair<int, int> s{TJSCALED(w, sf[i]), TJSCALED(h, sf[i])};
+    if (s.first >= min_w && s.second >= min_h && area(s) < area(best)) best = s;
   }
-  return best;
+  if (subsamp != TJSAMP_440 && subsamp != TJSAMP_411) return best;
+  std::pair<int, int> pick = best;
+  for (int i = 0; i < n; i++) {
+    if (sf[i].num > sf[i].denom || sf[i].num == 1 || sf[i].num == sf[i].denom) continue;
+    const std::pair<int, int> s{TJSCALED(w, sf[i]), TJSCALED(h, sf[i])};
+    if (s.first >= min_w && s.second >= min_h && 2 * area(s) <= area(best) && area(s) < area(pick)) pick = s;
+  }
+  return pick;
+}
+
+int jpeg_subsamp(const std::vector<uint8_t>& bytes) {
+  tjhandle d = tjInitDecompress();
+  int w = 0, h = 0, ss = -1, cs = 0;
+  tjDecompressHeader3(d, const_cast<unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()), &w, &h,
+                      &ss, &cs);
+  tjDestroy(d);
+  return ss;
 }
 
 int max_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
@@ -38,22 +57,37 @@ int max_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
 
 TEST(DecodeJpeg, DogAt300PicksFiveEighths) {
   LOOKOUT_LOAD_PHOTO(bytes, "darknet__dog.jpg");
+  ASSERT_EQ(jpeg_subsamp(bytes), TJSAMP_440);
   const Image img = decode_jpeg(bytes, 300, 300);
-  // 768x576: 1/2 gives 384x288 (288 < 300), so 5/8 -> 480x360.
+  // 768x576: 1/2 gives 384x288 (288 < 300); the chroma is 4:4:0 and 5/8
+  // (480x360) has 25/64 <= 1/2 of 1/1's pixels, so 5/8 rather than 1/1.
   EXPECT_EQ(img.width, 480);
   EXPECT_EQ(img.height, 360);
   EXPECT_EQ(img.rgb.size(), 480u * 360u * 3u);
 }
 
+// The same size with 4:2:0 chroma: 5/8 would cover 300x300 too, but the
+// rule keeps the power of two, 1/1.
+TEST(DecodeJpeg, BurgerAt300PrefersFullSizeOverFiveEighths) {
+  LOOKOUT_LOAD_PHOTO(bytes, "qtwebengine5-examples__burger.jpg");
+  ASSERT_EQ(jpeg_subsamp(bytes), TJSAMP_420);
+  const Image img = decode_jpeg(bytes, 300, 300);
+  EXPECT_EQ(img.width, 768);  // 5/8 would be 480x320
+  EXPECT_EQ(img.height, 512);
+}
+
 TEST(DecodeJpeg, DogScaleFollowsMinimum) {
-  LOOKOUT_LOAD_PHOTO(bytes, "darknet__dog.jpg");
+  LOOKOUT_LOAD_PHOTO(bytes, "darknet__dog.jpg");  // 768x576, 4:4:0
   struct Case { int min_w, min_h, w, h; };
   for (const Case c : {Case{0, 0, 96, 72},        // 1/8
                        Case{96, 72, 96, 72},      // exactly 1/8
                        Case{97, 1, 192, 144},     // 1/4
-                       Case{200, 150, 288, 216},  // 3/8
+                       Case{200, 150, 384, 288},  // 1/2: 3/8 (288x216) covers but has 9/16 of 1/2's pixels
                        Case{384, 288, 384, 288},  // 1/2
-                       Case{600, 1, 672, 504},    // 7/8
+                       Case{385, 1, 480, 360},    // 5/8: 25/64 of 1/1's pixels
+                       Case{480, 360, 480, 360},  // exactly 5/8
+                       Case{481, 1, 768, 576},    // 1/1: 3/4 (576x432) covers but has 9/16 of its pixels
+                       Case{600, 1, 768, 576},    // 1/1: 7/8 (672x504) covers but has 49/64
                        Case{768, 576, 768, 576},  // 1/1
                        Case{769, 1, 768, 576},    // nothing covers: full size
                        Case{4000, 3000, 768, 576}}) {
@@ -63,8 +97,21 @@ TEST(DecodeJpeg, DogScaleFollowsMinimum) {
   }
 }
 
-// Every test photo: decodes cleanly, at the smallest covering size.
-TEST(DecodeJpeg, AllPhotosAt300CoverAndAreSmallest) {
+// A 4000x3000 photo is never decoded at full size for the model input: 1/8
+// (500x375) covers 300x300, whatever the chroma subsampling.
+TEST(DecodeJpeg, Large4000x3000DecodesAtOneEighth) {
+  const int w = 4000, h = 3000;
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (size_t i = 0; i < rgb.size(); i++) rgb[i] = static_cast<uint8_t>((i * 7) / 3000);
+  for (const int ss : {TJSAMP_444, TJSAMP_420, TJSAMP_440, TJSAMP_411}) {
+    const Image img = decode_jpeg(compress_jpeg(rgb, w, h, TJPF_RGB, ss, 75), 300, 300);
+    EXPECT_EQ(img.width, 500) << "subsampling " << ss;
+    EXPECT_EQ(img.height, 375) << "subsampling " << ss;
+  }
+}
+
+// Every test photo: decodes cleanly, at the rule's covering size.
+TEST(DecodeJpeg, AllPhotosAt300CoverAtTheRulesScale) {
   if (!std::filesystem::exists(testing::photo_dir())) GTEST_SKIP() << "data/small missing: run scripts/setup";
   int seen = 0;
   for (const auto& entry : std::filesystem::directory_iterator(testing::photo_dir())) {
@@ -73,7 +120,7 @@ TEST(DecodeJpeg, AllPhotosAt300CoverAndAreSmallest) {
     int w = 0, h = 0;
     const std::vector<uint8_t> full = testing::tj_decode_rgb(bytes, &w, &h);
     const Image img = decode_jpeg(bytes, 300, 300);
-    const auto [ew, eh] = expected_size(w, h, 300, 300);
+    const auto [ew, eh] = expected_size(w, h, jpeg_subsamp(bytes), 300, 300);
     EXPECT_EQ(img.width, ew) << entry.path();
     EXPECT_EQ(img.height, eh) << entry.path();
     if (w >= 300 && h >= 300) {
