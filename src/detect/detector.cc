@@ -39,14 +39,8 @@ constexpr size_t kNumOutputs = 4;
 constexpr float kFloatInputMean = 127.5f;
 constexpr float kFloatInputStd = 127.5f;
 
-std::string shape_string(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string describe(const engine::Tensor& t) {
-  return "'" + t.name + "' (" + engine::dtype_name(t.type) + " " + shape_string(t.shape) + ")";
+  return "'" + t.name + "' (" + engine::dtype_name(t.type) + " " + engine::shape_string(t.shape) + ")";
 }
 
 // The input must be one uint8 or float32 RGB image, [1, H, W, 3].

@@ -20,6 +20,15 @@ size_t dtype_size(DType t) {
   return 0;
 }
 
+std::string shape_string(const std::vector<int32_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
 size_t Tensor::elements() const {
   size_t n = 1;
   for (int32_t d : shape) n *= static_cast<size_t>(d);

@@ -15,6 +15,8 @@ namespace lookout::engine {
 enum class DType { float32, uint8, int32 };
 
 const char* dtype_name(DType t);
+// "[1,300,300,3]", for messages.
+std::string shape_string(const std::vector<int32_t>& shape);
 size_t dtype_size(DType t);
 
 // Per-tensor affine quantization: real = scale * (q - zero_point).

@@ -7,15 +7,6 @@
 
 namespace lookout::engine {
 
-std::string shape_string(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 std::string describe_tensor(const std::string& role, const Tensor& t) {
   return (role.empty() ? "" : role + " ") + "tensor '" + t.name + "' (" + dtype_name(t.type) + " " +
          shape_string(t.shape) + ")";

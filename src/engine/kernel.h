@@ -65,8 +65,7 @@ class OpContext {
   size_t index_;
 };
 
-// "[1,300,300,3]" and "input tensor 'x' (uint8 [1,300,300,3])", for messages.
-std::string shape_string(const std::vector<int32_t>& shape);
+// "input tensor 'x' (uint8 [1,300,300,3])", for messages.
 std::string describe_tensor(const std::string& role, const Tensor& t);
 
 using PrepareFn = std::unique_ptr<Kernel> (*)(const OpContext&);

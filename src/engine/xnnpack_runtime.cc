@@ -87,15 +87,7 @@ std::string op_label(const Graph& graph, size_t op_index) {
   return "op #" + std::to_string(op_index) + " " + op_name(graph.ops[op_index].kind);
 }
 
-std::string shape_str(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-std::string describe(const Tensor& t) {
-  return "tensor '" + t.name + "' (" + dtype_name(t.type) + " " + shape_str(t.shape) + ")";
-}
+std::string describe(const Tensor& t) { return describe_tensor("", t); }
 
 // The tensor at position `pos` of `ids`, or nullptr when absent or out of range.
 const Tensor* tensor_at(const Graph& graph, const std::vector<int32_t>& ids, size_t pos) {

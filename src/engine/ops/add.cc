@@ -38,12 +38,6 @@ constexpr size_t kOutput = 0;
 // of them still add up within int32.
 constexpr int kLeftShift = 20;
 
-std::string shape_str(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // A scale or multiplier with 9 significant digits, enough to tell floats
 // apart (std::to_string would print a tiny one as 0.000000).
 std::string num(double v) {
@@ -53,7 +47,7 @@ std::string num(double v) {
 }
 
 std::string describe(const char* role, const Tensor& t) {
-  return std::string(role) + " tensor '" + t.name + "' (" + dtype_name(t.type) + " " + shape_str(t.shape) + ")";
+  return std::string(role) + " tensor '" + t.name + "' (" + dtype_name(t.type) + " " + shape_string(t.shape) + ")";
 }
 
 // True when `in` can repeat along `out`: its shape with leading 1s dropped is

@@ -134,15 +134,7 @@ struct ConvParams {
 
 namespace conv_detail {
 
-inline std::string shape_str(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-inline std::string describe(const char* role, const Tensor& t) {
-  return std::string(role) + " tensor '" + t.name + "' (" + dtype_name(t.type) + " " + shape_str(t.shape) + ")";
-}
+inline std::string describe(const char* role, const Tensor& t) { return describe_tensor(role, t); }
 
 // Every dimension >= 1, element count within int32, and (for constants) the
 // data as long as the shape says.
@@ -234,7 +226,7 @@ inline ConvParams prepare_conv_params(const OpContext& ctx, bool depthwise) {
   p.geometry = compute_conv_geometry(p.in_h, p.in_w, p.k_h, p.k_w, p.options);  // throws domain_error
   const std::vector<int32_t> expected{p.batches, p.geometry.out_h, p.geometry.out_w, p.out_c};
   ctx.require(output.shape == expected,
-              describe("output", output) + " must have shape " + conv_detail::shape_str(expected) +
+              describe("output", output) + " must have shape " + shape_string(expected) +
                   " (batch, output height, output width, output channels for " +
                   (p.options.padding == Padding::same ? "SAME" : "VALID") + " padding, stride " +
                   std::to_string(p.options.stride_h) + "x" + std::to_string(p.options.stride_w) +
