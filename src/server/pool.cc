@@ -132,8 +132,12 @@ void Pool::run(int index) {
   std::unique_ptr<detect::Detector> detector;
   try {
     detector = std::make_unique<detect::Detector>(model_, labels_, options_);
-    const std::vector<uint8_t> png = warmup_png(64, 48);
-    detector->detect(png);
+    const std::vector<uint8_t> png = warmup_png(8, 8);
+    try {
+      detector->detect(png);
+    } catch (const image::TooLargeError&) {
+      // --max-pixels below 64: no warm-up inference, the first request pays.
+    }
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
     if (failure_.empty()) failure_ = "worker " + std::to_string(index) + ": " + e.what();
