@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "server/server_process.h"
@@ -418,6 +419,45 @@ TEST(BodyLimit, TwoMegabytesOverAOneMegabyteLimitIs413) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
   EXPECT_TRUE(server.running());
+}
+
+}  // namespace
+}  // namespace lookout::server_test
+
+namespace lookout::server_test {
+namespace {
+
+// --log-format json: one JSON object per request on stderr, with method,
+// path, status, images and ms.
+TEST(RequestLog, JsonLinePerRequest) {
+  ServerProcess server(ServerOptions{{"--workers", "1", "--log-format", "json"}, {}, false, {}});
+  auto c = server.client();
+  auto res = c->Post("/api/detect?id=dog.jpg", read_file(kDog), "image/jpeg");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  res = c->Post("/api/detect", "x", "text/plain");
+  ASSERT_TRUE(res);
+  const auto log_has = [&](int status) {
+    std::istringstream in(server.log());
+    std::string line;
+    while (std::getline(in, line)) {
+      const json j = json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || j.value("path", "") != "/api/detect") continue;
+      if (j.value("status", 0) != status) continue;
+      EXPECT_EQ(j.value("method", ""), "POST") << line;
+      EXPECT_TRUE(j.contains("images")) << line;
+      EXPECT_TRUE(j.contains("ms") && j["ms"].is_number()) << line;
+      return true;
+    }
+    return false;
+  };
+  // The line may be written just after the response: bounded wait.
+  bool both = false;
+  for (int i = 0; i < 100 && !both; ++i) {
+    both = log_has(200) && log_has(415);
+    if (!both) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(both) << server.log();
 }
 
 }  // namespace

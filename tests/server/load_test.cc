@@ -101,6 +101,8 @@ TEST(Overload, FullQueueAnswers503WithRetryAfter) {
     EXPECT_TRUE(o.status == 200 || o.status == 503) << "status " << o.status << ": " << o.body.substr(0, 200);
     if (o.status == 503) expect_503_shape(o);
   }
+  RecordProperty("ok", by_status[200]);
+  RecordProperty("refused", by_status[503]);
   EXPECT_GE(by_status[200], 1) << "nothing got through";
   EXPECT_GE(by_status[503], 1) << "24 concurrent requests with one worker and a queue of one: some must be refused";
   expect_healthy(server);
@@ -133,6 +135,9 @@ TEST(Overload, BurstFarAboveCapacityStaysBounded) {
       expect_503_shape(o);
     }
   }
+  RecordProperty("ok", ok);
+  RecordProperty("refused", refused);
+  RecordProperty("rss_max_mib", static_cast<int>(rss_max / 1024));
   EXPECT_GE(ok, 4);
   EXPECT_EQ(ok + refused, static_cast<int>(outcomes.size()));
   // Generous: the model, the workers, 16 bodies in flight; sanitizers inflate it.
