@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "server/prometheus_text.h"
@@ -40,6 +41,8 @@ TEST(PrometheusParser, AcceptsAGoodExposition) {
   EXPECT_EQ(ex.family("lat_seconds")->type, "histogram");
   EXPECT_EQ(ex.value("req_total", {{"route", "/a"}, {"code", "200"}}), 3.0);
   EXPECT_EQ(ex.value("lat_seconds_count", {}), 3.0);
+  EXPECT_EQ(prom::parse("# TYPE g gauge\ng -1.5e-3 1700000000000\n").value("g", {}), -1.5e-3);
+  EXPECT_TRUE(std::isnan(*prom::parse("# TYPE g gauge\ng NaN\n").value("g", {})));
 }
 
 TEST(PrometheusParser, RejectsWhatPromtoolWould) {
@@ -56,6 +59,8 @@ TEST(PrometheusParser, RejectsWhatPromtoolWould) {
       {"unquoted label", replace(g, "code=\"503\"", "code=503")},
       {"bad escape", replace(g, "/a\",code=\"503", "/a\\q\",code=\"503")},
       {"bad value", replace(g, "depth 0", "depth zero")},
+      {"bad exponent", replace(g, "depth 0", "depth 1e")},
+      {"bad timestamp", replace(g, "depth 0", "depth 0 12x")},
       {"duplicate series", g + "depth 1\n"},
       {"interleaved families", replace(g, "# TYPE depth gauge\ndepth 0\n", "# TYPE depth gauge\ndepth 0\nreq_total{route=\"/b\",code=\"200\"} 1\n")},
       {"second TYPE", g + "# TYPE depth gauge\n"},

@@ -17,7 +17,6 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -61,13 +60,55 @@ struct Exposition {
 
 namespace detail {
 
+// Hand-written matchers, not std::regex (GCC 12's <regex> trips
+// -Wmaybe-uninitialized under the sanitizers, and warnings are errors).
+inline bool is_alpha_(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// [a-zA-Z_:][a-zA-Z0-9_:]*
 inline bool is_metric_name(const std::string& s) {
-  static const std::regex re("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  return std::regex_match(s, re);
+  if (s.empty() || !(is_alpha_(s[0]) || s[0] == ':')) return false;
+  for (char c : s) {
+    if (!(is_alpha_(c) || is_digit(c) || c == ':')) return false;
+  }
+  return true;
 }
+// [a-zA-Z_][a-zA-Z0-9_]*
 inline bool is_label_name(const std::string& s) {
-  static const std::regex re("[a-zA-Z_][a-zA-Z0-9_]*");
-  return std::regex_match(s, re);
+  if (s.empty() || !is_alpha_(s[0])) return false;
+  for (char c : s) {
+    if (!(is_alpha_(c) || is_digit(c))) return false;
+  }
+  return true;
+}
+// -?[0-9]+
+inline bool is_integer(const std::string& s) {
+  size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
+  if (i >= s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (!is_digit(s[i])) return false;
+  }
+  return true;
+}
+// [-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?
+inline bool is_float(const std::string& s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t digits = 0;
+  while (i < s.size() && is_digit(s[i])) ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && is_digit(s[i])) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exp = 0;
+    while (i < s.size() && is_digit(s[i])) ++i, ++exp;
+    if (exp == 0) return false;
+  }
+  return i == s.size();
 }
 
 [[noreturn]] inline void fail(size_t line_no, const std::string& line, const std::string& why) {
@@ -78,8 +119,7 @@ inline double parse_value(const std::string& v, size_t line_no, const std::strin
   if (v == "+Inf" || v == "Inf") return INFINITY;
   if (v == "-Inf") return -INFINITY;
   if (v == "NaN") return NAN;
-  static const std::regex re("[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
-  if (!std::regex_match(v, re)) fail(line_no, line, "value '" + v + "' is not a float");
+  if (!is_float(v)) fail(line_no, line, "value '" + v + "' is not a float");
   return std::strtod(v.c_str(), nullptr);
 }
 
@@ -248,8 +288,7 @@ inline Exposition parse(const std::string& text) {
     if (!extra.empty()) fail(line_no, line, "trailing text after the value and timestamp");
     s.value = parse_value(value, line_no, line);
     if (!ts.empty()) {
-      static const std::regex re("-?[0-9]+");
-      if (!std::regex_match(ts, re)) fail(line_no, line, "bad timestamp '" + ts + "'");
+      if (!is_integer(ts)) fail(line_no, line, "bad timestamp '" + ts + "'");
     }
     const std::string fam = family_of(s.name, ex.families);
     auto it = ex.families.find(fam);
