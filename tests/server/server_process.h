@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #ifndef LOOKOUT_BINARY
@@ -207,8 +208,19 @@ class ServerProcess {
     start();
     wait_ready();
   }
+  // Stops the server (if the test has not) and fails the test if it did
+  // not exit 0 on SIGTERM or if its stderr holds a sanitizer report.
   ~ServerProcess() {
-    if (pid_ > 0) terminate(std::chrono::seconds(15 * slow_factor()));
+    if (pid_ > 0) {
+      const int st = terminate(std::chrono::seconds(15 * slow_factor()));
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        ADD_FAILURE() << "lookout serve did not exit 0 on SIGTERM (wait status " << st << "); its stderr:\n" << log();
+      }
+    }
+    const std::string l = log();
+    for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+      if (l.find(report) != std::string::npos) ADD_FAILURE() << "sanitizer report in lookout serve's stderr:\n" << l;
+    }
   }
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
