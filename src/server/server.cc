@@ -247,14 +247,31 @@ json box_json(const detect::Box& b) {
   return {{"xmin", b.xmin}, {"ymin", b.ymin}, {"xmax", b.xmax}, {"ymax", b.ymax}};
 }
 
+// A refusal before the body was read still reads it (and drops it), so the
+// next request on a keep-alive connection starts where it should.
+template <class Check>
+void before_body(const httplib::Request& req, const httplib::ContentReader& reader, Check check) {
+  try {
+    check();
+  } catch (const HttpError&) {
+    if (req.is_multipart_form_data())
+      reader([](const httplib::MultipartFormData&) { return true; }, [](const char*, size_t) { return true; });
+    else
+      reader([](const char*, size_t) { return true; });
+    throw;
+  }
+}
+
 void Service::detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-  check_key(req);
   const std::string type = media_type(req.get_header_value("Content-Type"));
   const bool is_json = type == "application/json", is_multipart = req.is_multipart_form_data();
   const bool is_raw = type == "image/jpeg" || type == "image/jpg" || type == "image/png";
-  if (!is_json && !is_multipart && !is_raw)
-    throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
-                             "': send application/json, multipart/form-data, image/jpeg or image/png");
+  before_body(req, reader, [&] {
+    check_key(req);
+    if (!is_json && !is_multipart && !is_raw)
+      throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
+                               "': send application/json, multipart/form-data, image/jpeg or image/png");
+  });
   Body body = read_body(req, res, reader);
   detect::Filter filter;
   if (req.has_param("threshold")) filter.threshold = parse_threshold(req.get_param_value("threshold"), "threshold");
@@ -356,10 +373,12 @@ void Service::detect(const httplib::Request& req, httplib::Response& res, const 
 
 void Service::deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   const auto t0 = Clock::now();
-  check_key(req);
-  if (!req.is_multipart_form_data())
-    throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
-                             "': send multipart/form-data with an 'image' field");
+  before_body(req, reader, [&] {
+    check_key(req);
+    if (!req.is_multipart_form_data())
+      throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
+                               "': send multipart/form-data with an 'image' field");
+  });
   Body body = read_body(req, res, reader);
   const Upload* image = nullptr;
   for (const Upload& u : body.images)
@@ -478,9 +497,9 @@ void Service::install(httplib::Server& svr) {
       throw HttpError(405, "method not allowed: use POST");
     });
   for (const char* path : {"/api/model", "/healthz", "/v2/health/live", "/v2/health/ready", "/metrics"})
-    svr.Post(path, [](const Request&, Response& res, const httplib::ContentReader&) {
+    svr.Post(path, [](const Request& req, Response& res, const httplib::ContentReader& reader) {
       res.set_header("Allow", "GET");
-      throw HttpError(405, "method not allowed: use GET");
+      before_body(req, reader, [] { throw HttpError(405, "method not allowed: use GET"); });
     });
 
   // Typed errors -> statuses, in one place.
@@ -564,6 +583,12 @@ int run_server(const ServerOptions& options) {
   svr->set_read_timeout(o.read_timeout, 0);
   svr->set_write_timeout(o.write_timeout, 0);
   svr->set_keep_alive_timeout(2);
+  // httplib's default adds SO_REUSEPORT, which lets a second server bind the
+  // same port silently; a port in use must be an error.
+  svr->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   int input_w = 0, input_h = 0;
   {
