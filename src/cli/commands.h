@@ -6,5 +6,6 @@ namespace lookout::cli {
 
 int bench_main(int argc, char** argv);
 int detect_main(int argc, char** argv);
+int serve_main(int argc, char** argv);
 
 }  // namespace lookout::cli

@@ -1,0 +1,77 @@
+// lookout serve: the detector behind HTTP (src/server). Flags here, the
+// service there.
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "detect/detector.h"
+#include "server/server.h"
+
+namespace lookout::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Default model/labels paths are relative to the repository; when run from
+// elsewhere, look next to the binary's parent too (build/lookout).
+std::string resolve_default(const std::string& path, const char* default_path) {
+  if (path != default_path || fs::exists(path)) return path;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (const fs::path& dir : {exe.parent_path().parent_path(), exe.parent_path()})
+      if (fs::exists(dir / path)) return (dir / path).string();
+  return path;
+}
+
+}  // namespace
+
+int serve_main(int argc, char** argv) {
+  server::ServerOptions o;
+  o.model = detect::kDefaultModel;
+  o.labels = detect::kDefaultLabels;
+  CLI::App app{"lookout serve: the detector behind HTTP.\n"
+               "POST /api/detect (JSON base64 images, multipart files, or a raw image/jpeg|image/png body),\n"
+               "POST /v1/vision/detection (DeepStack/CodeProject.AI), GET /api/model, /healthz,\n"
+               "/v2/health/live, /v2/health/ready, /metrics (Prometheus). SIGTERM/SIGINT drain and exit 0.",
+               "lookout serve"};
+  app.add_option("--host", o.host, "address to listen on")->capture_default_str();
+  app.add_option("--port", o.port, "TCP port")->capture_default_str()->check(CLI::Range(0, 65535));
+  app.add_option("--workers", o.workers, "detectors (0 = one per core)")->capture_default_str()->check(CLI::Range(0, 256));
+  app.add_option("--threads-per-worker", o.threads_per_worker, "engine threads per detector")
+      ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--max-queue", o.max_queue, "images waiting for a worker before 503")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-body-mb", o.max_body_mb, "request body limit in MiB (413 above)")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--max-pixels", o.max_pixels, "refuse images declaring more pixels (400)")->capture_default_str();
+  app.add_option("--api-key", o.api_key, "require Authorization: Bearer KEY or X-API-Key: KEY on detection routes")
+      ->envname("LOOKOUT_API_KEY");
+  app.add_option("--tls-cert", o.tls_cert, "PEM certificate: serve HTTPS")->type_name("FILE");
+  app.add_option("--tls-key", o.tls_key, "PEM private key for --tls-cert")->type_name("FILE");
+  app.add_option("--drain-seconds", o.drain_seconds, "on SIGTERM/SIGINT, wait this long for in-flight requests")
+      ->capture_default_str()->check(CLI::Range(0, 3600));
+  app.add_option("--log-format", o.log_format, "request log on stderr: text or json")
+      ->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--read-timeout", o.read_timeout, "socket read timeout, seconds")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--write-timeout", o.write_timeout, "socket write timeout, seconds")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--model", o.model, "TFLite model file")->type_name("FILE")->capture_default_str();
+  app.add_option("--labels", o.labels, "labels file")->type_name("FILE")->capture_default_str();
+  app.add_option("--backend", o.backend, "engine backend: xnnpack or reference")
+      ->capture_default_str()->check(CLI::IsMember({"xnnpack", "reference"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  o.model = resolve_default(o.model, detect::kDefaultModel);
+  o.labels = resolve_default(o.labels, detect::kDefaultLabels);
+  return server::run_server(o);
+}
+
+}  // namespace lookout::cli

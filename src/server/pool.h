@@ -1,0 +1,83 @@
+// W workers, each owning a Detector (thread-safe by ownership), taking image
+// jobs from one bounded queue. A request's images are admitted together or
+// not at all, then the handler waits on their futures.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "detect/detector.h"
+
+namespace lookout::server {
+
+class Metrics;
+
+struct ImageOutcome {
+  int status = 200;             // 200, or 400 for a bad image, 500 for a failure of ours
+  std::string error;
+  detect::Result result;
+  double queue_ms = 0;
+};
+
+struct ImageJob {
+  std::span<const uint8_t> bytes;  // owned by the waiting handler
+  detect::Filter filter;
+};
+
+class Pool {
+ public:
+  Pool(std::shared_ptr<const engine::Model> model, std::shared_ptr<const detect::Labels> labels,
+       detect::DetectorOptions options, int workers, int max_queue, Metrics& metrics);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Blocks until every worker built its detector and ran one inference;
+  // throws the first worker's construction error.
+  void wait_ready();
+  bool ready() const;
+
+  // All of `jobs` queued, or none when they would take the queue past
+  // max_queue (std::nullopt: the caller answers 503).
+  std::optional<std::vector<std::future<ImageOutcome>>> submit(std::vector<ImageJob> jobs);
+
+  size_t depth() const;
+  int workers() const { return static_cast<int>(threads_.size()); }
+  int max_queue() const { return max_queue_; }
+
+ private:
+  struct Pending {
+    ImageJob job;
+    std::chrono::steady_clock::time_point enqueued;
+    std::promise<ImageOutcome> done;
+  };
+  void run(int index);
+
+  std::shared_ptr<const engine::Model> model_;
+  std::shared_ptr<const detect::Labels> labels_;
+  detect::DetectorOptions options_;
+  int max_queue_;
+  Metrics& metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_, ready_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  int warmed_ = 0;
+  std::string failure_;
+  std::vector<std::thread> threads_;
+};
+
+// A tiny valid PNG (gray, stored deflate), for the warm-up inference.
+std::vector<uint8_t> warmup_png(int width, int height);
+
+}  // namespace lookout::server

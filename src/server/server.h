@@ -1,0 +1,35 @@
+// lookout serve: the detector behind HTTP. One cpp-httplib server, the routes
+// registered in one place (server.cc), a pool of detectors behind a bounded
+// queue (pool.h), Prometheus metrics (metrics.h), one logger, errors shaped
+// in one place, and a drain on SIGTERM/SIGINT.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lookout::server {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 5029;
+  int workers = 0;              // 0 = one per core
+  int threads_per_worker = 1;
+  int max_queue = 64;           // images waiting for a worker, across requests
+  int max_body_mb = 32;
+  uint64_t max_pixels = 50'000'000;
+  std::string api_key;          // empty = no auth
+  std::string tls_cert, tls_key;
+  int drain_seconds = 10;
+  std::string log_format = "text";  // text | json
+  int read_timeout = 30, write_timeout = 30;  // seconds
+  std::string model, labels;
+  std::string backend = "xnnpack";
+};
+
+// Loads the model, warms every worker, serves until SIGTERM/SIGINT, drains
+// and returns 0; 2 when the model, TLS files or port cannot be had (the
+// reason on stderr). Blocks SIGINT/SIGTERM in the calling thread (and so in
+// every thread it starts) and waits for them on a thread of its own.
+int run_server(const ServerOptions& options);
+
+}  // namespace lookout::server
