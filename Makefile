@@ -38,8 +38,10 @@ test-asan: build-asan
 bench: setup build
 	bench/compare-tflite.sh
 
+# What is in the photos, then the detection service on port 5029 (Ctrl-C stops it).
 run: setup build
 	$(BUILD)/lookout detect data/small
+	$(BUILD)/lookout serve --port 5029
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
