@@ -104,17 +104,6 @@ int available_cores() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// The default model/labels paths are relative to the repository; when run
-// from elsewhere, look next to the binary's parent too (build/lookout).
-fs::path resolve_default(const std::string& path, const char* default_path) {
-  if (path != default_path || fs::exists(path)) return path;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (const fs::path& dir : {exe.parent_path().parent_path(), exe.parent_path()})
-      if (fs::exists(dir / path)) return dir / path;
-  return path;
-}
 
 // The whole file, refusing more than kMaxFileBytes (a device or pipe named
 // on the command line must not eat the memory).

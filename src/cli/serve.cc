@@ -15,17 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Default model/labels paths are relative to the repository; when run from
-// elsewhere, look next to the binary's parent too (build/lookout).
-std::string resolve_default(const std::string& path, const char* default_path) {
-  if (path != default_path || fs::exists(path)) return path;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (const fs::path& dir : {exe.parent_path().parent_path(), exe.parent_path()})
-      if (fs::exists(dir / path)) return (dir / path).string();
-  return path;
-}
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "image/image.h"
+#include "temp_dir.h"
 
 #ifndef LOOKOUT_BINARY
 #error "LOOKOUT_BINARY (the path of the lookout binary) must be defined by the build"
@@ -55,29 +56,8 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
   ASSERT_TRUE(out.good()) << "cannot write " << p;
 }
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "lookout-cli-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using lookout::testing::TempDir;
+std::string quote(const std::string& s) { return lookout::testing::shell_quote(s); }
 
 struct RunResult {
   int exit_code = -1;
