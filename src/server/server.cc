@@ -43,6 +43,7 @@ struct RequestState {
   bool started = false;
   Clock::time_point start;
   int images = 0;
+  double ms = 0.0;  // until the response was ready (set when it is counted)
 };
 thread_local RequestState t_state;
 
@@ -162,6 +163,7 @@ class Service {
   void check_key(const httplib::Request& req) const;
   Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) const;
   std::vector<ImageOutcome> run(const std::vector<Upload>& images, const detect::Filter& filter);
+  void count(const httplib::Request& req, const httplib::Response& res);
   void log(const httplib::Request& req, const httplib::Response& res);
   void detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
   void deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
@@ -421,15 +423,22 @@ const char* route_label(const std::string& path) {
   return "other";
 }
 
+// Runs once the response is ready, before httplib writes it: a client that
+// scrapes /metrics right after reading a response sees that response counted.
+void Service::count(const httplib::Request& req, const httplib::Response& res) {
+  RequestState& state = t_state;
+  if (state.started) {
+    state.ms = ms_between(state.start, Clock::now());
+    metrics_.inflight.fetch_sub(1);
+    metrics_.request_duration.observe(state.ms / 1000.0);
+  }
+  metrics_.count_request(route_label(req.path), res.status);
+}
+
 void Service::log(const httplib::Request& req, const httplib::Response& res) {
   const RequestState state = t_state;
   t_state = RequestState{};
-  const double ms = state.started ? ms_between(state.start, Clock::now()) : 0.0;
-  if (state.started) {
-    metrics_.inflight.fetch_sub(1);
-    metrics_.request_duration.observe(ms / 1000.0);
-  }
-  metrics_.count_request(route_label(req.path), res.status);
+  const double ms = state.ms;
   const auto now = std::chrono::system_clock::now();
   const std::time_t tt = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
@@ -520,6 +529,7 @@ void Service::install(httplib::Server& svr) {
     if (res.body.empty()) shape_error(req, res, res.status, default_message(res.status));
     return httplib::Server::HandlerResponse::Handled;
   }));
+  svr.set_post_routing_handler([this](const Request& req, Response& res) { count(req, res); });
   svr.set_logger([this](const Request& req, const Response& res) { log(req, res); });
 }
 
