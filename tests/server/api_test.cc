@@ -74,6 +74,14 @@ void expect_giraffe(const json& r, const std::string& id) {
   EXPECT_TRUE(labels_of(r).count("giraffe")) << r.dump();
 }
 
+// A two-image batch answer: dog.jpg first, then giraffe.jpg.
+void expect_dog_then_giraffe(const std::string& body) {
+  const json j = json::parse(body);
+  ASSERT_EQ(j.at("results").size(), 2u);
+  expect_dog(j["results"][0], "dog.jpg");
+  expect_giraffe(j["results"][1], "giraffe.jpg");
+}
+
 void expect_summary(const json& body, int images, int ok, int failed) {
   const auto& s = body.at("summary");
   EXPECT_EQ(s.at("images"), images);
@@ -169,11 +177,8 @@ TEST_F(ApiTest, JsonBase64BatchHttplib) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_THAT(res->get_header_value("Content-Type"), HasSubstr("application/json"));
-  const json j = json::parse(res->body);
-  ASSERT_EQ(j.at("results").size(), 2u);
-  expect_dog(j["results"][0], "dog.jpg");
-  expect_giraffe(j["results"][1], "giraffe.jpg");
-  expect_summary(j, 2, 2, 0);
+  expect_dog_then_giraffe(res->body);
+  expect_summary(json::parse(res->body), 2, 2, 0);
 }
 
 TEST_F(ApiTest, JsonBase64BatchCurl) {
@@ -183,10 +188,7 @@ TEST_F(ApiTest, JsonBase64BatchCurl) {
                           shell_quote(server_->url() + "/api/detect"),
                       tmp_.path() / "out");
   ASSERT_EQ(r.status, 200) << r.body;
-  const json j = json::parse(r.body);
-  ASSERT_EQ(j.at("results").size(), 2u);
-  expect_dog(j["results"][0], "dog.jpg");
-  expect_giraffe(j["results"][1], "giraffe.jpg");
+  expect_dog_then_giraffe(r.body);
 }
 
 TEST_F(ApiTest, ThresholdFilters) {
@@ -211,11 +213,8 @@ TEST_F(ApiTest, MultipartTwoFilesHttplib) {
   auto res = c->Post("/api/detect", items);
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   ASSERT_EQ(res->status, 200) << res->body;
-  const json j = json::parse(res->body);
-  ASSERT_EQ(j.at("results").size(), 2u);
-  expect_dog(j["results"][0], "dog.jpg");
-  expect_giraffe(j["results"][1], "giraffe.jpg");
-  expect_summary(j, 2, 2, 0);
+  expect_dog_then_giraffe(res->body);
+  expect_summary(json::parse(res->body), 2, 2, 0);
 }
 
 TEST_F(ApiTest, MultipartTwoFilesCurl) {
@@ -224,10 +223,7 @@ TEST_F(ApiTest, MultipartTwoFilesCurl) {
                           shell_quote(server_->url() + "/api/detect"),
                       tmp_.path() / "out");
   ASSERT_EQ(r.status, 200) << r.body;
-  const json j = json::parse(r.body);
-  ASSERT_EQ(j.at("results").size(), 2u);
-  expect_dog(j["results"][0], "dog.jpg");
-  expect_giraffe(j["results"][1], "giraffe.jpg");
+  expect_dog_then_giraffe(r.body);
 }
 
 TEST_F(ApiTest, RawJpegBodyWithIdHttplib) {
