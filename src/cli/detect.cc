@@ -144,7 +144,7 @@ void draw_to_file(const std::vector<uint8_t>& bytes, const detect::Result& resul
   options.max_pixels = max_pixels;
   image::Decoded decoded = image::decode(bytes, options);
   draw_detections(decoded.image, result.detections, result.width, result.height);
-  const std::vector<uint8_t> jpeg = encode_jpeg(decoded.image, kDrawQuality);
+  const std::vector<uint8_t> jpeg = image::encode_jpeg(decoded.image, kDrawQuality);
   std::ofstream f(out, std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
   f.close();

@@ -1,7 +1,5 @@
 #include "cli/draw.h"
 
-#include <turbojpeg.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -192,21 +190,6 @@ int luma(Rgb c) { return (299 * c.r + 587 * c.g + 114 * c.b) / 1000; }
 
 int to_pixel(float v, double scale) { return static_cast<int>(std::lround(static_cast<double>(v) * scale)); }
 
-// RAII for a TurboJPEG compressor handle.
-class Compressor {
- public:
-  Compressor() : handle_(tjInitCompress()) {
-    if (handle_ == nullptr) throw std::runtime_error(std::string("TurboJPEG: cannot create a compressor: ") + tjGetErrorStr2(nullptr));
-  }
-  ~Compressor() { tjDestroy(handle_); }
-  Compressor(const Compressor&) = delete;
-  Compressor& operator=(const Compressor&) = delete;
-  tjhandle get() const { return handle_; }
-
- private:
-  tjhandle handle_;
-};
-
 }  // namespace
 
 Rgb class_color(int class_id) {
@@ -269,19 +252,5 @@ void draw_detections(image::Image& img, const std::vector<detect::Detection>& de
   }
 }
 
-std::vector<uint8_t> encode_jpeg(const image::Image& img, int quality) {
-  if (img.width <= 0 || img.height <= 0 || img.rgb.size() != static_cast<size_t>(img.width) * static_cast<size_t>(img.height) * 3)
-    throw std::invalid_argument("encode_jpeg: inconsistent image");
-  Compressor c;
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  const int rc = tjCompress2(c.get(), img.rgb.data(), img.width, 0, img.height, TJPF_RGB, &buf, &size, TJSAMP_420,
-                             quality, 0);
-  std::vector<uint8_t> out;
-  if (rc == 0) out.assign(buf, buf + size);
-  tjFree(buf);
-  if (rc != 0) throw std::runtime_error(std::string("TurboJPEG: cannot encode: ") + tjGetErrorStr2(c.get()));
-  return out;
-}
 
 }  // namespace lookout::cli

@@ -1,6 +1,6 @@
 // Detections drawn on a photo for a person to look at: a box per object in a
 // colour per class, a filled label "dog 0.96" in a small built-in bitmap
-// font, the result encoded as JPEG with TurboJPEG.
+// font (image::encode_jpeg writes the result).
 #pragma once
 
 #include <cstdint>
@@ -33,8 +33,5 @@ void draw_text(image::Image& img, int x, int y, const std::string& text, int sca
 // Width and height in pixels of `text` drawn at `scale`.
 int text_width(const std::string& text, int scale);
 int text_height(int scale);
-
-// RGB8 -> baseline JPEG (4:2:0). Throws std::runtime_error with TurboJPEG's reason.
-std::vector<uint8_t> encode_jpeg(const image::Image& img, int quality);
 
 }  // namespace lookout::cli

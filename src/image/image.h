@@ -85,4 +85,9 @@ Image decode_image(std::span<const uint8_t> bytes, int min_width, int min_height
 // Same size in and out returns an identical copy. No aspect preservation.
 Image resize_bilinear(const Image& src, int out_width, int out_height);
 
+// RGB8 -> baseline JPEG, 4:2:0 chroma, quality 1-100. Throws
+// std::invalid_argument for an inconsistent image or quality,
+// std::runtime_error with TurboJPEG's reason otherwise.
+std::vector<uint8_t> encode_jpeg(const Image& img, int quality);
+
 }  // namespace lookout::image
