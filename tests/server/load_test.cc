@@ -164,6 +164,7 @@ struct Timed {
   int status = 0;       // 0 = no response
   double ms = 0;        // round trip
   double served_ms = 0; // the server's own time for the image, without its queue wait (200s)
+  double admitted_ms = 0;  // the server's time from admission to the result: queue wait + served (200s)
   std::string retry_after, body;
 };
 
@@ -192,6 +193,7 @@ std::vector<Timed> open_loop(const ServerProcess& server, const std::string& ima
         if (r.status == 200) {
           const json t = json::parse(res->body)["results"][0]["timing_ms"];
           r.served_ms = t["total"].get<double>() - t["queue"].get<double>();
+          r.admitted_ms = t["total"].get<double>();
         } else {
           r.body = res->body;
         }
@@ -256,12 +258,13 @@ TEST(Overload, TenTimesCapacityOnlyRefusesBeyondTheQueue) {
   done = true;
   sampler.join();
 
-  std::vector<double> admitted_ms, served_ms;
+  std::vector<double> admitted_ms, served_ms, in_server_ms;
   int refused = 0, other = 0;
   for (const Timed& o : outcomes) {
     if (o.status == 200) {
       admitted_ms.push_back(o.ms);
       served_ms.push_back(o.served_ms);
+      in_server_ms.push_back(o.admitted_ms);
     } else if (o.status == 503) {
       ++refused;
       EXPECT_FALSE(o.retry_after.empty()) << "a 503 without Retry-After";
@@ -271,25 +274,28 @@ TEST(Overload, TenTimesCapacityOnlyRefusesBeyondTheQueue) {
     }
   }
   // A request let in waits for at most the queue ahead of it, then is
-  // served: (queue + 1) x the service time. The service time is the
-  // sequential round trip measured above, or the server's own time per image
-  // under this load (its 90th percentile: the clients share the 2 cores with
-  // the server), if larger; x2 margin for scheduling on a shared machine.
+  // served: (queue + 1) x the service time, in the server (its queue wait
+  // plus its own time, as it reports them; the round trip adds the client
+  // threads' scheduling, which on 2 shared cores is noise). The service time
+  // is the sequential round trip measured above, or the server's own time
+  // per image under this load (its 90th percentile), if larger; x2 margin.
   const double served_p90 = percentile(served_ms, 0.9);
   const double bound_ms = 2 * (kQueue + 1) * std::max(service_ms, served_p90);
   const double p50 = percentile(admitted_ms, 0.5), p99 = percentile(admitted_ms, 0.99);
+  const double in_server_p99 = percentile(in_server_ms, 0.99);
   const size_t third = rss.size() / 3;
   const uint64_t rss_first = third ? *std::max_element(rss.begin(), rss.begin() + static_cast<long>(third)) : 0;
   const uint64_t rss_last = third ? *std::max_element(rss.end() - static_cast<long>(third), rss.end()) : 0;
   std::printf("overload: service %.1f ms (sequential round trip), %.1f ms (server p90, under load); capacity %.1f/s; "
-              "offered %.0f/s for %.1f s (%zu requests, took %.1f s); admitted %zu, 503 %d, other %d; admitted p50 %.1f ms, p99 %.1f "
-              "ms, bound 2 x (queue %d + 1) x service = %.1f ms; sustained %.1f/s (offered/sustained %.1f); RSS max first third %.1f MiB, last third %.1f MiB\n",
+              "offered %.0f/s for %.1f s (%zu requests, took %.1f s); admitted %zu, 503 %d, other %d; admitted round trip p50 "
+              "%.1f ms, p99 %.1f ms; in the server p99 %.1f ms, bound 2 x (queue %d + 1) x service = %.1f ms; sustained %.1f/s (offered/sustained %.1f); RSS max first third %.1f MiB, last third %.1f MiB\n",
               service_ms, served_p90, capacity, rate, seconds, outcomes.size(), elapsed, admitted_ms.size(), refused,
-              other, p50, p99, kQueue, bound_ms, admitted_ms.size() / elapsed, rate / (admitted_ms.size() / elapsed), rss_first / 1024.0, rss_last / 1024.0);
+              other, p50, p99, in_server_p99, kQueue, bound_ms, admitted_ms.size() / elapsed, rate / (admitted_ms.size() / elapsed), rss_first / 1024.0, rss_last / 1024.0);
   RecordProperty("service_ms", static_cast<int>(service_ms));
   RecordProperty("admitted", static_cast<int>(admitted_ms.size()));
   RecordProperty("refused", refused);
   RecordProperty("p99_ms", static_cast<int>(p99));
+  RecordProperty("in_server_p99_ms", static_cast<int>(in_server_p99));
   RecordProperty("bound_ms", static_cast<int>(bound_ms));
   RecordProperty("rss_first_mib", static_cast<int>(rss_first / 1024));
   RecordProperty("rss_last_mib", static_cast<int>(rss_last / 1024));
@@ -299,7 +305,7 @@ TEST(Overload, TenTimesCapacityOnlyRefusesBeyondTheQueue) {
   EXPECT_GE(admitted_ms.size(), 1u);
   // Far over what the server sustained in the same run.
   EXPECT_GE(rate, 4 * static_cast<double>(admitted_ms.size()) / elapsed) << "the load did not overload the server";
-  EXPECT_LE(p99, bound_ms) << "admitted requests waited longer than the queue allows";
+  EXPECT_LE(in_server_p99, bound_ms) << "admitted requests waited longer than the queue allows";
   // Flat: the last third of the run peaks no more than 10 % (+ 16 MiB of
   // allocator slack) above the first.
   EXPECT_LE(rss_last, rss_first + rss_first / 10 + 16 * 1024) << "RSS grew under sustained overload";
