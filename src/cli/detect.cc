@@ -268,13 +268,9 @@ int detect_main(int argc, char** argv) {
     inputs = collect_inputs(paths);
     if (inputs.empty()) throw UsageError("no images found (directories are searched for .jpg, .jpeg and .png files)");
 
-    const fs::path model_file = resolve_default(model_path, detect::kDefaultModel);
-    const fs::path labels_file = resolve_default(labels_path, detect::kDefaultLabels);
-    if (!fs::exists(model_file))
-      throw UsageError("model file " + model_file.string() +
-                       " not found: run scripts/setup (or make run) to fetch it, or pass --model");
-    model = engine::Model::from_file(model_file);
-    labels = detect::Labels::from_file(labels_file);
+    ModelFiles files = load_model_files(model_path, labels_path);
+    model = std::move(files.model);
+    labels = std::move(files.labels);
 
     detector_options.engine = {engine::parse_backend(backend), threads};
     detector_options.filter.threshold = threshold;
