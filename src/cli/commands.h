@@ -14,6 +14,7 @@ std::filesystem::path resolve_default(const std::string& path, const char* defau
 
 int bench_main(int argc, char** argv);
 int detect_main(int argc, char** argv);
+int report_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
 
 }  // namespace lookout::cli
