@@ -68,9 +68,10 @@ int report_main(int argc, char** argv) {
                  output.c_str());
     return 2;
   }
+  const size_t skipped = input.warnings.size();
+  const std::string skipped_note = skipped == 0 ? "" : ", " + std::to_string(skipped) + (skipped == 1 ? " line" : " lines") + " skipped";
   std::fprintf(stderr, "lookout report: wrote %s (%zu results, %zu offload summaries%s)\n", output.c_str(),
-               input.records.size(), input.offloads.size(),
-               input.warnings.empty() ? "" : (", " + std::to_string(input.warnings.size()) + " lines skipped").c_str());
+               input.records.size(), input.offloads.size(), skipped_note.c_str());
   return input.warnings.empty() ? 0 : 1;
 }
 
