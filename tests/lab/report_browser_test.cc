@@ -2,8 +2,8 @@
 // from `lookout detect --format jsonl data/small`, the remote half from the
 // real `lookout serve` on loopback, one image refused by it), rendered by the
 // real binary, opened in headless Chromium by tests/report/check-report.js.
-// The checker must pass on the real page and fail, naming the chart, on a
-// page whose chart data was emptied. Pages and screenshots are kept in
+// The checker must pass on the real page and fail on a doctored one: a chart
+// emptied, a chart drawn in grey (each named), an image fetched. Pages and screenshots are kept in
 // report-check/ under the build directory.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -199,7 +199,7 @@ TEST_F(ReportBrowser, ReportFromResultsAloneDrawsEveryChart) {
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
-TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsNamingThem) {
+TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsAndFetches) {
   const fs::path page = artifacts_ / "report-emptied.html";
   ASSERT_EQ(run(lookout_report({results_, offload_}, page), scratch_->path()).exit_code, 0);
   // Empty the CDF's data in the page, leaving everything else as rendered.
@@ -222,6 +222,9 @@ TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsNamingThem) {
   }
   ASSERT_EQ(changed, 2) << "no cdf or break-even chart in the page";
   html.replace(data_begin, data_end - data_begin, data.dump());
+  // And one fetch (to loopback's discard port), which a report must never make.
+  const std::string fetch = "<img src=\"http://127.0.0.1:9/pixel.png\" alt=\"\">";
+  html.insert(html.find("</main>"), fetch);
   write_file(page, html);
 
   const Outcome check = run(check_report(page, artifacts_ / "report-emptied.png", 3), scratch_->path());
@@ -229,6 +232,7 @@ TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsNamingThem) {
   EXPECT_THAT(check.err, HasSubstr("chart 'Distribution of total time per image (CDF)' (chart-cdf) is empty"));
   EXPECT_THAT(check.err, HasSubstr("chart 'Break-even: time per image vs upload bandwidth' (chart-break-even) drew "
                                    "almost nothing"));
+  EXPECT_THAT(check.err, HasSubstr("the page made a network request: http://127.0.0.1:9/pixel.png"));
   EXPECT_THAT(check.err, ::testing::Not(HasSubstr("chart-means")));
 }
 
