@@ -144,7 +144,10 @@ ResultRecord parse_result(const std::string& line) {
   r.ok = doc["ok"].get<bool>();
   r.collection = string_at(doc, "collection");
   r.schedule = string_at(doc, "schedule");
-  if (auto s = number_at(doc, "status")) r.status = static_cast<int>(*s);
+  if (doc.contains("status") && doc["status"].is_number_integer()) {
+    const int64_t status = doc["status"].get<int64_t>();
+    if (status >= 0 && status <= 999) r.status = static_cast<int>(status);
+  }
   if (doc.contains("error") && doc["error"].is_string()) r.error = doc["error"].get<std::string>();
   r.file_bytes = number_at(doc, "file_bytes");
   r.bytes_sent = number_at(doc, "bytes_sent");
@@ -323,7 +326,8 @@ std::optional<CostModel> estimate_model(const GroupStats& remote) {
 }
 
 std::optional<double> measured_bandwidth_mbps(const GroupStats& remote) {
-  if (!remote.mean_upload_ms || !remote.mean_bytes_sent || *remote.mean_upload_ms <= 0) return std::nullopt;
+  if (!remote.mean_upload_ms || !remote.mean_bytes_sent || *remote.mean_upload_ms <= 0 || *remote.mean_bytes_sent <= 0)
+    return std::nullopt;
   return *remote.mean_bytes_sent * 8.0 / (*remote.mean_upload_ms * 1000.0);
 }
 
@@ -398,6 +402,7 @@ namespace {
 std::pair<double, double> bandwidth_range(const std::vector<double>& xs) {
   double lo = 1, hi = 1000;
   for (double x : xs) {
+    if (!std::isfinite(x) || x <= 0) continue;  // not on a log axis
     lo = std::min(lo, x / 2);
     hi = std::max(hi, x * 2);
   }
@@ -786,8 +791,8 @@ std::string render_html(const ReportInput& input, const std::string& chart_js) {
   } else {
     for (const OffloadSummary& o : input.offloads) {
       const std::string prefix = input.offloads.size() > 1 && !o.collection.empty() ? o.collection + ": " : "";
-      html << "<p>" << html_escape(prefix + (o.verdict.empty() ? "(no verdict in " + o.source + ")" : o.verdict)
-           ) << "</p>";
+      const std::string verdict = o.verdict.empty() ? "(no verdict in " + o.source + ")" : o.verdict;
+      html << "<p>" << html_escape(prefix + verdict) << "</p>";
     }
     html << "<p class=\"secondary\">From the results: " << html_escape(from_results) << "</p>";
   }
