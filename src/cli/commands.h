@@ -25,6 +25,7 @@ ModelFiles load_model_files(const std::string& model_path, const std::string& la
 
 int bench_main(int argc, char** argv);
 int detect_main(int argc, char** argv);
+int report_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
 int run_main(int argc, char** argv);
 int offload_main(int argc, char** argv);
