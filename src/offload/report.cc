@@ -236,8 +236,13 @@ ReportInput read_inputs(const std::vector<fs::path>& files) {
   return input;
 }
 
+std::string GroupStats::target_label() const {
+  // A target's share of a hybrid or scale-out run is not the target alone.
+  return schedule == "hybrid" || schedule == "scale-out" ? target + " (in " + schedule + ")" : target;
+}
+
 std::string GroupStats::name() const {
-  return (collection.empty() ? std::string("(no collection)") : collection) + " · " + target;
+  return (collection.empty() ? std::string("(no collection)") : collection) + " · " + target_label();
 }
 
 std::vector<GroupStats> group_results(const std::vector<ResultRecord>& records) {
@@ -251,13 +256,13 @@ std::vector<GroupStats> group_results(const std::vector<ResultRecord>& records) 
     GroupStats stats;
     std::vector<double> inference, upload, total, bytes;
   };
-  std::map<std::pair<std::string, std::string>, Acc> by_key;
+  std::map<std::tuple<std::string, std::string, std::string>, Acc> by_key;
   for (const ResultRecord& r : records) {
-    Acc& a = by_key[{r.collection, r.target}];
+    Acc& a = by_key[{r.collection, r.target, r.schedule}];
     GroupStats& g = a.stats;
     g.collection = r.collection;
     g.target = r.target;
-    if (g.schedule.empty()) g.schedule = r.schedule;
+    g.schedule = r.schedule;
     ++g.images;
     if (r.resized) ++g.resized;
     if (r.bytes_sent) {
@@ -286,7 +291,8 @@ std::vector<GroupStats> group_results(const std::vector<ResultRecord>& records) 
   }
   std::sort(groups.begin(), groups.end(), [&](const GroupStats& x, const GroupStats& y) {
     const auto order = [&](const GroupStats& g) {
-      return std::make_tuple(collection_rank.at(g.collection), !g.is_local(), target_rank.at(g.target));
+      const bool shared = g.schedule == "hybrid" || g.schedule == "scale-out";
+      return std::make_tuple(collection_rank.at(g.collection), shared, !g.is_local(), target_rank.at(g.target));
     };
     return order(x) < order(y);
   });
@@ -692,7 +698,7 @@ void render_table3(std::ostringstream& html, const std::vector<GroupStats>& grou
   html << "<div class=\"wide\"><table><tr><th class=\"text\">collection</th><th class=\"text\">target</th>"
           "<th>inference ms</th><th>upload ms</th><th>total ms</th><th>images ok</th></tr>";
   for (const GroupStats& g : groups)
-    html << "<tr><td class=\"text\">" << html_escape(g.collection) << "</td><td class=\"text\">" << html_escape(g.target)
+    html << "<tr><td class=\"text\">" << html_escape(g.collection) << "</td><td class=\"text\">" << html_escape(g.target_label())
          << "</td><td>" << ms(g.mean_inference_ms) << "</td><td>" << ms(g.mean_upload_ms) << "</td><td><b>"
          << ms(g.mean_total_ms) << "</b></td><td>" << g.ok << " of " << g.images << "</td></tr>";
   html << "</table></div>\n";

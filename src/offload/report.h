@@ -78,7 +78,7 @@ struct ReportInput {
 // std::runtime_error naming the file when one cannot be read.
 ReportInput read_inputs(const std::vector<std::filesystem::path>& files);
 
-// The records of one (collection, target), summarized. Means are over the
+// The records of one (collection, target, schedule), summarized. Means are over the
 // successful records that carry the field; nullopt when none does.
 struct GroupStats {
   std::string collection, target, schedule;
@@ -87,7 +87,8 @@ struct GroupStats {
   std::optional<double> mean_inference_ms, mean_upload_ms, mean_total_ms, mean_bytes_sent;
   std::vector<double> totals_ms;  // successful records' totals, ascending
   bool is_local() const { return target == "local"; }
-  std::string name() const;  // "small · local"
+  std::string target_label() const;  // "local", or "local (in hybrid)" for a share of a hybrid/scale-out run
+  std::string name() const;          // "small · local", "small · local (in hybrid)"
 };
 
 // Groups in first-appearance order of collection, local first within one,
