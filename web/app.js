@@ -27,14 +27,8 @@ function apiErrorMessage(res, body, text) {
   if (body && typeof body.error === 'string') message = body.error;
   else if (text) message = text.trim().slice(0, 200);
   else message = res.statusText || 'no message';
-  let hint = '';
-  if (res.status === 503) {
-    const after = res.headers.get('Retry-After');
-    hint = after ? `; the server is busy, retry in ${after} s` : '; the server is busy, retry later';
-  } else if (res.status === 413) {
-    hint = '; the server refuses bodies this large (lookout serve --max-body-mb)';
-  }
-  return `${message} (HTTP ${res.status}${hint})`;
+  const after = res.status === 503 ? res.headers.get('Retry-After') : null;
+  return `${message} (HTTP ${res.status}${after ? `; retry in ${after} s` : ''})`;
 }
 
 // fetch, plus the API key: on 401 the page asks for a key (once for all
@@ -49,7 +43,7 @@ async function apiFetch(path, makeInit) {
     try {
       res = await fetch(path, init);
     } catch (e) {
-      throw new Error(`cannot reach the server at ${location.origin} (${e.message}); is lookout serve running?`);
+      throw new Error(`no answer from ${location.origin} (${e.message}): is lookout serve still running?`);
     }
     const text = await res.text();
     let body = null;
