@@ -147,9 +147,10 @@ async function detect(photo) {
   photo.status = 'detecting';
   photo.card.dataset.status = photo.status;
   photo.card.querySelector('.state').textContent = 'Detecting…';
-  const t0 = performance.now();
+  let t0;  // per attempt: the time spent typing an API key is not round trip
   try {
     const { res, body, text } = await apiFetch('/api/detect', () => {
+      t0 = performance.now();
       const form = new FormData();
       form.append('threshold', String(REQUEST_THRESHOLD));
       form.append('image', photo.file, photo.name);
