@@ -1,6 +1,8 @@
 #include "client/target.h"
 
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
@@ -190,11 +192,17 @@ class HttpWorker : public Worker {
   }
 
  private:
-  // Blocks until the kernel has no unacknowledged bytes left on the socket.
+  // Blocks until the kernel has no unacknowledged bytes left on the socket,
+  // or the connection is gone (after a reset SIOCOUTQ keeps reporting the
+  // bytes that will never be acknowledged).
   void wait_until_acknowledged(Clock::time_point deadline) const {
     for (;;) {
+      if (fd_ < 0 || Clock::now() > deadline) return;
+      tcp_info info{};
+      socklen_t len = sizeof info;
+      if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_state != TCP_ESTABLISHED) return;
       int unacked = 0;
-      if (fd_ < 0 || ioctl(fd_, SIOCOUTQ, &unacked) != 0 || unacked <= 0 || Clock::now() > deadline) return;
+      if (ioctl(fd_, SIOCOUTQ, &unacked) != 0 || unacked <= 0) return;
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
