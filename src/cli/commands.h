@@ -12,7 +12,11 @@ namespace lookout::cli {
 // parent (build/lookout run from elsewhere).
 std::filesystem::path resolve_default(const std::string& path, const char* default_path);
 
+// The cores this process may run on (its affinity mask), at least 1.
+int available_cores();
+
 int bench_main(int argc, char** argv);
+int collections_main(int argc, char** argv);
 int detect_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
 

@@ -3,7 +3,6 @@
 // order is ready, so output streams. Results to stdout (or --output),
 // progress and the closing summary to stderr.
 #include <CLI/CLI.hpp>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,14 +93,6 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& args) {
     in.draw_name = name;
   }
   return inputs;
-}
-
-// The cores this process may run on.
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 

@@ -15,6 +15,7 @@ void usage(FILE* out) {
                "  detect IMG|DIR...  find the objects in photos (table, JSON, JSONL, CSV or COCO results)\n"
                "  serve              the detector behind HTTP (port 5029; /api/detect, DeepStack, metrics)\n"
                "  bench IMAGE...     time the engine and the decode+inference pipeline on images\n"
+               "  collections make   build the lab's SMALL/MEDIUM/BIG photo collections from data/small\n"
                "\n"
                "Run 'lookout <command> --help' for a command's options.\n");
 }
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (command == "detect") return lookout::cli::detect_main(argc - 1, argv + 1);
   if (command == "serve") return lookout::cli::serve_main(argc - 1, argv + 1);
   if (command == "bench") return lookout::cli::bench_main(argc - 1, argv + 1);
+  if (command == "collections") return lookout::cli::collections_main(argc - 1, argv + 1);
   std::fprintf(stderr, "lookout: unknown command '%s'\n\n", command.c_str());
   usage(stderr);
   return 2;
