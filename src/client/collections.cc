@@ -29,10 +29,10 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 // Crop keeps 55-100 % of each side; quality 60-95; target sizes log-uniform
-// over the range, kept a little inside it so the size search has room.
+// over the whole range (the search never accepts a size outside it).
 constexpr double kMinCropFraction = 0.55;
 constexpr int kMinQuality = 60, kMaxQuality = 95;
-constexpr double kTargetLow = kMinCollectionFileBytes * 1.04, kTargetHigh = kMaxCollectionFileBytes * 0.97;
+constexpr double kTargetLow = kMinCollectionFileBytes, kTargetHigh = kMaxCollectionFileBytes;
 constexpr double kInitialBitsPerPixel = 2.0;    // first guess; the search corrects it
 constexpr double kSizeTolerance = 0.10;         // accept within 10 % of the target...
 constexpr int kAttemptsBeforeAnyInRange = 3;    // ...or any in-range size after this many encodes
