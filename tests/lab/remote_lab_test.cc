@@ -136,27 +136,26 @@ void expect_rtt(double measured_ms, double set_ms) {
   EXPECT_LE(measured_ms, set_ms * (1 + kTolerance) + 8.0);
 }
 
+// Round trip, upload and download of the lab's current link (set_mbps each
+// way, set_rtt_ms), against the settings; `bytes` per transfer (about 1.5 s worth).
+void expect_link(const RemoteLab& lab, httplib::Client& c, double set_mbps, double set_rtt_ms, size_t bytes) {
+  const double rtt = small_request_ms(c);
+  const double up = upload_mbps(lab.url(), bytes, rtt);
+  const double down = download_mbps(lab, bytes);
+  std::printf("%g Mbit/s, %g ms: small request %.1f ms, upload %.2f Mbit/s, download %.2f Mbit/s\n", set_mbps, set_rtt_ms, rtt,
+              up, down);
+  expect_rtt(rtt, set_rtt_ms);
+  expect_rate(up, set_mbps, "upload");
+  expect_rate(down, set_mbps, "download");
+}
+
 TEST(RemoteLab, RateAndRoundTripMatchTheSettingsAndFollowSet) {
   if (const std::string why = RemoteLab::unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
   RemoteLab lab("10mbit", "40ms");
   auto c = client(lab.url());
-
-  const double rtt_slow = small_request_ms(*c);
-  const double up_slow = upload_mbps(lab.url(), 2'000'000, rtt_slow);
-  const double down_slow = download_mbps(lab, 2'000'000);
-  std::printf("10mbit/40ms: small request %.1f ms, upload %.2f Mbit/s, download %.2f Mbit/s\n", rtt_slow, up_slow, down_slow);
-  expect_rtt(rtt_slow, 40);
-  expect_rate(up_slow, 10, "upload");
-  expect_rate(down_slow, 10, "download");
-
+  expect_link(lab, *c, 10, 40, 2'000'000);
   lab.set("100mbit", "20ms");
-  const double rtt_fast = small_request_ms(*c);
-  const double up_fast = upload_mbps(lab.url(), 6'000'000, rtt_fast);
-  const double down_fast = download_mbps(lab, 6'000'000);
-  std::printf("100mbit/20ms: small request %.1f ms, upload %.2f Mbit/s, download %.2f Mbit/s\n", rtt_fast, up_fast, down_fast);
-  expect_rtt(rtt_fast, 20);
-  expect_rate(up_fast, 100, "upload");
-  expect_rate(down_fast, 100, "download");
+  expect_link(lab, *c, 100, 20, 6'000'000);  // on the connection opened before set
   if (HasFailure()) ADD_FAILURE() << lab.status();
 }
 
