@@ -149,16 +149,23 @@ cmd_down() {
     for pid in $(ip netns pids "$NS" 2>/dev/null); do stop_pid "$pid"; done
     ip netns del "$NS"
   fi
-  # Deleting the namespace deletes its veth end and with it the pair.
-  if [ -n "${HOST_IF:-}" ] && ip link show "$HOST_IF" >/dev/null 2>&1; then ip link del "$HOST_IF"; fi
+  # Deleting the namespace deletes its veth end and with it the pair, in the
+  # background: the host end may still be there, or vanish under our feet.
+  if [ -n "${HOST_IF:-}" ]; then ip link del "$HOST_IF" 2>/dev/null || true; fi
   rm -f "$STATE" "$RUN/delay_ms"
   echo "$PROG: lab '$NAME' is down" >&2
 }
 
 # Lowest N in 0-255 that no running lab and no interface uses.
 free_index() {
-  local n used
-  used=$(cat /tmp/lookout-lab-*/state 2>/dev/null | sed -n 's/^INDEX=//p' || true)
+  local n used="" st lab
+  # Indices of labs that are up (a state file left by a killed run does not count).
+  for st in /tmp/lookout-lab-*/state; do
+    [ -f "$st" ] || continue
+    lab=${st%/state}
+    ip netns list | awk '{print $1}' | grep -qx "${lab#/tmp/}" || continue
+    used+="$(sed -n 's/^INDEX=//p' "$st")"$'\n'
+  done
   for n in $(seq 0 255); do
     grep -qx "$n" <<<"$used" && continue
     ip link show "lkl${n}h" >/dev/null 2>&1 && continue

@@ -162,6 +162,7 @@ TEST(RemoteLab, RateAndRoundTripMatchTheSettingsAndFollowSet) {
 TEST(RemoteLab, TwoLabsCoexistAndDownRemovesEverything) {
   if (const std::string why = RemoteLab::unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
   std::string netns;
+  std::filesystem::path run_dir;
   {
     RemoteLab a("50mbit", "2ms");
     RemoteLab b("50mbit", "2ms");
@@ -172,9 +173,11 @@ TEST(RemoteLab, TwoLabsCoexistAndDownRemovesEverything) {
     EXPECT_TRUE(ra && ra->status == 200);
     EXPECT_TRUE(rb && rb->status == 200);
     netns = a.netns();
+    run_dir = a.run_dir();
   }
   const std::string check = "ip netns list | grep -qw " + netns;
   EXPECT_NE(std::system(check.c_str()), 0) << "namespace " << netns << " still there after down";
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "state")) << "down left the lab's state behind";
 }
 
 }  // namespace
