@@ -14,10 +14,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "temp_dir.h"
 
@@ -69,7 +72,17 @@ class RemoteLab {
     state_ = read_state();
   }
 
-  ~RemoteLab() { run(script() + " down --name " + name_); }
+  // Takes the lab down; a sanitizer report in the server's or the proxy's
+  // log (sanitized builds) fails the test.
+  ~RemoteLab() {
+    run(script() + " down --name " + name_);
+    for (const char* log : {"serve.log", "proxy.log"}) {
+      std::ifstream in(run_dir() / log);
+      const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"})
+        if (text.find(report) != std::string::npos) ADD_FAILURE() << "sanitizer report in the lab's " << log << ":\n" << text;
+    }
+  }
   RemoteLab(const RemoteLab&) = delete;
   RemoteLab& operator=(const RemoteLab&) = delete;
 
