@@ -13,12 +13,15 @@ function(lookout_embed)
   set(out_dir ${CMAKE_BINARY_DIR}/embedded)
   set(out_cc ${out_dir}/${E_NAME}.cc)
   set(out_h ${out_dir}/${E_NAME}.h)
+  # A ';'-list would split into separate command arguments; '|' carries it whole.
+  string(REPLACE ";" "|" files_arg "${E_FILES}")
   add_custom_command(
     OUTPUT ${out_cc} ${out_h}
-    COMMAND ${CMAKE_COMMAND} -DNAME=${E_NAME} -DOUT_CC=${out_cc} -DOUT_H=${out_h} "-DFILES=${E_FILES}"
+    COMMAND ${CMAKE_COMMAND} -DNAME=${E_NAME} -DOUT_CC=${out_cc} -DOUT_H=${out_h} "-DFILES=${files_arg}"
             -P ${LOOKOUT_EMBED_SCRIPT}
     DEPENDS ${E_FILES} ${LOOKOUT_EMBED_SCRIPT}
-    COMMENT "embed: ${E_NAME}")
+    COMMENT "embed: ${E_NAME}"
+    VERBATIM)
   target_sources(${E_TARGET} PRIVATE ${out_cc})
   target_include_directories(${E_TARGET} PRIVATE ${out_dir})
 endfunction()

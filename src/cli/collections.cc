@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "client/collections.h"
+#include "detect/files.h"
 
 namespace lookout::cli {
 
@@ -39,7 +40,7 @@ std::string upper(std::string s) {
 
 int collections_main(int argc, char** argv) {
   std::string from = "data/small", out = "data", only;
-  int jobs = available_cores();
+  int jobs = detect::available_cores();
   CLI::App app{"Build the lab's photo collections: SMALL (296), MEDIUM (2070), BIG (4913) JPEGs\n"
                "derived deterministically from real photos.",
                "lookout collections"};

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
+
+#include "detect/detector.h"
 
 namespace lookout::cli {
 
@@ -12,12 +15,20 @@ namespace lookout::cli {
 // parent (build/lookout run from elsewhere).
 std::filesystem::path resolve_default(const std::string& path, const char* default_path);
 
-// The cores this process may run on (its affinity mask), at least 1.
-int available_cores();
+// The detector's model and labels (defaults resolved as above). Throws
+// std::runtime_error saying how to get them when they are missing or bad.
+struct ModelFiles {
+  std::shared_ptr<const engine::Model> model;
+  std::shared_ptr<const detect::Labels> labels;
+};
+ModelFiles load_model_files(const std::string& model_path, const std::string& labels_path);
 
 int bench_main(int argc, char** argv);
 int collections_main(int argc, char** argv);
 int detect_main(int argc, char** argv);
+int report_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
+int run_main(int argc, char** argv);
+int offload_main(int argc, char** argv);
 
 }  // namespace lookout::cli

@@ -25,6 +25,7 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "detect/detector.h"
+#include "detect/files.h"
 #include "engine/engine.h"
 #include "image/image.h"
 
@@ -49,16 +50,6 @@ struct Input {
   fs::path draw_name;     // relative to --draw DIR, ends in .jpg
 };
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-bool has_image_extension(const fs::path& p) {
-  const std::string ext = lower(p.extension().string());
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
-}
-
 // Arguments -> the images, in order: directories walked recursively, sorted;
 // files named explicitly taken whatever their extension.
 std::vector<Input> collect_inputs(const std::vector<std::string>& args) {
@@ -74,13 +65,11 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& args) {
       continue;
     }
     std::vector<fs::path> found;
-    fs::recursive_directory_iterator it(root, fs::directory_options::follow_directory_symlink, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      std::error_code type_ec;
-      if (it->is_regular_file(type_ec) && has_image_extension(it->path())) found.push_back(it->path());
+    try {
+      found = detect::find_images(root);
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
     }
-    if (ec) throw UsageError("cannot walk directory " + arg + ": " + ec.message());
-    std::sort(found.begin(), found.end());
     for (const fs::path& p : found)
       inputs.push_back({p, p.string(), fs::path(p.lexically_relative(root)).replace_extension(".jpg")});
   }
@@ -95,27 +84,6 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& args) {
   return inputs;
 }
 
-
-// The whole file, refusing more than kMaxFileBytes (a device or pipe named
-// on the command line must not eat the memory).
-constexpr size_t kMaxFileBytes = size_t{1} << 30;
-
-std::vector<uint8_t> read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error(std::string("cannot open: ") + std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  constexpr size_t kChunk = size_t{1} << 20;
-  while (in) {
-    if (bytes.size() > kMaxFileBytes)
-      throw std::runtime_error("file larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB, not read");
-    const size_t have = bytes.size();
-    bytes.resize(have + kChunk);
-    in.read(reinterpret_cast<char*>(bytes.data() + have), static_cast<std::streamsize>(kChunk));
-    bytes.resize(have + static_cast<size_t>(in.gcount()));
-  }
-  if (in.bad()) throw std::runtime_error(std::string("cannot read: ") + std::strerror(errno));
-  return bytes;
-}
 
 // True when writing `target` would overwrite the input `input`.
 bool same_file(const fs::path& target, const fs::path& input) {
@@ -147,7 +115,7 @@ ImageRecord process(const Input& in, detect::Detector& detector, const RunOption
   r.file = in.file;
   std::vector<uint8_t> bytes;
   try {
-    bytes = read_bytes(in.path);
+    bytes = detect::read_file_bytes(in.path);
     r.result = detector.detect(bytes);
   } catch (const std::exception& e) {  // image::DecodeError, I/O, engine
     r.error = e.what();
@@ -242,7 +210,7 @@ Examples:
 }  // namespace
 
 int detect_main(int argc, char** argv) {
-  const int cores = available_cores();
+  const int cores = detect::available_cores();
   CLI::App app{"Find the objects in photos with SSD MobileNet V2 (COCO, 90 classes).", "lookout detect"};
   app.footer(kFooter);
   std::vector<std::string> paths;
@@ -300,13 +268,9 @@ int detect_main(int argc, char** argv) {
     inputs = collect_inputs(paths);
     if (inputs.empty()) throw UsageError("no images found (directories are searched for .jpg, .jpeg and .png files)");
 
-    const fs::path model_file = resolve_default(model_path, detect::kDefaultModel);
-    const fs::path labels_file = resolve_default(labels_path, detect::kDefaultLabels);
-    if (!fs::exists(model_file))
-      throw UsageError("model file " + model_file.string() +
-                       " not found: run scripts/setup (or make run) to fetch it, or pass --model");
-    model = engine::Model::from_file(model_file);
-    labels = detect::Labels::from_file(labels_file);
+    ModelFiles files = load_model_files(model_path, labels_path);
+    model = std::move(files.model);
+    labels = std::move(files.labels);
 
     detector_options.engine = {engine::parse_backend(backend), threads};
     detector_options.filter.threshold = threshold;

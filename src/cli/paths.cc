@@ -1,15 +1,13 @@
-#include <sched.h>
-
-#include <algorithm>
+#include <stdexcept>
 #include <system_error>
-#include <thread>
 
 #include "cli/commands.h"
 
 namespace lookout::cli {
 
-std::filesystem::path resolve_default(const std::string& path, const char* default_path) {
-  namespace fs = std::filesystem;
+namespace fs = std::filesystem;
+
+fs::path resolve_default(const std::string& path, const char* default_path) {
   if (path != default_path || fs::exists(path)) return path;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -19,11 +17,13 @@ std::filesystem::path resolve_default(const std::string& path, const char* defau
   return path;
 }
 
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+ModelFiles load_model_files(const std::string& model_path, const std::string& labels_path) {
+  const fs::path model_file = resolve_default(model_path, detect::kDefaultModel);
+  const fs::path labels_file = resolve_default(labels_path, detect::kDefaultLabels);
+  if (!fs::exists(model_file))
+    throw std::runtime_error("model file " + model_file.string() +
+                             " not found: run scripts/setup (or make run) to fetch it, or pass --model");
+  return {engine::Model::from_file(model_file), detect::Labels::from_file(labels_file)};
 }
 
 }  // namespace lookout::cli

@@ -25,7 +25,8 @@ int serve_main(int argc, char** argv) {
   CLI::App app{"lookout serve: the detector behind HTTP.\n"
                "POST /api/detect (JSON base64 images, multipart files, or a raw image/jpeg|image/png body),\n"
                "POST /v1/vision/detection (DeepStack/CodeProject.AI), GET /api/model, /healthz,\n"
-               "/v2/health/live, /v2/health/ready, /metrics (Prometheus). SIGTERM/SIGINT drain and exit 0.",
+               "/v2/health/live, /v2/health/ready, /metrics (Prometheus), and a web page at / to try it in a\n"
+               "browser (embedded, works offline). SIGTERM/SIGINT drain and exit 0.",
                "lookout serve"};
   app.add_option("--host", o.host, "address to listen on")->capture_default_str();
   app.add_option("--port", o.port, "TCP port")->capture_default_str()->check(CLI::Range(0, 65535));

@@ -13,13 +13,14 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
+
+#include "detect/files.h"
 
 namespace lookout::client {
 
@@ -66,14 +67,6 @@ image::Image scale_to(const image::Image& src, int width, int height) {
 
 bool in_range(uint64_t bytes) { return bytes >= kMinCollectionFileBytes && bytes <= kMaxCollectionFileBytes; }
 
-std::vector<uint8_t> read_file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + p.string() + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw std::runtime_error("cannot read " + p.string() + ": " + std::strerror(errno));
-  return bytes;
-}
-
 // Writes to a hidden temporary name beside `target`, then renames it into
 // place: readers see the whole file or none.
 void write_atomically(const fs::path& target, const void* data, size_t size) {
@@ -87,11 +80,6 @@ void write_atomically(const fs::path& target, const void* data, size_t size) {
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) throw std::runtime_error("cannot rename " + tmp.string() + " to " + target.string() + ": " + ec.message());
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 // "0042_" followed by anything, ending in .jpg: a file this code names.
@@ -121,9 +109,8 @@ std::vector<SourcePhoto> load_sources(const fs::path& dir) {
   if (!fs::is_directory(dir, ec)) throw std::runtime_error("source photo directory " + dir.string() + " not found (run scripts/setup for data/small)");
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const std::string ext = lower(it->path().extension().string());
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(it->path());
+    if (it->is_regular_file(type_ec) && detect::has_image_extension(it->path())) files.push_back(it->path());
   }
   if (ec) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
   if (files.empty()) throw std::runtime_error("no .jpg, .jpeg or .png photos directly in " + dir.string());
@@ -131,7 +118,7 @@ std::vector<SourcePhoto> load_sources(const fs::path& dir) {
   std::vector<SourcePhoto> sources;
   for (const fs::path& f : files) {
     try {
-      sources.push_back({f.filename().string(), image::decode(read_file_bytes(f), image::DecodeOptions{}).image});
+      sources.push_back({f.filename().string(), image::decode(detect::read_file_bytes(f), image::DecodeOptions{}).image});
     } catch (const std::exception& e) {
       throw std::runtime_error("source photo " + f.string() + ": " + e.what());
     }

@@ -18,6 +18,7 @@
 
 #include "server/metrics.h"
 #include "server/pool.h"
+#include "server/web_ui.h"
 
 namespace lookout::server {
 
@@ -420,6 +421,7 @@ const char* route_label(const std::string& path) {
                                  "/v2/health/live", "/v2/health/ready", "/metrics"};
   for (const char* r : routes)
     if (path == r) return r;
+  if (is_web_ui_path(path)) return "/";
   return "other";
 }
 
@@ -499,6 +501,7 @@ void Service::install(httplib::Server& svr) {
   svr.Get("/metrics", [this](const Request&, Response& res) {
     res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  install_web_ui(svr);
   // The wrong method on a known route: 405 with Allow.
   for (const char* path : {"/api/detect", kDeepStack})
     svr.Get(path, [](const Request&, Response& res) {

@@ -177,12 +177,14 @@ struct ServerOptions {
   std::vector<std::string> env;           // extra "NAME=value" entries
   bool tls = false;                       // health checks over https (no verification)
   std::chrono::seconds ready_timeout{0};  // 0 = 90 s (times slow_factor())
+  int port = 0;                           // 0 = a free port (restarts reuse the previous one)
 };
 
 // One `lookout serve` process on 127.0.0.1:port().
 class ServerProcess {
  public:
-  explicit ServerProcess(ServerOptions options = {}) : options_(std::move(options)), port_(free_port()) {
+  explicit ServerProcess(ServerOptions options = {})
+      : options_(std::move(options)), port_(options_.port > 0 ? options_.port : free_port()) {
     log_path_ = dir_.path() / "stderr.log";
     start();
     wait_ready();

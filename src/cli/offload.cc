@@ -1,0 +1,268 @@
+// lookout offload: measure local and remote on a sample of the collection,
+// fit the cost model (src/offload/cost_model.h), say whether offloading
+// pays and where it would start to, then check the prediction with real
+// runs: local alone, remote alone, both together (hybrid).
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "client/run.h"
+#include "detect/files.h"
+#include "offload/measure.h"
+
+namespace lookout::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+const char* kFooter = R"(
+What it does:
+  1. measures, on --sample images spread over the collection's file sizes:
+     local time per image (one detector), the remote's RTT (GET /healthz),
+     and real detection requests, one at a time; fits
+       round trip - server time = overhead + bytes / bandwidth
+     over them (bytes = request + response).
+  2. the cost model, for this collection's mean image:
+       T_local  = decode + preprocess + inference + postprocess
+       T_remote = RTT + overhead + bytes / bandwidth + server time
+                  (server time = queue + decode + ... + postprocess, as reported)
+     prints both, the verdict, the break-even bandwidth (at the measured RTT)
+     and RTT (at the measured bandwidth), and the predicted wall time of the
+     hybrid schedule (--local-workers detectors and --concurrency requests
+     pulling from one queue).
+  3. unless --no-validate: runs the whole collection locally (one detector),
+     remotely (one request at a time) and hybrid, and prints predicted vs
+     measured for each.
+
+Output directory (--out): local.jsonl, remote.jsonl, hybrid.jsonl (results
+files as written by `lookout run`) and offload.json (the model, break-even,
+verdict, hybrid predicted vs measured). Draw them with
+  lookout report OUT/*.jsonl OUT/offload.json -o report.html
+
+Exit status: 0 done; 1 a validation run had failures; 2 usage error, or the
+remote or the model cannot be measured (the reason is printed).
+
+Example (a shaped "remote" on this machine: scripts/remote-lab.sh up):
+  lookout offload data/small --remote http://10.77.0.2:5029)";
+
+double pct_error(double predicted, double measured) {
+  return measured > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
+}
+
+// Runs `jobs` on fresh workers for `targets`, into a new results file.
+struct ValidationRun {
+  std::vector<client::Record> records;
+  double wall_s = 0;
+};
+ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jobs,
+                       const std::vector<client::TargetSpec>& targets, const client::WorkerPlan& plan,
+                       const std::string& collection, const fs::path& file, bool show_progress) {
+  fs::remove(file);
+  client::ResultsFile out(file);
+  std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
+  std::fprintf(stderr, "  %s run: %zu images on %zu worker%s ...\n", what, jobs.size(), workers.size(),
+               workers.size() == 1 ? "" : "s");
+  Progress progress(jobs.size(), show_progress);
+  ValidationRun run;
+  const client::RunStats stats = client::run_jobs(jobs, workers, collection, client::schedule_name(targets), &out, {},
+                                                  [&](const client::Record& r) {
+                                                    run.records.push_back(r);
+                                                    progress.update(run.records.size());
+                                                  });
+  progress.clear();
+  run.wall_s = stats.wall_s;
+  return run;
+}
+
+}  // namespace
+
+int offload_main(int argc, char** argv) {
+  const int cores = detect::available_cores();
+  CLI::App app{"Is it worth sending these photos to a remote machine? Measure, model, verdict, check.",
+               "lookout offload"};
+  app.footer(kFooter);
+  std::string dir, remote_url, out_dir, json_path;
+  client::WorkerPlan plan;
+  plan.local_workers = cores;
+  size_t sample_size = 16;
+  bool no_validate = false, insecure = false, quiet = false;
+  std::string model_path = detect::kDefaultModel, labels_path = detect::kDefaultLabels;
+  app.add_option("DIR", dir, "the collection: a directory walked for .jpg/.jpeg/.png")->required()->check(CLI::ExistingDirectory);
+  app.add_option("--remote,-r", remote_url, "the remote `lookout serve`: http://HOST:PORT or https://HOST:PORT")->required();
+  app.add_option("--out,-o", out_dir, "directory for the results files and offload.json [default: offload-<collection>]");
+  app.add_option("--json", json_path, "write offload.json here instead of OUT/offload.json");
+  app.add_option("--sample", sample_size, "images measured for the model, spread over file sizes")
+      ->capture_default_str()->check(CLI::Range(3, 100000));
+  app.add_option("--local-workers", plan.local_workers, "detectors on the local side of the hybrid run [default: one per core, " +
+                                                            std::to_string(cores) + " here]")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--concurrency,-c", plan.remote_concurrency, "requests in flight to the remote in the hybrid run")
+      ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_flag("--no-validate", no_validate, "model and verdict only: skip the local, remote and hybrid runs");
+  app.add_option("--api-key", plan.http.api_key, "API key for the remote (sent as X-API-Key)")->envname("LOOKOUT_API_KEY");
+  app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
+  app.add_option("--model", model_path, "TFLite model file (local side)")->capture_default_str();
+  app.add_option("--labels", labels_path, "labels file (local side)")->capture_default_str();
+  app.add_flag("--quiet,-q", quiet, "no progress bars");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  plan.http.verify_tls = !insecure;
+  const bool show_progress = !quiet && isatty(STDERR_FILENO) != 0;
+  const std::string collection = client::collection_name(dir);
+  if (out_dir.empty()) out_dir = "offload-" + collection;
+  if (json_path.empty()) json_path = (fs::path(out_dir) / "offload.json").string();
+
+  client::TargetSpec remote;
+  const client::TargetSpec local{"local", true};
+  std::vector<client::ImageJob> jobs;
+  std::optional<offload::CostModel> model;
+  double mean_bytes = 0;
+  try {
+    remote = client::parse_target(remote_url);
+    jobs = client::collection_jobs(dir);
+    if (jobs.size() < 3) throw std::runtime_error("need at least 3 images in " + dir + " to model the link");
+    ModelFiles files = load_model_files(model_path, labels_path);
+    plan.model = std::move(files.model);
+    plan.labels = std::move(files.labels);
+    plan.detector.filter.threshold = static_cast<float>(plan.http.threshold);
+    fs::create_directories(out_dir);
+    mean_bytes = offload::mean_file_bytes(jobs);
+
+    // 1. Measurements, one image at a time on each side.
+    const std::vector<client::ImageJob> sample = offload::size_spread_sample(jobs, sample_size);
+    std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n", jobs.size(),
+                 collection.c_str(), mean_bytes / 1024.0, sample.size());
+    std::unique_ptr<client::Worker> local_worker = client::make_local_worker(plan.model, plan.labels, plan.detector);
+    const offload::LocalProfile local_profile =
+        offload::local_profile(offload::time_sample(*local_worker, sample), plan.local_workers);
+    local_worker.reset();
+    std::unique_ptr<client::Worker> remote_worker = client::make_http_worker(remote, plan.http);
+    const std::vector<client::Record> remote_sample = offload::time_sample(*remote_worker, sample);
+    remote_worker.reset();
+    model.emplace(local_profile,
+                  offload::remote_profile(remote, plan.http, remote_sample, mean_bytes, plan.remote_concurrency));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lookout offload: %s\n", e.what());
+    return 2;
+  }
+
+  // 2. The model and the verdict.
+  const offload::LocalProfile& lp = model->local();
+  const offload::RemoteProfile& rp = model->remote();
+  const double t_remote = model->remote_ms_at(rp.bandwidth_mbps, rp.rtt_ms);
+  std::printf("measured\n");
+  std::printf("  local         %8.1f ms per image (one detector)\n", lp.ms_per_image);
+  std::printf("  remote RTT    %8.1f ms   (GET /healthz, median of 10)\n", rp.rtt_ms);
+  std::printf("  bandwidth     %8.2f Mbit/s (fit over %zu requests, r2 %.3f; overhead %.1f ms per request)\n",
+              rp.bandwidth_mbps, std::min(sample_size, jobs.size()), rp.fit_r2, rp.overhead_ms);
+  std::printf("  server        %8.1f ms per image (queue + decode + inference + post, %d detector%s)\n", rp.server_ms,
+              rp.server_workers, rp.server_workers == 1 ? "" : "s");
+  std::printf("  request       %8.0f bytes mean, response %.0f bytes mean\n", rp.mean_request_bytes,
+              rp.mean_response_bytes);
+  std::printf("model (this collection's mean image)\n");
+  std::printf("  T_local       %8.1f ms\n", lp.ms_per_image);
+  std::printf("  T_remote      %8.1f ms = RTT %.1f + overhead %.1f + transfer %.1f + server %.1f\n", t_remote, rp.rtt_ms,
+              rp.overhead_ms, t_remote - model->fixed_ms(), rp.server_ms);
+  const std::optional<double> be_bw = model->break_even_bandwidth_mbps();
+  const std::optional<double> be_rtt = model->break_even_rtt_ms();
+  if (be_bw)
+    std::printf("  break-even    %8.2f Mbit/s (at %.1f ms RTT)\n", *be_bw, rp.rtt_ms);
+  else
+    std::printf("  break-even    none: RTT + overhead + server alone (%.1f ms) exceed T_local\n", model->fixed_ms());
+  if (be_rtt)
+    std::printf("  break-even    %8.1f ms RTT (at %.2f Mbit/s)\n", *be_rtt, rp.bandwidth_mbps);
+  else
+    std::printf("  break-even    no RTT: transfer + server alone exceed T_local at %.2f Mbit/s\n", rp.bandwidth_mbps);
+  const offload::HybridPrediction hybrid = model->hybrid(jobs.size());
+  const double local_alone_s = static_cast<double>(jobs.size()) * lp.ms_per_image / 1000.0 / lp.workers;
+  std::printf("  hybrid        %8.2f s for %zu images (%d local detector%s + %d request%s in flight; local takes %.0f%%)"
+              "; local alone %.2f s\n",
+              hybrid.wall_s, jobs.size(), lp.workers, lp.workers == 1 ? "" : "s", rp.concurrency,
+              rp.concurrency == 1 ? "" : "s", 100.0 * hybrid.local_share, local_alone_s);
+  std::printf("verdict: %s\n", model->verdict().c_str());
+  std::fflush(stdout);
+
+  ojson doc = model->to_json(collection, jobs.size(), mean_bytes);
+  doc["hybrid"] = {{"predicted_s", hybrid.wall_s}, {"predicted_local_share", hybrid.local_share}};
+  doc["runs"] = ojson::array();
+
+  // 3. Predicted vs measured on the whole collection.
+  int status = 0;
+  if (!no_validate) {
+    std::printf("predicted vs measured (whole collection)\n");
+    std::fflush(stdout);
+    try {
+      client::WorkerPlan one = plan;
+      one.local_workers = 1;
+      one.remote_concurrency = 1;
+      const ValidationRun lr = validate("local", jobs, {local}, one, collection, fs::path(out_dir) / "local.jsonl", show_progress);
+      const ValidationRun rr = validate("remote", jobs, {remote}, one, collection, fs::path(out_dir) / "remote.jsonl", show_progress);
+      const ValidationRun hr = validate("hybrid", jobs, {local, remote}, plan, collection, fs::path(out_dir) / "hybrid.jsonl", show_progress);
+      const offload::RunMeasurement lm = offload::measure_run(lr.records, lr.wall_s);
+      const offload::RunMeasurement rm = offload::measure_run(rr.records, rr.wall_s);
+      const offload::RunMeasurement hm = offload::measure_run(hr.records, hr.wall_s);
+      size_t hybrid_local = 0, failures = 0;
+      for (const client::Record& r : hr.records) hybrid_local += r.target == "local" ? 1 : 0;
+      for (const auto* run : {&lr, &rr, &hr})
+        for (const client::Record& r : run->records) failures += r.ok ? 0 : 1;
+      const double share = hr.records.empty() ? 0.0 : static_cast<double>(hybrid_local) / static_cast<double>(hr.records.size());
+      std::printf("  local         %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", lp.ms_per_image,
+                  lm.ms_per_image, pct_error(lp.ms_per_image, lm.ms_per_image));
+      std::printf("  remote        %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", t_remote,
+                  rm.ms_per_image, pct_error(t_remote, rm.ms_per_image));
+      std::printf("  hybrid        %8.2f s predicted, %8.2f s measured (%+.1f%%); local took %.0f%% (predicted %.0f%%)\n",
+                  hybrid.wall_s, hm.wall_s, pct_error(hybrid.wall_s, hm.wall_s), 100.0 * share, 100.0 * hybrid.local_share);
+      const bool measured_remote_pays = rm.ms_per_image < lm.ms_per_image;
+      std::printf("  the measured runs %s the verdict (remote %.1f vs local %.1f ms per image)\n",
+                  measured_remote_pays == model->remote_pays() ? "agree with" : "DISAGREE with", rm.ms_per_image,
+                  lm.ms_per_image);
+      if (failures > 0) {
+        std::printf("  %zu images failed in the runs (see the results files)\n", failures);
+        status = 1;
+      }
+      doc["hybrid"]["measured_s"] = hm.wall_s;
+      doc["hybrid"]["local_images"] = hybrid_local;
+      doc["hybrid"]["remote_images"] = hr.records.size() - hybrid_local;
+      doc["measured"] = {{"local_ms_per_image", lm.ms_per_image},
+                         {"remote_ms_per_image", rm.ms_per_image},
+                         {"local_wall_s", lm.wall_s},
+                         {"remote_wall_s", rm.wall_s},
+                         {"hybrid_wall_s", hm.wall_s},
+                         {"agrees_with_verdict", measured_remote_pays == model->remote_pays()}};
+      char label[96];
+      std::snprintf(label, sizeof label, "remote %.3g Mbit/s, %.3g ms RTT", rp.bandwidth_mbps, rp.rtt_ms);
+      doc["runs"].push_back({{"label", label},
+                             {"bandwidth_mbps", rp.bandwidth_mbps},
+                             {"rtt_ms", rp.rtt_ms},
+                             {"ms_per_image", rm.ms_per_image},
+                             {"predicted_ms_per_image", t_remote}});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "lookout offload: validation run failed: %s\n", e.what());
+      status = 2;
+    }
+  }
+  std::ofstream f(json_path, std::ios::trunc);
+  f << doc.dump(2) << '\n';
+  f.close();
+  if (!f) {
+    std::fprintf(stderr, "lookout offload: cannot write %s\n", json_path.c_str());
+    return 2;
+  }
+  std::printf("wrote %s%s\n", json_path.c_str(),
+              no_validate ? "" : (" and the results files in " + out_dir + "/").c_str());
+  std::printf("report: lookout report %s/*.jsonl %s -o report.html\n", out_dir.c_str(), json_path.c_str());
+  return status;
+}
+
+}  // namespace lookout::cli

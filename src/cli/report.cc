@@ -1,0 +1,78 @@
+// lookout report: results and offload summaries -> one self-contained HTML
+// page (src/offload/report.h does the work).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "cli/commands.h"
+#include "offload/report.h"
+
+namespace lookout::cli {
+
+int report_main(int argc, char** argv) {
+  std::vector<std::string> inputs;
+  std::string output;
+  CLI::App app{"lookout report: render lab results into one HTML page that works offline: the verdict, mean\n"
+               "inference/upload/total time per collection and target (the original experiment's Table 3 and\n"
+               "Figure 2), the distribution of total times (CDF) and the cost model's break-even curve (time per\n"
+               "image vs upload bandwidth). Chart.js is inlined; the page fetches nothing.\n"
+               "\n"
+               "Inputs: results JSONL from `lookout run --out FILE` (one record per image; a malformed line is\n"
+               "skipped with a warning naming file:line) and, optionally, offload summaries from\n"
+               "`lookout offload --json FILE` (recognized by their \"model\"/\"verdict\" keys). Without an offload\n"
+               "summary the verdict and the break-even curve are estimated from the results.\n"
+               "\n"
+               "Exit codes: 0 written; 1 written, but some lines were skipped; 2 bad usage, an unreadable file,\n"
+               "or no result records.",
+               "lookout report"};
+  app.add_option("files", inputs, "results JSONL and offload JSON files, in any order")->required()->type_name("FILE");
+  app.add_option("-o,--output", output, "the HTML page to write")->required()->type_name("FILE");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  const std::string chart_js = offload::embedded_chart_js();
+  if (chart_js.empty()) {
+    std::fprintf(stderr,
+                 "lookout report: this binary was built without Chart.js (node_modules/chart.js was missing at "
+                 "configure time); run scripts/setup, then configure and build again\n");
+    return 2;
+  }
+  offload::ReportInput input;
+  try {
+    input = offload::read_inputs({inputs.begin(), inputs.end()});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lookout report: %s\n", e.what());
+    return 2;
+  }
+  for (const std::string& w : input.warnings) std::fprintf(stderr, "lookout report: warning: %s\n", w.c_str());
+  if (input.records.empty()) {
+    std::fprintf(stderr,
+                 "lookout report: no result records in the input files; results come from "
+                 "`lookout run DIR --target local --target http://HOST:5029 --out results.jsonl` (one JSON object "
+                 "per line with image, target and ok): pass that file\n");
+    return 2;
+  }
+
+  const std::string html = offload::render_html(input, chart_js);
+  std::ofstream out(output, std::ios::binary | std::ios::trunc);
+  out << html;
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "lookout report: cannot write %s; check that its directory exists and is writable\n",
+                 output.c_str());
+    return 2;
+  }
+  const size_t skipped = input.warnings.size();
+  const std::string skipped_note = skipped == 0 ? "" : ", " + std::to_string(skipped) + (skipped == 1 ? " line" : " lines") + " skipped";
+  std::fprintf(stderr, "lookout report: wrote %s (%zu results, %zu offload summaries%s)\n", output.c_str(),
+               input.records.size(), input.offloads.size(), skipped_note.c_str());
+  return input.warnings.empty() ? 0 : 1;
+}
+
+}  // namespace lookout::cli

@@ -1,0 +1,77 @@
+// A collection sent to one or more targets: every worker (local detectors
+// and HTTP connections alike) pulls the next image from one shared queue,
+// so a faster side simply takes more. Each record is appended to the
+// results file as it completes; images already done there are skipped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/record.h"
+#include "client/target.h"
+
+namespace lookout::client {
+
+// The images of a collection directory, in path order, named relative to it.
+std::vector<ImageJob> collection_jobs(const std::filesystem::path& dir);
+
+// The name records carry for a collection directory: its last component.
+std::string collection_name(const std::filesystem::path& dir);
+
+// "local" | "remote" | "hybrid" | "scale-out" for a set of targets.
+std::string schedule_name(const std::vector<TargetSpec>& targets);
+
+struct WorkerSlot {
+  std::string target;              // the target's name, for errors
+  std::unique_ptr<Worker> worker;
+};
+
+// The workers for `targets`: `local_workers` detectors for "local" (each
+// with `detector.engine.threads` engine threads), `remote_concurrency`
+// connections per server. `model` and `labels` may be null when no target is
+// local. Throws std::runtime_error when a worker cannot be made.
+struct WorkerPlan {
+  int local_workers = 1;
+  int remote_concurrency = 1;
+  std::shared_ptr<const engine::Model> model;
+  std::shared_ptr<const detect::Labels> labels;
+  detect::DetectorOptions detector;
+  HttpOptions http;
+};
+std::vector<WorkerSlot> make_workers(const std::vector<TargetSpec>& targets, const WorkerPlan& plan);
+
+struct RunStats {
+  size_t skipped = 0;              // already done in the results file
+  size_t sent = 0;                 // records written in this run
+  double wall_s = 0;
+};
+
+// Runs `jobs` on `workers` (one thread each), stamping every record with
+// `collection` and `schedule`, appending it to `out` (may be null) and then
+// handing it to `on_record` (may be empty; called under a lock, one at a
+// time). Jobs for which `skip(collection, image)` is true are not sent. Stops taking new jobs
+// once `stop` becomes true.
+RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const std::string& collection,
+                  const std::string& schedule, ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
+                  const std::function<void(const Record&)>& on_record, const std::atomic<bool>* stop = nullptr);
+
+// Per-target means over successful records: the experiment's Table 3.
+struct TargetSummary {
+  std::string target;
+  size_t images = 0, ok = 0, failed = 0;
+  double inference_ms = 0, upload_ms = 0, queue_ms = 0, round_trip_ms = 0, total_ms = 0;  // means over ok
+  uint64_t file_bytes = 0, bytes_sent = 0;
+};
+std::vector<TargetSummary> summarize(const std::vector<Record>& records);
+
+// The summary as a fixed-width table (ms), one row per target and "all".
+std::string table3(const std::vector<TargetSummary>& rows);
+
+}  // namespace lookout::client

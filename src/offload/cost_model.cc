@@ -1,0 +1,168 @@
+#include "offload/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace lookout::offload {
+
+namespace {
+
+// megabits/s -> bytes per millisecond
+double bytes_per_ms(double mbps) { return mbps * 1e6 / 8.0 / 1000.0; }
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size() || x.size() < 2) throw std::invalid_argument("a line fit needs at least two points");
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  double sxx = 0, sxy = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  if (sxx <= 0) throw std::invalid_argument("a line fit needs points with different x");
+  LineFit f;
+  f.slope = sxy / sxx;
+  f.intercept = my - f.slope * mx;
+  f.r2 = syy > 0 ? (sxy * sxy) / (sxx * syy) : 1.0;
+  f.points = x.size();
+  return f;
+}
+
+double server_ms(const client::Record& r) {
+  const client::TimingRecord& t = r.timing;
+  return t.queue + t.decode + t.preprocess + t.inference + t.postprocess;
+}
+
+void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remote) {
+  std::vector<double> x, y;
+  double server = 0;
+  for (const client::Record& r : records) {
+    if (!r.ok) continue;
+    x.push_back(static_cast<double>(r.bytes_sent + r.response_bytes));
+    y.push_back(r.timing.round_trip - server_ms(r));
+    server += server_ms(r);
+  }
+  if (x.size() < 3) throw std::invalid_argument("too few successful remote requests to fit the link (need 3)");
+  const LineFit f = fit_line(x, y);
+  if (f.slope <= 0)
+    throw std::invalid_argument("larger images did not take longer to send: the link is too fast (or too noisy) "
+                                "to measure its bandwidth; use more or larger images (--sample)");
+  remote.bandwidth_mbps = 1.0 / f.slope * 8.0 * 1000.0 / 1e6;
+  remote.overhead_ms = f.intercept - remote.rtt_ms;
+  remote.fit_r2 = f.r2;
+  remote.server_ms = server / static_cast<double>(x.size());
+}
+
+RunMeasurement measure_run(const std::vector<client::Record>& records, double wall_s) {
+  RunMeasurement m;
+  m.wall_s = wall_s;
+  double sum = 0;
+  for (const client::Record& r : records)
+    if (r.ok) {
+      ++m.images;
+      sum += r.timing.total;
+    }
+  m.ms_per_image = m.images ? sum / static_cast<double>(m.images) : 0.0;
+  return m;
+}
+
+double CostModel::remote_ms(double request_bytes) const {
+  return fixed_ms() + (request_bytes + remote_.mean_response_bytes) / bytes_per_ms(remote_.bandwidth_mbps);
+}
+
+double CostModel::remote_ms_at(double bandwidth_mbps, double rtt_ms) const {
+  return rtt_ms + remote_.overhead_ms + remote_.server_ms + bytes_per_image() / bytes_per_ms(bandwidth_mbps);
+}
+
+std::optional<double> CostModel::break_even_bandwidth_mbps() const {
+  const double spare = local_.ms_per_image - fixed_ms();  // ms left for the transfer
+  if (spare <= 0) return std::nullopt;
+  return bytes_per_image() / spare * 8.0 * 1000.0 / 1e6;
+}
+
+std::optional<double> CostModel::break_even_rtt_ms() const {
+  const double rtt = local_.ms_per_image - remote_.overhead_ms - remote_.server_ms -
+                     bytes_per_image() / bytes_per_ms(remote_.bandwidth_mbps);
+  if (rtt <= 0) return std::nullopt;
+  return rtt;
+}
+
+HybridPrediction CostModel::hybrid(size_t images) const {
+  HybridPrediction h;
+  h.local_rate = local_.ms_per_image > 0 ? 1000.0 * local_.workers / local_.ms_per_image : 0.0;
+  const double per_request = remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
+  double remote_rate = 1000.0 * remote_.concurrency / per_request;
+  // One uplink: at most bandwidth / request bytes images per second, however many in flight.
+  if (remote_.mean_request_bytes > 0)
+    remote_rate = std::min(remote_rate, 1000.0 * bytes_per_ms(remote_.bandwidth_mbps) / remote_.mean_request_bytes);
+  if (remote_.server_ms > 0) remote_rate = std::min(remote_rate, 1000.0 * remote_.server_workers / remote_.server_ms);
+  h.remote_rate = remote_rate;
+  const double rate = h.local_rate + h.remote_rate;
+  h.local_share = rate > 0 ? h.local_rate / rate : 0.0;
+  h.wall_s = rate > 0 ? static_cast<double>(images) / rate : 0.0;
+  return h;
+}
+
+std::string CostModel::verdict() const {
+  const double here = local_.ms_per_image;
+  const double there = remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
+  const std::string link = fmt("%.3g Mbit/s", remote_.bandwidth_mbps) + " and " + fmt("%.1f ms", remote_.rtt_ms) + " RTT";
+  const std::optional<double> bw = break_even_bandwidth_mbps();
+  if (there < here) {
+    std::string s = "Offload: at " + link + " the remote takes " + fmt("%.1f", there) + " ms per image against " +
+                    fmt("%.1f", here) + " ms here (" + fmt("%.2g", here / there) + "x faster)";
+    if (bw) s += "; it stops paying below " + fmt("%.3g", *bw) + " Mbit/s";
+    return s + ".";
+  }
+  std::string s = "Run locally: at " + link + " the remote takes " + fmt("%.1f", there) + " ms per image against " +
+                  fmt("%.1f", here) + " ms here";
+  if (bw)
+    s += "; it would pay above " + fmt("%.3g", *bw) + " Mbit/s";
+  else
+    s += "; no bandwidth makes it pay, since the round trip and the remote's compute alone take " +
+         fmt("%.1f", fixed_ms()) + " ms";
+  return s + ".";
+}
+
+nlohmann::ordered_json CostModel::to_json(const std::string& collection, size_t images, double mean_file_bytes) const {
+  using ojson = nlohmann::ordered_json;
+  auto opt = [](std::optional<double> v) { return v ? ojson(*v) : ojson(nullptr); };
+  return {{"collection", collection},
+          {"images", images},
+          {"mean_file_bytes", mean_file_bytes},
+          {"local", {{"ms_per_image", local_.ms_per_image}, {"workers", local_.workers}}},
+          {"remote",
+           {{"url", remote_.url},
+            {"rtt_ms", remote_.rtt_ms},
+            {"overhead_ms", remote_.overhead_ms},
+            {"bandwidth_mbps", remote_.bandwidth_mbps},
+            {"mean_request_bytes", remote_.mean_request_bytes},
+            {"mean_response_bytes", remote_.mean_response_bytes},
+            {"server_ms", remote_.server_ms},
+            {"fit_r2", remote_.fit_r2},
+            {"ms_per_image", remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms)},
+            {"workers", remote_.concurrency},
+            {"server_workers", remote_.server_workers}}},
+          {"model", {{"fixed_ms", fixed_ms()}, {"bytes_per_image", bytes_per_image()}}},
+          {"break_even", {{"bandwidth_mbps", opt(break_even_bandwidth_mbps())}, {"rtt_ms", opt(break_even_rtt_ms())}}},
+          {"verdict", verdict()}};
+}
+
+}  // namespace lookout::offload

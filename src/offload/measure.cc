@@ -1,0 +1,87 @@
+#include "offload/measure.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace lookout::offload {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+uint64_t size_of(const client::ImageJob& j) {
+  std::error_code ec;
+  const uintmax_t n = fs::file_size(j.path, ec);
+  return ec ? 0 : n;
+}
+
+}  // namespace
+
+std::vector<client::ImageJob> size_spread_sample(const std::vector<client::ImageJob>& jobs, size_t n) {
+  if (jobs.size() <= n) return jobs;
+  std::vector<std::pair<uint64_t, size_t>> by_size;
+  for (size_t i = 0; i < jobs.size(); ++i) by_size.emplace_back(size_of(jobs[i]), i);
+  std::sort(by_size.begin(), by_size.end());
+  std::vector<client::ImageJob> sample;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t at = n == 1 ? by_size.size() / 2 : k * (by_size.size() - 1) / (n - 1);
+    sample.push_back(jobs[by_size[at].second]);
+  }
+  return sample;
+}
+
+double mean_file_bytes(const std::vector<client::ImageJob>& jobs) {
+  if (jobs.empty()) return 0;
+  double sum = 0;
+  for (const client::ImageJob& j : jobs) sum += static_cast<double>(size_of(j));
+  return sum / static_cast<double>(jobs.size());
+}
+
+std::vector<client::Record> time_sample(client::Worker& worker, const std::vector<client::ImageJob>& sample) {
+  std::vector<client::Record> records;
+  if (sample.empty()) return records;
+  worker.process(sample.front());  // warm-up: connection, caches, first-run allocations
+  for (const client::ImageJob& j : sample) records.push_back(worker.process(j));
+  return records;
+}
+
+LocalProfile local_profile(const std::vector<client::Record>& records, int workers) {
+  const RunMeasurement m = measure_run(records, 0);
+  if (m.images == 0) {
+    std::string why = records.empty() ? "no images" : records.front().error;
+    throw std::runtime_error("no sample image could be processed locally: " + why);
+  }
+  return {m.ms_per_image, workers};
+}
+
+RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
+                             const std::vector<client::Record>& records, double mean_request_bytes,
+                             int concurrency) {
+  RemoteProfile p;
+  p.url = target.name;
+  p.concurrency = concurrency;
+  p.mean_request_bytes = mean_request_bytes;
+  p.rtt_ms = client::measure_rtt_ms(target, http, 10);
+  const nlohmann::json info = client::fetch_model_info(target, http);
+  p.server_workers = std::max(1, info.value("workers", 1));
+  size_t ok = 0;
+  double response = 0;
+  for (const client::Record& r : records)
+    if (r.ok) {
+      ++ok;
+      response += static_cast<double>(r.response_bytes);
+    }
+  if (ok == 0) {
+    std::string why = records.empty() ? "no images" : records.front().error;
+    throw std::runtime_error("no sample image could be detected remotely: " + why);
+  }
+  p.mean_response_bytes = response / static_cast<double>(ok);
+  try {
+    fit_remote(records, p);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("cannot model the link to ") + target.name + ": " + e.what());
+  }
+  return p;
+}
+
+}  // namespace lookout::offload

@@ -1,0 +1,35 @@
+// Taking the cost model's measurements from real work: local detections and
+// real requests to the remote on a sample of the collection that spans its
+// file sizes (the link fit needs small and large images).
+#pragma once
+
+#include <vector>
+
+#include "client/run.h"
+#include "offload/cost_model.h"
+
+namespace lookout::offload {
+
+// `n` jobs spread evenly over the collection sorted by file size (all of
+// them when there are no more than n).
+std::vector<client::ImageJob> size_spread_sample(const std::vector<client::ImageJob>& jobs, size_t n);
+
+// Mean file size of the jobs, in bytes.
+double mean_file_bytes(const std::vector<client::ImageJob>& jobs);
+
+// One warm-up image, then every sample image on `worker`, one at a time.
+// The records of the sample (warm-up excluded).
+std::vector<client::Record> time_sample(client::Worker& worker, const std::vector<client::ImageJob>& sample);
+
+// The local profile from local sample records. Throws std::runtime_error
+// when no image could be processed.
+LocalProfile local_profile(const std::vector<client::Record>& records, int workers);
+
+// RTT (GET /healthz), the link fit and the server's time from remote sample
+// records, the server's worker count from /api/model. Throws
+// std::runtime_error with the reason when the remote cannot be measured.
+RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
+                             const std::vector<client::Record>& records, double mean_request_bytes,
+                             int concurrency);
+
+}  // namespace lookout::offload

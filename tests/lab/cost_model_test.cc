@@ -1,0 +1,117 @@
+// The cost model's arithmetic on measurements with known answers.
+#include <gtest/gtest.h>
+
+#include "offload/cost_model.h"
+
+namespace lookout::offload {
+namespace {
+
+TEST(FitLine, RecoversAnExactLine) {
+  const LineFit f = fit_line({1, 2, 3, 4}, {5, 7, 9, 11});
+  EXPECT_NEAR(f.slope, 2, 1e-12);
+  EXPECT_NEAR(f.intercept, 3, 1e-12);
+  EXPECT_NEAR(f.r2, 1, 1e-12);
+  EXPECT_THROW(fit_line({1, 1, 1}, {1, 2, 3}), std::invalid_argument);
+  EXPECT_THROW(fit_line({1}, {1}), std::invalid_argument);
+}
+
+// Requests over a link with 40 ms RTT + 2 ms overhead and 10 Mbit/s (1250
+// bytes per ms), to a server taking 12 ms per image; one failure, ignored.
+std::vector<client::Record> link_records() {
+  std::vector<client::Record> rs;
+  for (double kb : {20.0, 80.0, 150.0, 300.0, 490.0}) {
+    client::Record r;
+    r.ok = true;
+    r.bytes_sent = static_cast<uint64_t>(kb * 1000);
+    r.response_bytes = 1000;
+    r.timing.queue = 1;
+    r.timing.decode = 3;
+    r.timing.inference = 7;
+    r.timing.postprocess = 1;
+    r.timing.round_trip = 42 + static_cast<double>(r.bytes_sent + r.response_bytes) / 1250.0 + 12;
+    rs.push_back(r);
+  }
+  client::Record failed;
+  failed.bytes_sent = 1000;
+  failed.timing.round_trip = 5000;
+  rs.push_back(failed);
+  return rs;
+}
+
+RemoteProfile fitted(double mean_request_bytes) {
+  RemoteProfile p;
+  p.rtt_ms = 40;
+  p.mean_request_bytes = mean_request_bytes;
+  p.mean_response_bytes = 1000;
+  fit_remote(link_records(), p);
+  return p;
+}
+
+TEST(FitRemote, RecoversBandwidthOverheadAndServerTime) {
+  const RemoteProfile p = fitted(100000);
+  EXPECT_NEAR(p.bandwidth_mbps, 10.0, 1e-9);
+  EXPECT_NEAR(p.overhead_ms, 2.0, 1e-9);
+  EXPECT_NEAR(p.server_ms, 12.0, 1e-9);
+  EXPECT_NEAR(p.fit_r2, 1.0, 1e-12);
+}
+
+TEST(FitRemote, RefusesRecordsThatCannotShowALink) {
+  RemoteProfile p;
+  std::vector<client::Record> same = link_records();
+  for (client::Record& r : same) r.bytes_sent = 5000;
+  EXPECT_THROW(fit_remote(same, p), std::invalid_argument);
+  std::vector<client::Record> faster_when_larger = link_records();
+  for (client::Record& r : faster_when_larger) r.timing.round_trip = 1e6 / static_cast<double>(r.bytes_sent + 1);
+  EXPECT_THROW(fit_remote(faster_when_larger, p), std::invalid_argument);
+}
+
+TEST(CostModel, PredictsTheFittedRequests) {
+  const CostModel m({100, 1}, fitted(100000));
+  for (const client::Record& r : link_records())
+    if (r.ok) {
+      EXPECT_NEAR(m.remote_ms(static_cast<double>(r.bytes_sent)), r.timing.round_trip, 1e-6);
+    }
+  // 42 + 12 fixed, 101000 bytes at 1250 bytes/ms.
+  EXPECT_NEAR(m.remote_ms_at(10, 40), 54 + 101000 / 1250.0, 1e-9);
+  EXPECT_NEAR(m.remote_ms_at(20, 10), 24 + 101000 / 2500.0, 1e-9);
+}
+
+TEST(CostModel, BreakEvenIsWhereBothSidesTakeTheSameTime) {
+  const CostModel m({100, 1}, fitted(100000));  // remote: 54 + 80.8 = 134.8 ms > 100 ms local
+  EXPECT_FALSE(m.remote_pays());
+  ASSERT_TRUE(m.break_even_bandwidth_mbps().has_value());
+  EXPECT_NEAR(m.remote_ms_at(*m.break_even_bandwidth_mbps(), 40), 100, 1e-9);
+  // At 10 Mbit/s the transfer alone (80.8) + overhead + server (14) leave 5.2 ms for the RTT.
+  ASSERT_TRUE(m.break_even_rtt_ms().has_value());
+  EXPECT_NEAR(*m.break_even_rtt_ms(), 100 - 2 - 12 - 80.8, 1e-9);
+  EXPECT_NE(m.verdict().find("Run locally"), std::string::npos) << m.verdict();
+
+  const CostModel fast_local({50, 1}, fitted(100000));  // fixed part alone is 54 ms
+  EXPECT_FALSE(fast_local.break_even_bandwidth_mbps().has_value());
+  EXPECT_FALSE(fast_local.break_even_rtt_ms().has_value());
+  EXPECT_NE(fast_local.verdict().find("no bandwidth makes it pay"), std::string::npos) << fast_local.verdict();
+
+  const CostModel slow_local({400, 1}, fitted(100000));
+  EXPECT_TRUE(slow_local.remote_pays());
+  EXPECT_NE(slow_local.verdict().find("Offload"), std::string::npos) << slow_local.verdict();
+}
+
+TEST(CostModel, HybridAddsTheRatesOfBothSides) {
+  RemoteProfile p = fitted(100000);
+  p.concurrency = 1;
+  p.server_workers = 1;
+  const CostModel m({134.8, 1}, p);
+  const double t_remote = m.remote_ms_at(p.bandwidth_mbps, p.rtt_ms);
+  const HybridPrediction h = m.hybrid(100);
+  EXPECT_NEAR(h.local_rate, 1000 / 134.8, 1e-9);
+  EXPECT_NEAR(h.remote_rate, 1000 / t_remote, 1e-9);
+  EXPECT_NEAR(h.wall_s, 100 / (h.local_rate + h.remote_rate), 1e-9);
+  EXPECT_NEAR(h.local_share, 0.5, 0.01);
+  // Many requests in flight are capped by the uplink: 1250 bytes/ms / 100 kB = 12.5 images/s.
+  p.concurrency = 64;
+  p.server_workers = 64;
+  EXPECT_NEAR(CostModel({134.8, 1}, p).hybrid(100).remote_rate, 12.5, 1e-9);
+}
+
+}  // namespace
+}  // namespace lookout::offload

@@ -1,0 +1,348 @@
+// The report's reading and arithmetic (src/offload/report.h) on records
+// built here, with results worked out by hand.
+#include "offload/report.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "temp_dir.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using lookout::offload::ChartSpec;
+using lookout::offload::BandwidthCurve;
+using lookout::offload::GroupStats;
+using lookout::offload::ResultRecord;
+using lookout::testing::TempDir;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace offload = lookout::offload;
+
+ResultRecord record(const std::string& collection, const std::string& target, bool ok, double inference, double upload,
+                    double total, double bytes = 1000) {
+  ResultRecord r;
+  r.image = "img.jpg";
+  r.collection = collection;
+  r.target = target;
+  r.ok = ok;
+  r.inference_ms = inference;
+  r.upload_ms = upload;
+  r.total_ms = total;
+  r.bytes_sent = bytes;
+  r.file_bytes = bytes;
+  if (!ok) r.error = "connection refused";
+  return r;
+}
+
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+TEST(ParseResult, ReadsTheLabFormat) {
+  const ResultRecord r = offload::parse_result(
+      R"({"image":"dog.jpg","collection":"small","target":"http://10.77.0.2:5029","schedule":"remote",)"
+      R"("ok":true,"status":200,"error":null,"file_bytes":123456,"bytes_sent":40000,"response_bytes":900,)"
+      R"("timing_ms":{"upload":12.5,"queue":0.1,"inference":9.25,"round_trip":40.0,"total":40.0},)"
+      R"("detections":[],"attempts":1,"some_future_field":{"x":1}})");
+  EXPECT_EQ(r.image, "dog.jpg");
+  EXPECT_EQ(r.collection, "small");
+  EXPECT_EQ(r.target, "http://10.77.0.2:5029");
+  EXPECT_EQ(r.schedule, "remote");
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.error.has_value());
+  EXPECT_DOUBLE_EQ(*r.upload_ms, 12.5);
+  EXPECT_DOUBLE_EQ(*r.inference_ms, 9.25);
+  EXPECT_DOUBLE_EQ(*r.total_ms, 40.0);
+  EXPECT_DOUBLE_EQ(*r.bytes_sent, 40000);
+  EXPECT_TRUE(r.resized) << "fewer bytes sent than the file holds";
+}
+
+TEST(ParseResult, MissingOptionalFieldsAreEmpty) {
+  const ResultRecord r = offload::parse_result(R"({"image":"a.jpg","target":"local","ok":false,"error":"bad JPEG"})");
+  EXPECT_EQ(r.collection, "");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "bad JPEG");
+  EXPECT_FALSE(r.total_ms || r.upload_ms || r.inference_ms || r.bytes_sent || r.status);
+  EXPECT_FALSE(r.resized);
+  // Local records never count as resized uploads; the explicit flag does.
+  EXPECT_FALSE(offload::parse_result(R"({"image":"a","target":"local","ok":true,"file_bytes":9,"bytes_sent":0})").resized);
+  EXPECT_TRUE(offload::parse_result(R"({"image":"a","target":"http://h:1","ok":true,"resized":true})").resized);
+}
+
+TEST(ParseResult, RefusesMalformedLinesWithTheReason) {
+  const auto reason = [](const std::string& line) {
+    try {
+      offload::parse_result(line);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_THAT(reason("{\"image\":"), StartsWith("not JSON: "));
+  EXPECT_EQ(reason("[1,2]"), "not a JSON object");
+  EXPECT_EQ(reason(R"({"target":"local","ok":true})"), "no \"image\" string");
+  EXPECT_EQ(reason(R"({"image":"a","ok":true})"), "no \"target\" string");
+  EXPECT_EQ(reason(R"({"image":"a","target":"local","ok":"yes"})"), "no \"ok\" true/false");
+}
+
+TEST(ReadInputs, SkipsMalformedLinesNamingFileAndLine) {
+  TempDir tmp;
+  const fs::path results = tmp.path() / "results.jsonl";
+  write(results,
+        "{\"image\":\"a.jpg\",\"target\":\"local\",\"ok\":true,\"timing_ms\":{\"total\":10}}\n"
+        "\n"
+        "{\"image\":\"b.jpg\",\"target\":\"local\",\"ok\":tru\n"
+        "{\"image\":\"c.jpg\",\"target\":\"local\",\"ok\":true,\"timing_ms\":{\"total\":20}}\n");
+  const fs::path summary = tmp.path() / "offload.json";
+  write(summary, json{{"collection", "small"},
+                      {"local", {{"ms_per_image", 11.0}}},
+                      {"model", {{"fixed_ms", 52.5}, {"bytes_per_image", 121300}}},
+                      {"break_even", {{"bandwidth_mbps", nullptr}, {"rtt_ms", nullptr}}},
+                      {"verdict", "Run locally."},
+                      {"runs", {{{"label", "10mbit"}, {"bandwidth_mbps", 9.6}, {"ms_per_image", 151.0}}}}}
+                     .dump(2));
+  const offload::ReportInput input = offload::read_inputs({results, summary});
+  ASSERT_EQ(input.records.size(), 2u);
+  EXPECT_EQ(input.records[1].image, "c.jpg");
+  ASSERT_EQ(input.warnings.size(), 1u);
+  EXPECT_THAT(input.warnings[0], StartsWith(results.string() + ":3: not JSON"));
+  ASSERT_EQ(input.offloads.size(), 1u);
+  const offload::OffloadSummary& o = input.offloads[0];
+  EXPECT_EQ(o.collection, "small");
+  EXPECT_DOUBLE_EQ(*o.local_ms, 11.0);
+  EXPECT_DOUBLE_EQ(*o.model_fixed_ms, 52.5);
+  EXPECT_FALSE(o.break_even_mbps.has_value());
+  ASSERT_EQ(o.runs.size(), 1u);
+  EXPECT_DOUBLE_EQ(o.runs[0].ms_per_image, 151.0);
+}
+
+TEST(ReadInputs, MissingFileAndModellessSummaryAreErrors) {
+  TempDir tmp;
+  const fs::path missing = tmp.path() / "nope.jsonl";
+  try {
+    offload::read_inputs({missing});
+    FAIL() << "a missing file was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(missing.string()));
+    EXPECT_THAT(e.what(), HasSubstr("No such file"));
+  }
+  const fs::path modelless = tmp.path() / "offload.json";
+  write(modelless, R"({"verdict":"Run locally."})");
+  try {
+    offload::read_inputs({modelless});
+    FAIL() << "an offload summary without a model was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("no cost model"));
+  }
+}
+
+TEST(GroupResults, MeansOverSuccessfulRecordsPerCollectionAndTarget) {
+  const std::vector<ResultRecord> records = {
+      record("small", "http://r:1", true, 20, 10, 50, 3000),
+      record("small", "local", true, 8, 0, 10),
+      record("small", "http://r:1", true, 30, 20, 70, 5000),
+      record("small", "local", true, 12, 0, 14),
+      record("small", "local", false, 999, 999, 999),  // failed: counted, not averaged
+      record("big", "local", true, 40, 0, 44),
+  };
+  const std::vector<GroupStats> groups = offload::group_results(records);
+  ASSERT_EQ(groups.size(), 3u);
+  // small first (first seen), local before remote within it.
+  EXPECT_EQ(groups[0].name(), "small · local");
+  EXPECT_EQ(groups[1].name(), "small · http://r:1");
+  EXPECT_EQ(groups[2].name(), "big · local");
+
+  const GroupStats& local = groups[0];
+  EXPECT_EQ(local.images, 3u);
+  EXPECT_EQ(local.ok, 2u);
+  EXPECT_EQ(local.failed, 1u);
+  EXPECT_DOUBLE_EQ(*local.mean_inference_ms, 10.0);
+  EXPECT_DOUBLE_EQ(*local.mean_upload_ms, 0.0);
+  EXPECT_DOUBLE_EQ(*local.mean_total_ms, 12.0);
+  EXPECT_EQ(local.totals_ms, (std::vector<double>{10, 14}));
+
+  const GroupStats& remote = groups[1];
+  EXPECT_DOUBLE_EQ(*remote.mean_inference_ms, 25.0);
+  EXPECT_DOUBLE_EQ(*remote.mean_upload_ms, 15.0);
+  EXPECT_DOUBLE_EQ(*remote.mean_total_ms, 60.0);
+  EXPECT_DOUBLE_EQ(remote.bytes_sent, 8000);
+  EXPECT_DOUBLE_EQ(*remote.mean_bytes_sent, 4000);
+}
+
+TEST(GroupResults, AllFailedHasNoMeans) {
+  const auto groups = offload::group_results({record("s", "local", false, 1, 0, 1)});
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_FALSE(groups[0].mean_total_ms.has_value());
+  EXPECT_TRUE(groups[0].totals_ms.empty());
+}
+
+TEST(Distribution, QuantileAndCdf) {
+  const std::vector<double> v = {1, 2, 2, 3, 10};
+  EXPECT_DOUBLE_EQ(offload::quantile(v, 0.0), 1);
+  EXPECT_DOUBLE_EQ(offload::quantile(v, 0.5), 2);   // rank ceil(2.5) = 3
+  EXPECT_DOUBLE_EQ(offload::quantile(v, 0.95), 10);  // rank 5
+  EXPECT_TRUE(std::isnan(offload::quantile({}, 0.5)));
+  const auto points = offload::cdf(v);
+  const std::vector<std::pair<double, double>> expected = {{1, 0.2}, {2, 0.6}, {3, 0.8}, {10, 1.0}};
+  ASSERT_EQ(points.size(), expected.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    EXPECT_DOUBLE_EQ(points[i].first, expected[i].first);
+    EXPECT_DOUBLE_EQ(points[i].second, expected[i].second);
+  }
+  EXPECT_TRUE(offload::cdf({}).empty());
+}
+
+TEST(BandwidthCurve, RemoteTimeAndBreakEven) {
+  const BandwidthCurve model{52.5, 121300};
+  // 121300 B * 8 = 970400 bit; at 9.6 Mbit/s that is 101.083 ms.
+  EXPECT_NEAR(model.remote_ms(9.6), 52.5 + 101.0833, 1e-3);
+  EXPECT_NEAR(model.remote_ms(1000), 52.5 + 0.9704, 1e-9);
+  // Local 11 ms beats even the fixed part: no bandwidth makes remote pay.
+  EXPECT_FALSE(model.break_even_mbps(11.0).has_value());
+  EXPECT_FALSE(model.break_even_mbps(52.5).has_value());
+  // Local 100 ms: 970400 / (1000 * 47.5) = 20.4295 Mbit/s, where both take 100 ms.
+  const auto bw = model.break_even_mbps(100.0);
+  ASSERT_TRUE(bw.has_value());
+  EXPECT_NEAR(*bw, 20.4295, 1e-4);
+  EXPECT_NEAR(model.remote_ms(*bw), 100.0, 1e-9);
+}
+
+TEST(BandwidthCurve, EstimatedFromRemoteResults) {
+  const auto groups = offload::group_results(
+      {record("s", "http://r:1", true, 20, 10, 50, 3000), record("s", "http://r:1", true, 30, 20, 70, 5000)});
+  const auto model = offload::estimate_model(groups[0]);
+  ASSERT_TRUE(model.has_value());
+  EXPECT_DOUBLE_EQ(model->fixed_ms, 45.0);  // mean total 60 - mean upload 15
+  EXPECT_DOUBLE_EQ(model->bytes_per_image, 4000);
+  // 4000 B in 15 ms = 32000 bit / 15 ms = 2.1333 Mbit/s; the model gives the mean total there.
+  const auto bw = offload::measured_bandwidth_mbps(groups[0]);
+  ASSERT_TRUE(bw.has_value());
+  EXPECT_NEAR(*bw, 2.13333, 1e-4);
+  EXPECT_NEAR(model->remote_ms(*bw), 60.0, 1e-9);
+}
+
+TEST(Verdict, FromResults) {
+  using offload::verdict_from_results;
+  const auto groups_of = [](std::vector<ResultRecord> r) { return offload::group_results(r); };
+  EXPECT_EQ(verdict_from_results(groups_of({record("small", "local", true, 8, 0, 10),
+                                            record("small", "http://r:1", true, 20, 10, 40)})),
+            "Run locally: on small local wins with 10.0 ms per image against 40.0 ms on http://r:1 (4.0x).");
+  EXPECT_EQ(verdict_from_results(groups_of({record("small", "local", true, 80, 0, 90),
+                                            record("small", "http://r:1", true, 20, 10, 30),
+                                            record("small", "http://r:2", true, 20, 10, 45)})),
+            "Offload: on small http://r:1 wins with 30.0 ms per image against 90.0 ms locally (3.0x).");
+  EXPECT_THAT(verdict_from_results(groups_of({record("small", "local", true, 8, 0, 10),
+                                              record("small", "http://r:1", true, 20, 10, 40),
+                                              record("big", "local", true, 80, 0, 90),
+                                              record("big", "http://r:1", true, 20, 10, 30)})),
+              StartsWith("It depends on the collection: on small local wins"));
+  EXPECT_THAT(verdict_from_results(groups_of({record("small", "local", true, 8, 0, 10)})),
+              StartsWith("Only local runs succeeded (small 10.0 ms per image): add a remote target"));
+  EXPECT_THAT(verdict_from_results(groups_of({record("small", "local", false, 8, 0, 10)})),
+              StartsWith("No image succeeded"));
+}
+
+TEST(Failures, CountedByTargetAndMessage) {
+  std::vector<ResultRecord> records = {record("s", "http://r:1", false, 0, 0, 0), record("s", "http://r:1", false, 0, 0, 0),
+                                       record("s", "local", false, 0, 0, 0), record("s", "local", true, 1, 0, 1)};
+  records[2].error = "cannot decode JPEG";
+  const auto counts = offload::failure_counts(records);
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[0], (std::pair<std::string, size_t>{"http://r:1: connection refused", 2}));
+  EXPECT_EQ(counts[1], (std::pair<std::string, size_t>{"local: cannot decode JPEG", 1}));
+}
+
+TEST(Charts, EveryChartHasDataAndTheBreakEvenCurveFollowsTheModel) {
+  const auto groups = offload::group_results(
+      {record("small", "local", true, 8, 0, 10), record("small", "local", true, 9, 0, 12),
+       record("small", "http://r:1", true, 20, 10, 50, 3000), record("small", "http://r:1", true, 30, 20, 70, 5000)});
+  offload::OffloadSummary o;
+  o.collection = "small";
+  o.local_ms = 11.0;
+  o.model_fixed_ms = 5.0;
+  o.model_bytes_per_image = 125000;  // 1 Mbit
+  o.break_even_mbps = 1000.0 / 6.0;  // 5 + 1000/bw = 11
+  o.runs = {{"10mbit", 9.6, 110.0}};
+  for (const bool with_summary : {false, true}) {
+    SCOPED_TRACE(with_summary ? "with an offload summary" : "estimated from the results");
+    const std::vector<ChartSpec> charts =
+        offload::build_charts(groups, with_summary ? std::vector<offload::OffloadSummary>{o} : std::vector<offload::OffloadSummary>{});
+    ASSERT_EQ(charts.size(), 3u);
+    EXPECT_EQ(charts[0].id, "means");
+    EXPECT_EQ(charts[0].labels, (std::vector<std::string>{"small · local", "small · http://r:1"}));
+    ASSERT_EQ(charts[0].series.size(), 3u);
+    EXPECT_EQ(charts[0].series[2].values, (std::vector<double>{11.0, 60.0}));  // total
+    EXPECT_EQ(charts[1].id, "cdf");
+    ASSERT_EQ(charts[1].series.size(), 2u);
+    EXPECT_EQ(charts[1].series[0].points, (std::vector<std::pair<double, double>>{{10.0, 0.0}, {10.0, 0.5}, {12.0, 1.0}}));
+    EXPECT_EQ(charts[2].id, "break-even");
+    EXPECT_TRUE(charts[2].x_log);
+    for (const auto& s : charts[2].series) EXPECT_FALSE(s.points.empty()) << s.label;
+  }
+  const std::vector<ChartSpec> charts = offload::build_charts(groups, {o});
+  const auto& series = charts[2].series;
+  ASSERT_EQ(series.size(), 4u);  // local line, model curve, measured runs, break-even point
+  EXPECT_THAT(series[0].label, StartsWith("local: 11.0 ms"));
+  EXPECT_EQ(series[0].points.front().second, 11.0);
+  const BandwidthCurve model{5.0, 125000};
+  for (const auto& [bw, t] : series[1].points) EXPECT_NEAR(t, model.remote_ms(bw), 1e-9);
+  EXPECT_LE(series[1].points.front().first, 1.0);
+  EXPECT_GE(series[1].points.back().first, 1000.0);
+  EXPECT_EQ(series[2].points, (std::vector<std::pair<double, double>>{{9.6, 110.0}}));
+  EXPECT_FALSE(series[2].line);
+  EXPECT_NEAR(series[3].points[0].first, 166.667, 1e-3);
+}
+
+TEST(Charts, NoBreakEvenChartWithoutARemoteSide) {
+  const auto charts = offload::build_charts(offload::group_results({record("small", "local", true, 8, 0, 10)}), {});
+  ASSERT_EQ(charts.size(), 2u);
+  EXPECT_EQ(charts[1].id, "cdf");
+}
+
+TEST(RenderHtml, SelfContainedAndEscaped) {
+  offload::ReportInput input;
+  input.files = {"results.jsonl"};
+  // The collection name lands in table cells and in the chart data (JSON in a <script>).
+  const std::string hostile = "</script><img src=x onerror=alert(1)>";
+  input.records = {record(hostile, "local", true, 8, 0, 10), record(hostile, "http://r:1", true, 20, 10, 40)};
+  input.records[1].ok = false;
+  input.records[1].error = "<b>refused</b>";
+  const std::string html = offload::render_html(input, "window.Chart = function () {};");
+  EXPECT_THAT(html, HasSubstr("<canvas id=\"chart-means\""));
+  EXPECT_THAT(html, HasSubstr("<canvas id=\"chart-cdf\""));
+  EXPECT_THAT(html, HasSubstr("window.Chart = function () {};"));
+  EXPECT_THAT(html, HasSubstr("http://r:1: &lt;b&gt;refused&lt;/b&gt;"));
+  EXPECT_THAT(html, HasSubstr("Only local runs succeeded"));
+  // Three script elements, each closed once: nothing in the data ended one early.
+  size_t closes = 0;
+  for (size_t at = html.find("</script>"); at != std::string::npos; at = html.find("</script>", at + 1)) ++closes;
+  EXPECT_EQ(closes, 3u);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_THAT(html, HasSubstr("&lt;/script&gt;&lt;img src=x"));
+  EXPECT_THAT(html, HasSubstr("\\u003c/script>\\u003cimg src=x"));
+  // Nothing for the browser to fetch.
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("url("), std::string::npos);
+}
+
+TEST(RenderHtml, LeavesNoSourceMapReference) {
+  offload::ReportInput input;
+  input.records = {record("small", "local", true, 8, 0, 10)};
+  const std::string html = offload::render_html(input, "var a = 1;\n//# sourceMappingURL=chart.umd.js.map\n");
+  EXPECT_THAT(html, HasSubstr("var a = 1;"));
+  EXPECT_EQ(html.find("sourceMappingURL"), std::string::npos);
+}
+
+}  // namespace
