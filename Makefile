@@ -2,10 +2,16 @@
 # photos, test tools), build, and run. See README.md.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
+# Seconds per fuzz target: `make fuzz` runs each this long; `make test` runs
+# each for FUZZ_CI_SECONDS.
+FUZZ_SECONDS    ?= 600
+FUZZ_CI_SECONDS ?= 45
+SOAK_SECONDS    ?= 1800
 MODEL      := models/mobilenet_ssd_v2_coco_quant_postprocess.tflite
 
-.PHONY: all setup build build-asan test test-release test-asan bench run clean
+.PHONY: all setup build build-asan test test-release test-sanitize test-asan fuzz soak bench run clean
 
 all: build
 
@@ -24,16 +30,30 @@ $(ASAN_BUILD)/CMakeCache.txt:
 build-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-# Every test: the Release build, then the same suites under ASan/UBSan.
+# Every test: the Release build, the same suites under ASan/UBSan (LeakSanitizer
+# on), then each fuzz target briefly.
 test: setup
 	$(MAKE) test-release
-	$(MAKE) test-asan
+	$(MAKE) test-sanitize
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test-asan: build-asan
-	cd $(ASAN_BUILD) && LOOKOUT_SANITIZED=1 ctest --output-on-failure -j$(JOBS)
+# ASAN_OPTIONS: leak detection stated (it is ASan's default on Linux; the
+# sanitizer tests check a leak is really reported).
+test-sanitize: build-asan
+	cd $(ASAN_BUILD) && LOOKOUT_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+
+test-asan: test-sanitize
+
+# libFuzzer targets (clang, build-fuzz/): FUZZ_SECONDS each; see fuzz/run.sh.
+fuzz:
+	FUZZ_BUILD=$(FUZZ_BUILD) JOBS=$(JOBS) fuzz/run.sh $(FUZZ_SECONDS)
+
+# Not in `make test`: 30 minutes of mixed traffic, RSS and fds sampled, slopes printed.
+soak: build
+	tests/soak.sh $(SOAK_SECONDS)
 
 bench: setup build
 	bench/compare-tflite.sh
@@ -44,4 +64,4 @@ run: setup build
 	$(BUILD)/lookout serve --port 5029
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

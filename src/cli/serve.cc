@@ -46,10 +46,15 @@ int serve_main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--log-format", o.log_format, "request log on stderr: text or json")
       ->capture_default_str()->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--read-timeout", o.read_timeout, "socket read timeout, seconds")
+  app.add_option("--read-timeout", o.read_timeout, "seconds a client may send nothing mid-request before it is cut off")
       ->capture_default_str()->check(CLI::Range(1, 3600));
-  app.add_option("--write-timeout", o.write_timeout, "socket write timeout, seconds")
+  app.add_option("--write-timeout", o.write_timeout, "seconds a client may read nothing of a response before it is cut off")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--keep-alive-timeout", o.keep_alive_timeout, "seconds an idle keep-alive connection is kept open")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--max-connections", o.max_connections,
+                 "connections served at once (one thread each); more wait for a free one")
+      ->capture_default_str()->check(CLI::Range(1, 65536));
   app.add_option("--model", o.model, "TFLite model file")->type_name("FILE")->capture_default_str();
   app.add_option("--labels", o.labels, "labels file")->type_name("FILE")->capture_default_str();
   app.add_option("--backend", o.backend, "engine backend: xnnpack or reference")

@@ -16,8 +16,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "server/connections.h"
 #include "server/metrics.h"
 #include "server/pool.h"
+#include "server/request.h"
 #include "server/web_ui.h"
 
 namespace lookout::server {
@@ -30,13 +32,6 @@ using json = nlohmann::json;
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
-
-// A refusal with its HTTP status; the exception handler shapes the body.
-class HttpError : public std::runtime_error {
- public:
-  HttpError(int status, const std::string& message) : std::runtime_error(message), status(status) {}
-  int status;
-};
 
 // Per request, on the httplib thread that serves it: set by the pre-routing
 // handler and the route, read by the logger.
@@ -78,78 +73,6 @@ std::array<uint8_t, SHA256_DIGEST_LENGTH> sha256(const std::string& s) {
   return d;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// "image/jpeg; charset=x" -> "image/jpeg"
-std::string media_type(const std::string& content_type) {
-  std::string t = lower(content_type.substr(0, content_type.find(';')));
-  while (!t.empty() && t.back() == ' ') t.pop_back();
-  return t;
-}
-
-// Strict base64 (standard alphabet, '=' padding, whitespace ignored).
-std::vector<uint8_t> base64_decode(const std::string& in, const std::string& what) {
-  static const auto table = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(a[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
-  std::vector<uint8_t> out;
-  out.reserve(in.size() / 4 * 3);
-  uint32_t acc = 0;
-  int bits = 0, pad = 0;
-  size_t symbols = 0;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(in[i]);
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++pad;
-      ++symbols;
-      continue;
-    }
-    if (pad > 0 || table[c] < 0)
-      throw HttpError(400, what + ": invalid base64 character at offset " + std::to_string(i));
-    acc = (acc << 6) | static_cast<uint32_t>(table[c]);
-    bits += 6;
-    ++symbols;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<uint8_t>((acc >> bits) & 0xff));
-    }
-  }
-  if (symbols % 4 != 0 || pad > 2) throw HttpError(400, what + ": invalid base64 length or padding");
-  if (out.empty()) throw HttpError(400, what + ": empty image data");
-  return out;
-}
-
-float parse_threshold(const std::string& text, const std::string& name) {
-  try {
-    size_t used = 0;
-    const float v = std::stof(text, &used);
-    if (used == text.size() && v >= 0 && v <= 1) return v;
-  } catch (const std::exception&) {
-  }
-  throw HttpError(400, name + " must be a number between 0 and 1, got '" + text + "'");
-}
-
-struct Upload {
-  std::string id;
-  std::string data;
-  std::string field;  // multipart field name
-};
-
-struct Body {
-  std::vector<Upload> images;
-  std::map<std::string, std::string> fields;  // multipart fields without a filename
-  double upload_ms = 0;
-  size_t bytes = 0;
-};
-
 class Service {
  public:
   Service(const ServerOptions& o, Pool& pool, Metrics& metrics, std::string model_name,
@@ -162,7 +85,6 @@ class Service {
 
  private:
   void check_key(const httplib::Request& req) const;
-  Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) const;
   std::vector<ImageOutcome> run(const std::vector<Upload>& images, const detect::Filter& filter);
   void count(const httplib::Request& req, const httplib::Response& res);
   void log(const httplib::Request& req, const httplib::Response& res);
@@ -190,49 +112,6 @@ void Service::check_key(const httplib::Request& req) const {
   if (CRYPTO_memcmp(digest.data(), key_digest_.data(), digest.size()) != 0) throw HttpError(401, "wrong API key");
 }
 
-// Reads the whole body (httplib enforces --max-body-mb), timing the receive.
-Body Service::read_body(const httplib::Request& req, httplib::Response& res,
-                        const httplib::ContentReader& reader) const {
-  Body body;
-  const auto t0 = Clock::now();
-  bool ok;
-  if (req.is_multipart_form_data()) {
-    std::vector<httplib::MultipartFormData> parts;
-    ok = reader(
-        [&](const httplib::MultipartFormData& part) {
-          parts.push_back(part);
-          return true;
-        },
-        [&](const char* data, size_t n) {
-          parts.back().content.append(data, n);
-          return true;
-        });
-    for (httplib::MultipartFormData& p : parts) {
-      body.bytes += p.content.size();
-      if (p.filename.empty() && media_type(p.content_type).rfind("image/", 0) != 0)
-        body.fields[p.name] = std::move(p.content);
-      else
-        body.images.push_back({p.filename.empty() ? p.name : p.filename, std::move(p.content), p.name});
-    }
-  } else {
-    std::string data;
-    ok = reader([&](const char* d, size_t n) {
-      data.append(d, n);
-      return true;
-    });
-    body.bytes = data.size();
-    body.images.push_back({"", std::move(data), ""});
-  }
-  body.upload_ms = ms_between(t0, Clock::now());
-  if (!ok) {
-    if (res.status == 413)
-      throw HttpError(413, "request body larger than --max-body-mb " + std::to_string(o_.max_body_mb) + " MiB");
-    throw HttpError(400, req.is_multipart_form_data() ? "malformed multipart/form-data body"
-                                                      : "request body could not be read");
-  }
-  return body;
-}
-
 std::vector<ImageOutcome> Service::run(const std::vector<Upload>& images, const detect::Filter& filter) {
   std::vector<ImageJob> jobs;
   for (const Upload& u : images)
@@ -250,70 +129,10 @@ json box_json(const detect::Box& b) {
   return {{"xmin", b.xmin}, {"ymin", b.ymin}, {"xmax", b.xmax}, {"ymax", b.ymax}};
 }
 
-// A refusal before the body was read still reads it (and drops it), so the
-// next request on a keep-alive connection starts where it should.
-template <class Check>
-void before_body(const httplib::Request& req, const httplib::ContentReader& reader, Check check) {
-  try {
-    check();
-  } catch (const HttpError&) {
-    if (req.is_multipart_form_data())
-      reader([](const httplib::MultipartFormData&) { return true; }, [](const char*, size_t) { return true; });
-    else
-      reader([](const char*, size_t) { return true; });
-    throw;
-  }
-}
-
 void Service::detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-  const std::string type = media_type(req.get_header_value("Content-Type"));
-  const bool is_json = type == "application/json", is_multipart = req.is_multipart_form_data();
-  const bool is_raw = type == "image/jpeg" || type == "image/jpg" || type == "image/png";
-  before_body(req, reader, [&] {
-    check_key(req);
-    if (!is_json && !is_multipart && !is_raw)
-      throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
-                               "': send application/json, multipart/form-data, image/jpeg or image/png");
-  });
-  Body body = read_body(req, res, reader);
-  detect::Filter filter;
-  if (req.has_param("threshold")) filter.threshold = parse_threshold(req.get_param_value("threshold"), "threshold");
-
-  std::vector<Upload> images;
-  if (is_json) {
-    json doc;
-    try {
-      doc = json::parse(body.images.at(0).data);
-    } catch (const json::parse_error& e) {
-      throw HttpError(400, std::string("malformed JSON: ") + e.what());
-    }
-    if (!doc.is_object() || !doc.contains("images") || !doc["images"].is_array())
-      throw HttpError(400, "JSON body must be an object with an \"images\" array");
-    if (doc.contains("threshold")) {
-      if (!doc["threshold"].is_number() || doc["threshold"].get<double>() < 0 || doc["threshold"].get<double>() > 1)
-        throw HttpError(400, "threshold must be a number between 0 and 1");
-      filter.threshold = doc["threshold"].get<float>();
-    }
-    size_t i = 0;
-    for (const json& item : doc["images"]) {
-      const std::string where = "images[" + std::to_string(i) + "]";
-      if (!item.is_object() || !item.contains("data") || !item["data"].is_string())
-        throw HttpError(400, where + " must be an object with a base64 \"data\" string");
-      std::string id = item.contains("id") && item["id"].is_string() ? item["id"].get<std::string>()
-                                                                     : "image" + std::to_string(i);
-      const std::vector<uint8_t> bytes = base64_decode(item["data"].get<std::string>(), where + ".data");
-      images.push_back({std::move(id), std::string(bytes.begin(), bytes.end()), ""});
-      ++i;
-    }
-  } else if (is_multipart) {
-    images = std::move(body.images);
-    if (body.fields.count("threshold")) filter.threshold = parse_threshold(body.fields["threshold"], "threshold");
-  } else {
-    images = std::move(body.images);
-    images[0].id = req.has_param("id") ? req.get_param_value("id") : "image";
-    if (images[0].data.empty()) throw HttpError(400, "empty request body: send the image bytes");
-  }
-  if (images.empty()) throw HttpError(400, "no images in the request");
+  DetectRequest parsed = read_detect(req, res, reader, o_.max_body_mb, [&] { check_key(req); });
+  const std::vector<Upload>& images = parsed.images;
+  const detect::Filter& filter = parsed.filter;
   t_state.images = static_cast<int>(images.size());
 
   size_t total_bytes = 0;
@@ -355,13 +174,13 @@ void Service::detect(const httplib::Request& req, httplib::Response& res, const 
   json summary = {{"images", n},
                   {"ok", ok},
                   {"failed", n - ok},
-                  {"upload_ms", body.upload_ms},
-                  {"avg_upload_ms", body.upload_ms / n},
+                  {"upload_ms", parsed.upload_ms},
+                  {"avg_upload_ms", parsed.upload_ms / n},
                   {"avg_inference_ms", ok ? inference_sum / ok : 0.0}};
   // Upload time apportioned by bytes across the batch.
   for (size_t i = 0; i < images.size(); ++i)
     results[i]["timing_ms"]["upload"] =
-        total_bytes ? body.upload_ms * static_cast<double>(images[i].data.size()) / static_cast<double>(total_bytes)
+        total_bytes ? parsed.upload_ms * static_cast<double>(images[i].data.size()) / static_cast<double>(total_bytes)
                     : 0.0;
   json doc = {{"results", std::move(results)}, {"summary", std::move(summary)}};
   // One image sent, and it was refused: the request carries its status.
@@ -376,26 +195,9 @@ void Service::detect(const httplib::Request& req, httplib::Response& res, const 
 
 void Service::deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   const auto t0 = Clock::now();
-  before_body(req, reader, [&] {
-    check_key(req);
-    if (!req.is_multipart_form_data())
-      throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
-                               "': send multipart/form-data with an 'image' field");
-  });
-  Body body = read_body(req, res, reader);
-  const Upload* image = nullptr;
-  for (const Upload& u : body.images)
-    if (u.field == "image") image = &u;
-  if (image == nullptr && body.fields.count("image")) throw HttpError(400, "multipart field 'image' is empty");
-  if (image == nullptr) throw HttpError(400, "missing multipart field 'image'");
-  detect::Filter filter;
-  filter.threshold = 0.4f;
-  if (body.fields.count("min_confidence"))
-    filter.threshold = parse_threshold(body.fields["min_confidence"], "min_confidence");
-  else if (req.has_param("min_confidence"))
-    filter.threshold = parse_threshold(req.get_param_value("min_confidence"), "min_confidence");
+  const DeepStackRequest parsed = read_deepstack(req, res, reader, o_.max_body_mb, [&] { check_key(req); });
   t_state.images = 1;
-  const std::vector<ImageOutcome> outcomes = run({*image}, filter);
+  const std::vector<ImageOutcome> outcomes = run({parsed.image}, parsed.filter);
   const ImageOutcome& o = outcomes[0];
   if (o.status != 200) throw HttpError(o.status, o.error);
   json predictions = json::array();
@@ -511,7 +313,7 @@ void Service::install(httplib::Server& svr) {
   for (const char* path : {"/api/model", "/healthz", "/v2/health/live", "/v2/health/ready", "/metrics"})
     svr.Post(path, [](const Request& req, Response& res, const httplib::ContentReader& reader) {
       res.set_header("Allow", "GET");
-      before_body(req, reader, [] { throw HttpError(405, "method not allowed: use GET"); });
+      refuse_after_body(req, reader, 405, "method not allowed: use GET");
     });
 
   // Typed errors -> statuses, in one place.
@@ -590,12 +392,15 @@ int run_server(const ServerOptions& options) {
                  o.tls_key.c_str());
     return 2;
   }
-  const size_t http_threads = static_cast<size_t>(o.workers) * 2 + 4;
-  svr->new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
+  const size_t max_connections = static_cast<size_t>(o.max_connections);
+  svr->new_task_queue = [max_connections] { return new ConnectionQueue(max_connections); };
   svr->set_payload_max_length(static_cast<size_t>(o.max_body_mb) << 20);
   svr->set_read_timeout(o.read_timeout, 0);
   svr->set_write_timeout(o.write_timeout, 0);
-  svr->set_keep_alive_timeout(2);
+  svr->set_keep_alive_timeout(o.keep_alive_timeout);
+  // httplib's default closes a keep-alive connection after 5 requests; a
+  // busy client would reconnect every 5 images.
+  svr->set_keep_alive_max_count(100);
   // Responses are written in pieces (headers, body); without TCP_NODELAY,
   // Nagle's algorithm and the client's delayed ACK add ~40 ms per request.
   svr->set_tcp_nodelay(true);

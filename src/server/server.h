@@ -21,7 +21,11 @@ struct ServerOptions {
   std::string tls_cert, tls_key;
   int drain_seconds = 10;
   std::string log_format = "text";  // text | json
-  int read_timeout = 30, write_timeout = 30;  // seconds
+  // Slow and idle clients: seconds a read or write may stall, seconds an idle
+  // keep-alive connection is kept, connections served at once (a thread each).
+  int read_timeout = 10, write_timeout = 10;
+  int keep_alive_timeout = 2;
+  int max_connections = 256;
   std::string model, labels;
   std::string backend = "xnnpack";
 };

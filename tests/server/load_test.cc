@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -154,6 +156,160 @@ TEST(Overload, BurstFarAboveCapacityStaysBounded) {
     EXPECT_EQ(ex.value("lookout_requests_total", {{"route", "/api/detect"}, {"code", "503"}}).value_or(0), refused);
   }
   EXPECT_EQ(ex.value("lookout_queue_depth", {}).value_or(-1), 0);
+}
+
+// Open-loop load: request k is sent at start + k / rate (whatever happened
+// to the earlier ones) by whichever of `senders` keep-alive clients is free.
+struct Timed {
+  int status = 0;       // 0 = no response
+  double ms = 0;        // round trip
+  double served_ms = 0; // the server's own time for the image, without its queue wait (200s)
+  double admitted_ms = 0;  // the server's time from admission to the result: queue wait + served (200s)
+  std::string retry_after, body;
+};
+
+std::vector<Timed> open_loop(const ServerProcess& server, const std::string& image, double rate, double seconds,
+                             int senders) {
+  const size_t total = static_cast<size_t>(rate * seconds);
+  std::vector<Timed> out(total);
+  std::atomic<size_t> next{0};
+  const auto start = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < senders; ++t) {
+    threads.emplace_back([&] {
+      auto c = server.client();
+      c->set_keep_alive(true);
+      c->set_tcp_nodelay(true);
+      for (size_t k = next++; k < total; k = next++) {
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                  std::chrono::duration<double>(static_cast<double>(k) / rate)));
+        const auto t0 = std::chrono::steady_clock::now();
+        auto res = c->Post("/api/detect?id=load.jpg", image, "image/jpeg");
+        Timed& r = out[k];
+        r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (!res) continue;
+        r.status = res->status;
+        r.retry_after = res->get_header_value("Retry-After");
+        if (r.status == 200) {
+          const json t = json::parse(res->body)["results"][0]["timing_ms"];
+          r.served_ms = t["total"].get<double>() - t["queue"].get<double>();
+          r.admitted_ms = t["total"].get<double>();
+        } else {
+          r.body = res->body;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+// About 10x the measured capacity, open loop, for LOOKOUT_OVERLOAD_SECONDS
+// (default 10 s in `make test`; the Reliability figures are from 60 s).
+TEST(Overload, TenTimesCapacityOnlyRefusesBeyondTheQueue) {
+  constexpr int kQueue = 8;
+  ServerProcess server(ServerOptions{{"--workers", "1", "--max-queue", std::to_string(kQueue)}, {}, false, {}});
+  // The smallest real photo: the cost is the model's, not the upload's, so
+  // the clients can offer 10x without taking the CPU from the server.
+  const std::string photo = read_file(kPhotos / "libdlib19.1__frame_000100.jpg");
+  const char* env = std::getenv("LOOKOUT_OVERLOAD_SECONDS");
+  const double seconds = env ? std::atof(env) : 10.0;
+
+  // Service time, measured here: one request at a time, round trip. (The
+  // clients set TCP_NODELAY, as curl does: headers and body are two writes.)
+  auto c = server.client();
+  c->set_tcp_nodelay(true);
+  std::vector<double> sequential;
+  for (int i = 0; i < 12; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto res = c->Post("/api/detect?id=one.jpg", photo, "image/jpeg");
+    ASSERT_TRUE(res && res->status == 200);
+    if (i >= 2) sequential.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double service_ms = percentile(sequential, 0.5);
+  // Capacity, measured here: the rate of 200s while the server is saturated
+  // (2 s offered at 10x the sequential rate; the worker never waits).
+  size_t probe_ok = 0;
+  const auto probe_start = std::chrono::steady_clock::now();
+  for (const Timed& o : open_loop(server, photo, 10 * 1000.0 / service_ms, 2.0, 2 * kQueue + 16))
+    probe_ok += o.status == 200 ? 1 : 0;
+  const double capacity =
+      static_cast<double>(probe_ok) / std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
+  ASSERT_GT(capacity, 0);
+  const double rate = 10 * capacity;
+
+  std::atomic<bool> done{false};
+  std::vector<uint64_t> rss;
+  std::thread sampler([&] {
+    while (!done) {
+      rss.push_back(server.rss_kib());
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<Timed> outcomes = open_loop(server, photo, rate, seconds, 2 * kQueue + 16);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  done = true;
+  sampler.join();
+
+  std::vector<double> admitted_ms, served_ms, in_server_ms;
+  int refused = 0, other = 0;
+  for (const Timed& o : outcomes) {
+    if (o.status == 200) {
+      admitted_ms.push_back(o.ms);
+      served_ms.push_back(o.served_ms);
+      in_server_ms.push_back(o.admitted_ms);
+    } else if (o.status == 503) {
+      ++refused;
+      EXPECT_FALSE(o.retry_after.empty()) << "a 503 without Retry-After";
+    } else {
+      ++other;
+      if (other <= 3) ADD_FAILURE() << "status " << o.status << " (0 = no response): " << o.body.substr(0, 200);
+    }
+  }
+  // A request let in waits for at most the queue ahead of it, then is
+  // served: (queue + 1) x the service time, in the server (its queue wait
+  // plus its own time, as it reports them; the round trip adds the client
+  // threads' scheduling, which on 2 shared cores is noise). The service time
+  // is the sequential round trip measured above, or the server's own time
+  // per image under this load (its 90th percentile), if larger; x2 margin.
+  const double served_p90 = percentile(served_ms, 0.9);
+  const double bound_ms = 2 * (kQueue + 1) * std::max(service_ms, served_p90);
+  const double p50 = percentile(admitted_ms, 0.5), p99 = percentile(admitted_ms, 0.99);
+  const double in_server_p99 = percentile(in_server_ms, 0.99);
+  const size_t third = rss.size() / 3;
+  const uint64_t rss_first = third ? *std::max_element(rss.begin(), rss.begin() + static_cast<long>(third)) : 0;
+  const uint64_t rss_last = third ? *std::max_element(rss.end() - static_cast<long>(third), rss.end()) : 0;
+  std::printf("overload: service %.1f ms (sequential round trip), %.1f ms (server p90, under load); capacity %.1f/s; "
+              "offered %.0f/s for %.1f s (%zu requests, took %.1f s); admitted %zu, 503 %d, other %d; admitted round trip p50 "
+              "%.1f ms, p99 %.1f ms; in the server p99 %.1f ms, bound 2 x (queue %d + 1) x service = %.1f ms; sustained %.1f/s (offered/sustained %.1f); RSS max first third %.1f MiB, last third %.1f MiB\n",
+              service_ms, served_p90, capacity, rate, seconds, outcomes.size(), elapsed, admitted_ms.size(), refused,
+              other, p50, p99, in_server_p99, kQueue, bound_ms, admitted_ms.size() / elapsed, rate / (admitted_ms.size() / elapsed), rss_first / 1024.0, rss_last / 1024.0);
+  RecordProperty("service_ms", static_cast<int>(service_ms));
+  RecordProperty("admitted", static_cast<int>(admitted_ms.size()));
+  RecordProperty("refused", refused);
+  RecordProperty("p99_ms", static_cast<int>(p99));
+  RecordProperty("in_server_p99_ms", static_cast<int>(in_server_p99));
+  RecordProperty("bound_ms", static_cast<int>(bound_ms));
+  RecordProperty("rss_first_mib", static_cast<int>(rss_first / 1024));
+  RecordProperty("rss_last_mib", static_cast<int>(rss_last / 1024));
+
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(refused, static_cast<int>(outcomes.size() / 2)) << "10x capacity: most requests must be refused";
+  EXPECT_GE(admitted_ms.size(), 1u);
+  // Far over what the server sustained in the same run.
+  EXPECT_GE(rate, 4 * static_cast<double>(admitted_ms.size()) / elapsed) << "the load did not overload the server";
+  EXPECT_LE(in_server_p99, bound_ms) << "admitted requests waited longer than the queue allows";
+  // Flat: the last third of the run peaks no more than 10 % (+ 16 MiB of
+  // allocator slack) above the first.
+  EXPECT_LE(rss_last, rss_first + rss_first / 10 + 16 * 1024) << "RSS grew under sustained overload";
+  expect_healthy(server);
 }
 
 TEST(Shutdown, SigtermFinishesInFlightRequestsAndExitsZero) {
