@@ -24,6 +24,7 @@ struct ModelFiles {
 ModelFiles load_model_files(const std::string& model_path, const std::string& labels_path);
 
 int bench_main(int argc, char** argv);
+int collections_main(int argc, char** argv);
 int detect_main(int argc, char** argv);
 int report_main(int argc, char** argv);
 int serve_main(int argc, char** argv);

@@ -18,6 +18,7 @@ void usage(FILE* out) {
                "  run DIR --target T send a collection to local and/or remote detectors, record timings (JSON lines)\n"
                "  offload DIR --remote URL  measure local vs remote, model the trade-off, verdict, hybrid run\n"
                "  report RESULTS...  lab results -> one offline HTML page with charts and the verdict (-o FILE)\n"
+               "  collections make   build the lab's SMALL/MEDIUM/BIG photo collections from data/small\n"
                "\n"
                "Run 'lookout <command> --help' for a command's options.\n");
 }
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   if (command == "offload") return lookout::cli::offload_main(argc - 1, argv + 1);
   if (command == "bench") return lookout::cli::bench_main(argc - 1, argv + 1);
   if (command == "report") return lookout::cli::report_main(argc - 1, argv + 1);
+  if (command == "collections") return lookout::cli::collections_main(argc - 1, argv + 1);
   std::fprintf(stderr, "lookout: unknown command '%s'\n\n", command.c_str());
   usage(stderr);
   return 2;

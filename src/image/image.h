@@ -85,6 +85,13 @@ Image decode_image(std::span<const uint8_t> bytes, int min_width, int min_height
 // Same size in and out returns an identical copy. No aspect preservation.
 Image resize_bilinear(const Image& src, int out_width, int out_height);
 
+// The rectangle [x, x + width) x [y, y + height) of `src`, copied. Throws
+// std::invalid_argument when the rectangle is empty or not inside `src`.
+Image crop(const Image& src, int x, int y, int width, int height);
+
+// `src` mirrored left-right.
+Image flip_horizontal(const Image& src);
+
 // RGB8 -> baseline JPEG, 4:2:0 chroma, quality 1-100. Throws
 // std::invalid_argument for an inconsistent image or quality,
 // std::runtime_error with TurboJPEG's reason otherwise.

@@ -1,0 +1,334 @@
+#!/bin/bash
+# remote-lab.sh: a reproducible "remote machine" on this one: `lookout serve`
+# in its own network namespace behind a veth pair, CPU-limited, with the
+# link's bandwidth shaped in the kernel (tc tbf, both directions) and a
+# round-trip delay (netem where the kernel has it; otherwise
+# lookout-delay-proxy in front of the server holds every chunk for RTT/2
+# each way: data exchanges pay the RTT, the TCP handshake does not).
+#
+#   scripts/remote-lab.sh up     [--name NAME] [--rate 20mbit] [--rtt 40ms] [--cpus 1] [--port 5029]
+#                                [--bin-dir DIR] [-- SERVE-ARGS...]
+#   scripts/remote-lab.sh set    [--name NAME] [--rate RATE] [--rtt RTT]
+#   scripts/remote-lab.sh status [--name NAME]
+#   scripts/remote-lab.sh down   [--name NAME]
+#
+# up       prints the server's URL (http://10.77.N.2:PORT) on stdout once
+#          /v2/health/ready answers 200 through the shaped link.
+# set      changes rate and/or RTT of a running lab (connections stay up).
+# status   the lab's settings, processes and qdiscs (with counters); exit 3 if down.
+# down     stops the processes, deletes the namespace and the veth pair;
+#          safe to run twice. Logs stay in /tmp/lookout-lab-NAME/.
+#
+# --name     several labs can run at once, each with its own /30 (10.77.N.0/30;
+#            the host side is 10.77.N.1, the server 10.77.N.2). Default: default.
+# --rate     tc rate: NUMBER followed by bit, kbit, mbit or gbit (per direction).
+# --rtt      round-trip delay: NUMBER followed by ms, us or s (0 = none).
+# --cpus     the server runs on the last N CPUs (taskset), one detector each.
+# --port     the server's port. --bin-dir: where lookout and
+#            lookout-delay-proxy are (default: build/ of this repository).
+# After --, arguments go to `lookout serve` (e.g. -- --max-queue 16).
+#
+# Needs root (network namespaces, tc) and iproute2, util-linux, curl.
+# Exit codes: 0 done, 1 failed (the message says why), 2 bad arguments, 3 status: lab is down.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROG=remote-lab.sh
+LOCK=/tmp/lookout-lab.lock
+READY_TIMEOUT_S=${LOOKOUT_LAB_READY_TIMEOUT:-180}
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+usage_error() { echo "$PROG: $*" >&2; echo "run '$0 --help' for usage" >&2; exit 2; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+COMMAND=$1
+shift
+case "$COMMAND" in
+  -h|--help|help) usage; exit 0 ;;
+  up|down|status|set) ;;
+  *) usage_error "unknown command '$COMMAND' (up, set, status or down)" ;;
+esac
+
+NAME=default RATE="" RTT="" CPUS=1 PORT=5029 BIN_DIR="$ROOT/build"
+SERVE_ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name) NAME=${2:?--name needs a value}; shift 2 ;;
+    --rate) RATE=${2:?--rate needs a value}; shift 2 ;;
+    --rtt) RTT=${2:?--rtt needs a value}; shift 2 ;;
+    --cpus) CPUS=${2:?--cpus needs a value}; shift 2 ;;
+    --port) PORT=${2:?--port needs a value}; shift 2 ;;
+    --bin-dir) BIN_DIR=${2:?--bin-dir needs a value}; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; SERVE_ARGS=("$@"); break ;;
+    *) usage_error "unknown option '$1'" ;;
+  esac
+done
+
+[[ "$NAME" =~ ^[A-Za-z0-9_-]{1,40}$ ]] || usage_error "--name '$NAME': use 1-40 letters, digits, _ or -"
+[[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || usage_error "--port '$PORT': a TCP port 1-65535"
+
+RUN=/tmp/lookout-lab-$NAME
+NS=lookout-lab-$NAME
+STATE=$RUN/state
+
+# --rate -> bits per second (tc's units: bit, kbit, mbit, gbit; decimal).
+rate_bps() {
+  [[ "$1" =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit)$ ]] || usage_error "--rate '$1': NUMBER with bit, kbit, mbit or gbit (e.g. 20mbit)"
+  awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[3]}" 'BEGIN {
+    m = (u == "gbit") ? 1e9 : (u == "mbit") ? 1e6 : (u == "kbit") ? 1e3 : 1
+    printf "%.0f\n", n * m }'
+}
+# --rtt -> microseconds.
+rtt_us() {
+  [[ "$1" =~ ^([0-9]+(\.[0-9]+)?)(ms|us|s)$ ]] || [ "$1" = 0 ] || usage_error "--rtt '$1': NUMBER with ms, us or s (e.g. 40ms)"
+  [ "$1" = 0 ] && { echo 0; return; }
+  awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[3]}" 'BEGIN {
+    m = (u == "s") ? 1e6 : (u == "ms") ? 1e3 : 1
+    printf "%.0f\n", n * m }'
+}
+
+need_root() {
+  [ "$(id -u)" -eq 0 ] || die "needs root for network namespaces and tc: run it as root (sudo $0 $COMMAND ...)"
+  local tool
+  for tool in ip tc taskset flock curl setsid; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found: run scripts/setup (it installs iproute2, util-linux, curl)"
+  done
+}
+
+load_state() {
+  [ -f "$STATE" ] || return 1
+  # shellcheck disable=SC1090
+  . "$STATE"
+}
+
+# tbf for one direction: rate, a burst of 2 ms of traffic (at least 10
+# full-size frames) and a queue of at most 50 ms.
+tbf_args() {
+  local bps=$1
+  local burst=$(( bps / 8 / 500 ))
+  [ "$burst" -ge 15140 ] || burst=15140
+  echo "rate ${bps}bit burst ${burst} latency 50ms"
+}
+
+# Applies rate and delay on both veth ends ($1 = add or change).
+shape() {
+  local verb=$1 bps=$2 one_way_us=$3
+  local ns_tc=(ip netns exec "$NS" tc)
+  # shellcheck disable=SC2046
+  if [ "$MODE" = netem ]; then
+    tc qdisc "$verb" dev "$HOST_IF" root handle 1: netem delay "${one_way_us}us"
+    tc qdisc "$verb" dev "$HOST_IF" parent 1:1 handle 10: tbf $(tbf_args "$bps")
+    "${ns_tc[@]}" qdisc "$verb" dev "$NS_IF" root handle 1: netem delay "${one_way_us}us"
+    "${ns_tc[@]}" qdisc "$verb" dev "$NS_IF" parent 1:1 handle 10: tbf $(tbf_args "$bps")
+  else
+    tc qdisc "$verb" dev "$HOST_IF" root handle 1: tbf $(tbf_args "$bps")
+    "${ns_tc[@]}" qdisc "$verb" dev "$NS_IF" root handle 1: tbf $(tbf_args "$bps")
+  fi
+}
+
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_down() {
+  need_root
+  local pid
+  if load_state; then
+    for pid in ${PROXY_PID:-} ${SERVE_PID:-}; do stop_pid "$pid"; done
+  fi
+  if ip netns list | awk '{print $1}' | grep -qx "$NS"; then
+    for pid in $(ip netns pids "$NS" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$NS"
+  fi
+  # Deleting the namespace deletes its veth end and with it the pair, in the
+  # background: the host end may still be there, or vanish under our feet.
+  if [ -n "${HOST_IF:-}" ]; then ip link del "$HOST_IF" 2>/dev/null || true; fi
+  rm -f "$STATE" "$RUN/delay_ms"
+  echo "$PROG: lab '$NAME' is down" >&2
+}
+
+# Lowest N in 0-255 that no running lab and no interface uses.
+free_index() {
+  local n used="" st lab
+  # Indices of labs that are up (a state file left by a killed run does not count).
+  for st in /tmp/lookout-lab-*/state; do
+    [ -f "$st" ] || continue
+    lab=${st%/state}
+    ip netns list | awk '{print $1}' | grep -qx "${lab#/tmp/}" || continue
+    used+="$(sed -n 's/^INDEX=//p' "$st")"$'\n'
+  done
+  for n in $(seq 0 255); do
+    grep -qx "$n" <<<"$used" && continue
+    ip link show "lkl${n}h" >/dev/null 2>&1 && continue
+    ip -o addr show | grep -q " 10\.77\.$n\.1/" && continue
+    echo "$n"
+    return 0
+  done
+  die "all 256 lab subnets 10.77.0-255.0/30 are in use: bring some labs down"
+}
+
+cmd_up() {
+  need_root
+  RATE=${RATE:-20mbit}
+  RTT=${RTT:-40ms}
+  local bps one_way_us ncpu first cpulist
+  bps=$(rate_bps "$RATE")
+  one_way_us=$(( $(rtt_us "$RTT") / 2 ))
+  ncpu=$(nproc)
+  [[ "$CPUS" =~ ^[0-9]+$ ]] && [ "$CPUS" -ge 1 ] && [ "$CPUS" -le "$ncpu" ] || usage_error "--cpus '$CPUS': 1 to $ncpu (this machine's CPUs)"
+  first=$(( ncpu - CPUS ))
+  cpulist="$first-$(( ncpu - 1 ))"
+  local lookout="$BIN_DIR/lookout" proxy="$BIN_DIR/lookout-delay-proxy"
+  [ -x "$lookout" ] || die "$lookout not found: build it (cmake --build build --target lookout lookout-delay-proxy) or pass --bin-dir"
+
+  if ip netns list | awk '{print $1}' | grep -qx "$NS"; then
+    die "lab '$NAME' is already up ($(load_state && echo "$URL")): '$0 down --name $NAME' first, or 'set' to change it"
+  fi
+
+  mkdir -p "$RUN"
+  exec 9>"$LOCK"
+  flock 9
+  INDEX=$(free_index)
+  HOST_IF=lkl${INDEX}h NS_IF=lkl${INDEX}n
+  HOST_IP=10.77.$INDEX.1 NS_IP=10.77.$INDEX.2
+  URL=http://$NS_IP:$PORT
+  # Anything failing from here on takes the half-built lab down again.
+  trap 'echo "$PROG: up failed; cleaning up (logs in $RUN)" >&2; cmd_down 2>/dev/null || true' EXIT
+  ip netns add "$NS"
+  ip link add "$HOST_IF" type veth peer name "$NS_IF" netns "$NS"
+  ip addr add "$HOST_IP/30" dev "$HOST_IF"
+  ip link set "$HOST_IF" up
+  ip -n "$NS" addr add "$NS_IP/30" dev "$NS_IF"
+  ip -n "$NS" link set "$NS_IF" up
+  ip -n "$NS" link set lo up
+  # State first, so that `down` finds what there is even if the rest fails.
+  write_state() {
+    cat >"$STATE" <<EOF
+INDEX=$INDEX
+HOST_IF=$HOST_IF
+NS_IF=$NS_IF
+HOST_IP=$HOST_IP
+NS_IP=$NS_IP
+PORT=$PORT
+URL=$URL
+RATE=$RATE
+RTT=$RTT
+CPUS=$CPUS
+CPULIST=$cpulist
+MODE=${MODE:-}
+SERVE_PID=${SERVE_PID:-}
+PROXY_PID=${PROXY_PID:-}
+EOF
+  }
+  write_state
+  flock -u 9
+
+  if tc qdisc add dev "$HOST_IF" root netem delay "${one_way_us}us" 2>/dev/null; then
+    tc qdisc del dev "$HOST_IF" root
+    MODE=netem
+  else
+    MODE=proxy
+    [ -x "$proxy" ] || die "$proxy not found (this kernel has no netem, the delay needs it): cmake --build build --target lookout-delay-proxy"
+  fi
+  shape add "$bps" "$one_way_us"
+
+  : >"$RUN/serve.log"
+  : >"$RUN/proxy.log"
+  local serve_host=$NS_IP
+  [ "$MODE" = proxy ] && serve_host=127.0.0.1
+  # setsid, ip netns exec and taskset all exec: $! is the server's own pid.
+  (cd "$ROOT" && exec setsid ip netns exec "$NS" taskset -c "$cpulist" "$lookout" serve --host "$serve_host" \
+     --port "$PORT" "${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"}" </dev/null >>"$RUN/serve.log" 2>&1) &
+  SERVE_PID=$!
+  if [ "$MODE" = proxy ]; then
+    awk -v us="$one_way_us" 'BEGIN { printf "%.3f\n", us / 1000 }' >"$RUN/delay_ms"
+    (exec setsid ip netns exec "$NS" "$proxy" --listen "$NS_IP:$PORT" --to "127.0.0.1:$PORT" \
+       --delay-ms "$(cat "$RUN/delay_ms")" --delay-file "$RUN/delay_ms" </dev/null >>"$RUN/proxy.log" 2>&1) &
+    PROXY_PID=$!
+  fi
+  write_state
+
+  local deadline=$(( SECONDS + READY_TIMEOUT_S )) code
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/v2/health/ready" || true)
+    [ "$code" = 200 ] && break
+    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+      echo "$PROG: lookout serve exited; its log ($RUN/serve.log):" >&2
+      tail -n 20 "$RUN/serve.log" >&2
+      false
+    fi
+    if [ -n "${PROXY_PID:-}" ] && ! kill -0 "$PROXY_PID" 2>/dev/null; then
+      echo "$PROG: lookout-delay-proxy exited; its log ($RUN/proxy.log):" >&2
+      tail -n 20 "$RUN/proxy.log" >&2
+      false
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$PROG: $URL/v2/health/ready did not answer 200 within ${READY_TIMEOUT_S} s (last: $code); server log:" >&2
+      tail -n 20 "$RUN/serve.log" >&2
+      false
+    fi
+    sleep 0.2
+  done
+  trap - EXIT
+  echo "$PROG: lab '$NAME' up: $RATE each way, RTT $RTT ($MODE), server on CPUs $cpulist; logs in $RUN" >&2
+  echo "$URL"
+}
+
+cmd_set() {
+  need_root
+  [ -n "$RATE$RTT" ] || usage_error "set needs --rate and/or --rtt"
+  local new_rate=$RATE new_rtt=$RTT
+  load_state || die "lab '$NAME' is not up: '$0 up --name $NAME' first"
+  RATE=${new_rate:-$RATE}
+  RTT=${new_rtt:-$RTT}
+  local bps one_way_us
+  bps=$(rate_bps "$RATE")
+  one_way_us=$(( $(rtt_us "$RTT") / 2 ))
+  shape change "$bps" "$one_way_us"
+  if [ "$MODE" = proxy ]; then
+    awk -v us="$one_way_us" 'BEGIN { printf "%.3f\n", us / 1000 }' >"$RUN/delay_ms.new"
+    mv "$RUN/delay_ms.new" "$RUN/delay_ms"
+    kill -HUP "$PROXY_PID"
+  fi
+  sed -i -e "s/^RATE=.*/RATE=$RATE/" -e "s/^RTT=.*/RTT=$RTT/" "$STATE"
+  echo "$PROG: lab '$NAME': $RATE each way, RTT $RTT" >&2
+}
+
+cmd_status() {
+  need_root
+  if ! load_state; then
+    echo "lab '$NAME' is down"
+    exit 3
+  fi
+  echo "lab '$NAME': $URL  rate $RATE each way  RTT $RTT ($MODE)  server CPUs $CPULIST"
+  echo "namespace $NS, veth $HOST_IF ($HOST_IP) <-> $NS_IF ($NS_IP), logs in $RUN"
+  echo "processes:"
+  local pid
+  for pid in ${SERVE_PID:-} ${PROXY_PID:-}; do
+    if kill -0 "$pid" 2>/dev/null; then
+      ps -o pid=,psr=,pcpu=,rss=,args= -p "$pid" | sed 's/^/  /'
+    else
+      echo "  $pid (not running)"
+    fi
+  done
+  echo "upload (host -> server), $HOST_IF:"
+  tc -s qdisc show dev "$HOST_IF" | sed 's/^/  /'
+  echo "download (server -> host), $NS_IF:"
+  ip netns exec "$NS" tc -s qdisc show dev "$NS_IF" | sed 's/^/  /'
+}
+
+case "$COMMAND" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  set) cmd_set ;;
+  status) cmd_status ;;
+esac
