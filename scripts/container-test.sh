@@ -158,6 +158,9 @@ check "/v1/vision/detection (DeepStack): dog with its box in pixels" \
   '.success == true and .count >= 2 and (.predictions | map(select(.label == "dog"
    and .confidence >= 0.5 and .x_min < .x_max and .y_max <= 576)) | length == 1)' "$r"
 
+r=$(curl -sS --max-time 10 "$URL/" | jq -Rs .)
+check "the web UI at / is in the image" 'test("<title>Lookout</title>")' "$r"
+
 r=$(curl -sS --max-time 10 "$URL/api/model")
 check "/api/model: 300x300 input, LOOKOUT_WORKERS=2 taken from the environment" \
   '.input.width == 300 and .input.height == 300 and .workers == 2' "$r"

@@ -227,6 +227,10 @@ class Image(unittest.TestCase):
         ignore = read(".dockerignore").split()
         self.assertIn("!models/mobilenet_ssd_v2_coco_quant_postprocess.tflite", ignore)
         self.assertIn("!models/coco_labels.txt", ignore)
+        # What CMakeLists.txt compiles in must be in the context and copied.
+        for tree in ("src", "web", "cmake", "tests"):
+            self.assertIn(f"!{tree}/", ignore)
+            self.assertRegex(read("Dockerfile"), rf"(?m)^COPY {tree} {tree}$")
         self.assertNotIn("!build/", ignore)
 
 
