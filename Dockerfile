@@ -15,7 +15,8 @@ RUN apt-get update \
       libcpp-httplib-dev libssl-dev nlohmann-json3-dev libcli11-dev \
       libgtest-dev libgmock-dev \
  && rm -rf /var/lib/apt/lists/*
-# (CMakeLists.txt declares the test targets too, hence gtest and tests/.
+# (CMakeLists.txt declares the test and fuzz-replay targets too, hence gtest,
+# tests/ and fuzz/.
 # web/ is the UI compiled into the server; without node_modules/ there is no
 # Chart.js, so `lookout report` is not in the image: it serves.)
 WORKDIR /src
@@ -24,6 +25,7 @@ COPY cmake cmake
 COPY src src
 COPY web web
 COPY tests tests
+COPY fuzz fuzz
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build -j"$(nproc)" --target lookout \
  && strip build/lookout
