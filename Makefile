@@ -11,7 +11,7 @@ FUZZ_CI_SECONDS ?= 45
 SOAK_SECONDS    ?= 1800
 MODEL      := models/mobilenet_ssd_v2_coco_quant_postprocess.tflite
 
-.PHONY: all setup build build-asan test test-release test-sanitize test-asan fuzz soak bench run clean
+.PHONY: all setup build build-asan test test-release test-sanitize test-asan test-container fuzz soak bench run clean
 
 all: build
 
@@ -54,6 +54,12 @@ fuzz:
 # Not in `make test`: 30 minutes of mixed traffic, RSS and fds sampled, slopes printed.
 soak: build
 	tests/soak.sh $(SOAK_SECONDS)
+
+# The container image built from scratch and smoke-tested with podman (no
+# Docker daemon, no registry; needs root). Not part of `test`: CI runs both.
+test-container:
+	scripts/setup --no-oracle --container
+	scripts/container-test.sh
 
 bench: setup build
 	bench/compare-tflite.sh

@@ -2,6 +2,7 @@
 // service there.
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 
@@ -59,6 +60,15 @@ int serve_main(int argc, char** argv) {
   app.add_option("--labels", o.labels, "labels file")->type_name("FILE")->capture_default_str();
   app.add_option("--backend", o.backend, "engine backend: xnnpack or reference")
       ->capture_default_str()->check(CLI::IsMember({"xnnpack", "reference"}));
+  // Every flag also reads LOOKOUT_<FLAG> (--max-body-mb: LOOKOUT_MAX_BODY_MB), so
+  // a container or a Kubernetes pod configures the server without a command line.
+  for (CLI::Option* opt : app.get_options()) {
+    if (opt == app.get_help_ptr() || opt->get_lnames().empty()) continue;
+    std::string env = "LOOKOUT_" + opt->get_lnames().front();
+    for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    opt->envname(env);
+  }
+  app.footer("Every option can also be set by the environment variable shown (Env:LOOKOUT_...); a flag wins.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

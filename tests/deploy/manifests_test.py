@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Structural checks of the deployment files: deploy/k8s/, compose.yaml and
+the Dockerfile, against each other and against `lookout serve --help`.
+
+kubectl cannot validate offline (even a client-side dry run asks a cluster
+for its API groups), so this checks what the README promises: probes on the
+health routes, requests and limits, a non-root user that is the image's
+user, a Service and an HPA that point at the Deployment, env vars that
+`lookout serve` knows. Each rule is also shown to catch a broken copy.
+
+    tests/deploy/manifests_test.py LOOKOUT_BINARY   (ctest runs it so)
+"""
+import copy
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+K8S = os.path.join(ROOT, "deploy", "k8s")
+PORT = 5029
+LOOKOUT = None  # the binary, from argv
+
+
+def read(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def load_k8s():
+    """Every document of deploy/k8s/*.yaml except the kustomization, by kind."""
+    by_kind = {}
+    for name in sorted(os.listdir(K8S)):
+        if not name.endswith(".yaml") or name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(read(os.path.join("deploy", "k8s", name))):
+            if doc is not None:
+                by_kind.setdefault(doc.get("kind"), []).append(doc)
+    return by_kind
+
+
+def dockerfile_user():
+    """The numeric uid of the runtime stage's USER line."""
+    users = re.findall(r"^USER\s+(\d+)", read("Dockerfile"), re.M)
+    return int(users[-1]) if users else None
+
+
+def serve_env_names():
+    """LOOKOUT_* names that `lookout serve --help` lists."""
+    out = subprocess.run([LOOKOUT, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r"Env:(LOOKOUT_[A-Z0-9_]+)", out))
+
+
+def cpu_cores(quantity):
+    q = str(quantity)
+    return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def memory_bytes(quantity):
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]i?)?", str(quantity))
+    if not m:
+        raise ValueError(f"memory quantity {quantity!r} is not a number with an optional K/M/G(i) unit")
+    return float(m.group(1)) * units.get(m.group(2), 1)
+
+
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def problems(by_kind, image_uid, known_env):
+    """Every rule the manifests break, as sentences; empty when all hold."""
+    found = []
+    need = lambda cond, msg: cond or found.append(msg)
+
+    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler"):
+        need(len(by_kind.get(kind, [])) == 1, f"deploy/k8s/ must hold exactly one {kind}")
+    if found:
+        return found
+    dep = by_kind["Deployment"][0]
+    svc = by_kind["Service"][0]
+    hpa = by_kind["HorizontalPodAutoscaler"][0]
+
+    need(dep.get("apiVersion") == "apps/v1", "the Deployment must be apps/v1")
+    spec = dep["spec"]
+    pod = spec["template"]
+    pod_labels = pod["metadata"].get("labels", {})
+    selector = spec["selector"].get("matchLabels", {})
+    need(selector and selector.items() <= pod_labels.items(),
+         f"the Deployment's selector {selector} must match its pod labels {pod_labels}")
+
+    containers = pod["spec"]["containers"]
+    need(len(containers) == 1, "the pod must run one container, lookout")
+    c = containers[0]
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    need(PORT in ports.values(), f"the container must expose port {PORT}")
+
+    def probe(name, path):
+        p = c.get(name, {}).get("httpGet", {})
+        need(p.get("path") == path, f"{name} must GET {path} (has {p.get('path')})")
+        need(p.get("port") in (PORT, *[n for n, v in ports.items() if v == PORT]),
+             f"{name} must use port {PORT} or its name (has {p.get('port')})")
+
+    probe("readinessProbe", "/v2/health/ready")
+    probe("livenessProbe", "/v2/health/live")
+
+    res = c.get("resources", {})
+    for part in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            need(r in res.get(part, {}), f"resources.{part}.{r} must be set")
+    if not found:
+        need(cpu_cores(res["requests"]["cpu"]) <= cpu_cores(res["limits"]["cpu"]), "CPU request above the limit")
+        need(memory_bytes(res["requests"]["memory"]) <= memory_bytes(res["limits"]["memory"]),
+             "memory request above the limit")
+        workers = env_of(c).get("LOOKOUT_WORKERS")
+        need(workers is not None and float(workers) == cpu_cores(res["limits"]["cpu"]),
+             f"LOOKOUT_WORKERS ({workers}) must equal the CPU limit: one detector per core")
+
+    unknown = sorted(set(env_of(c)) - known_env)
+    need(not unknown, f"env vars `lookout serve` does not know: {unknown}")
+    drain = env_of(c).get("LOOKOUT_DRAIN_SECONDS")
+    grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+    need(drain is None or int(drain) < grace,
+         f"terminationGracePeriodSeconds ({grace}) must exceed LOOKOUT_DRAIN_SECONDS ({drain})")
+
+    psc = pod["spec"].get("securityContext", {})
+    need(psc.get("runAsNonRoot") is True, "the pod's securityContext must set runAsNonRoot: true")
+    need(psc.get("runAsUser") not in (None, 0), "the pod's securityContext must set a non-zero runAsUser")
+    need(psc.get("runAsUser") == image_uid,
+         f"runAsUser ({psc.get('runAsUser')}) must be the Dockerfile's USER ({image_uid})")
+    csc = c.get("securityContext", {})
+    need(csc.get("allowPrivilegeEscalation") is False, "the container must set allowPrivilegeEscalation: false")
+
+    need(svc.get("apiVersion") == "v1", "the Service must be v1")
+    need(svc["spec"].get("selector", {}).items() <= pod_labels.items() and svc["spec"].get("selector"),
+         f"the Service's selector {svc['spec'].get('selector')} must match the pod labels {pod_labels}")
+    targets = [p.get("targetPort") for p in svc["spec"].get("ports", [])]
+    need(any(t == PORT or ports.get(t) == PORT for t in targets),
+         f"the Service must forward to container port {PORT} (targetPort {targets})")
+
+    need(hpa.get("apiVersion") == "autoscaling/v2", "the HPA must be autoscaling/v2")
+    ref = hpa["spec"].get("scaleTargetRef", {})
+    need(ref.get("kind") == "Deployment" and ref.get("name") == dep["metadata"]["name"],
+         f"the HPA must scale the Deployment {dep['metadata']['name']} (targets {ref})")
+    lo, hi = hpa["spec"].get("minReplicas", 1), hpa["spec"].get("maxReplicas", 0)
+    need(1 <= lo <= hi, f"the HPA needs 1 <= minReplicas ({lo}) <= maxReplicas ({hi})")
+    cpu = [m for m in hpa["spec"].get("metrics", [])
+           if m.get("type") == "Resource" and m["resource"]["name"] == "cpu"
+           and m["resource"]["target"].get("type") == "Utilization"]
+    need(len(cpu) == 1, "the HPA must scale on CPU utilization")
+    return found
+
+
+class Manifests(unittest.TestCase):
+    def setUp(self):
+        self.k8s = load_k8s()
+        self.uid = dockerfile_user()
+        self.env = serve_env_names()
+
+    def broken(self, mutate):
+        k8s = copy.deepcopy(self.k8s)
+        mutate(k8s)
+        return problems(k8s, self.uid, self.env)
+
+    def test_the_manifests_follow_every_rule(self):
+        self.assertEqual(problems(self.k8s, self.uid, self.env), [])
+
+    def test_the_kustomization_lists_every_manifest(self):
+        listed = set(yaml.safe_load(read("deploy/k8s/kustomization.yaml"))["resources"])
+        files = {n for n in os.listdir(K8S) if n.endswith(".yaml") and n != "kustomization.yaml"}
+        self.assertEqual(listed, files)
+
+    def test_a_wrong_readiness_path_is_caught(self):
+        def mutate(k):
+            k["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] = "/healthz"
+        self.assertTrue(any("readinessProbe" in p for p in self.broken(mutate)))
+
+    def test_root_is_caught(self):
+        def mutate(k):
+            k["Deployment"][0]["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
+        self.assertTrue(any("runAsUser" in p for p in self.broken(mutate)))
+
+    def test_missing_limits_are_caught(self):
+        def mutate(k):
+            del k["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        self.assertTrue(any("limits" in p for p in self.broken(mutate)))
+
+    def test_an_hpa_aimed_elsewhere_is_caught(self):
+        def mutate(k):
+            k["HorizontalPodAutoscaler"][0]["spec"]["scaleTargetRef"]["name"] = "other"
+        self.assertTrue(any("HPA must scale" in p for p in self.broken(mutate)))
+
+    def test_a_misspelt_env_var_is_caught(self):
+        def mutate(k):
+            k["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["env"].append(
+                {"name": "LOOKOUT_WORKER", "value": "2"})
+        self.assertTrue(any("LOOKOUT_WORKER" in p for p in self.broken(mutate)))
+
+    def test_a_service_on_another_port_is_caught(self):
+        def mutate(k):
+            k["Service"][0]["spec"]["ports"][0]["targetPort"] = 8080
+        self.assertTrue(any("forward" in p for p in self.broken(mutate)))
+
+
+class Image(unittest.TestCase):
+    def test_the_dockerfile_serves_on_5029_as_a_non_root_user_with_a_healthcheck(self):
+        d = read("Dockerfile")
+        self.assertRegex(d, rf"(?m)^EXPOSE\s+{PORT}\b")
+        self.assertNotIn(dockerfile_user(), (None, 0))
+        self.assertRegex(d, r"(?m)^HEALTHCHECK\b.*\\\n.*/healthz")
+        self.assertRegex(d, r'(?m)^ENTRYPOINT \["[^"]*/lookout", "serve"\]')
+        self.assertRegex(d, r"(?m)^FROM debian:bookworm AS build$")
+        self.assertRegex(d, r"(?m)^FROM debian:bookworm-slim$")
+
+    def test_compose_publishes_5029_and_sets_only_known_env_vars(self):
+        compose = yaml.safe_load(read("compose.yaml"))
+        svc = compose["services"]["lookout"]
+        self.assertIn(f"{PORT}:{PORT}", [str(p) for p in svc["ports"]])
+        env = svc.get("environment", {})
+        names = set(env) if isinstance(env, dict) else {e.split("=", 1)[0] for e in env}
+        self.assertLessEqual(names, serve_env_names())
+
+    def test_the_build_context_holds_the_model_and_no_build_tree(self):
+        ignore = read(".dockerignore").split()
+        self.assertIn("!models/mobilenet_ssd_v2_coco_quant_postprocess.tflite", ignore)
+        self.assertIn("!models/coco_labels.txt", ignore)
+        # What CMakeLists.txt compiles in must be in the context and copied.
+        for tree in ("src", "web", "cmake", "tests", "fuzz"):
+            self.assertIn(f"!{tree}/", ignore)
+            self.assertRegex(read("Dockerfile"), rf"(?m)^COPY {tree} {tree}$")
+        self.assertNotIn("!build/", ignore)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        sys.exit("usage: manifests_test.py LOOKOUT_BINARY (the built `lookout`, for its --help)")
+    LOOKOUT = sys.argv.pop(1)
+    unittest.main(verbosity=2)
