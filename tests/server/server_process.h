@@ -285,10 +285,11 @@ class ServerProcess {
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    // The environment minus LOOKOUT_API_KEY (auth is what each test asks for), plus extras.
+    // The environment minus LOOKOUT_* (every serve flag reads LOOKOUT_<FLAG>:
+    // the configuration is what each test asks for), plus extras.
     std::vector<std::string> env_s;
     for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string(*e).rfind("LOOKOUT_API_KEY=", 0) != 0) env_s.emplace_back(*e);
+      if (std::string(*e).rfind("LOOKOUT_", 0) != 0) env_s.emplace_back(*e);
     }
     env_s.insert(env_s.end(), options_.env.begin(), options_.env.end());
     std::vector<char*> envp;
