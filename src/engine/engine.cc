@@ -70,13 +70,17 @@ Detections Engine::detections() const {
     throw Error("detection outputs have inconsistent sizes");
 
   auto floats = [&](size_t i) { return reinterpret_cast<const float*>(runtime_->data(g.outputs[i])); };
-  const float raw_count = floats(kOutputCount)[0];
+  // A hostile model can put any float here: clamp before converting (a
+  // float outside int's range converted to int is undefined behaviour).
+  auto to_int = [](float v, int lo, int hi) {
+    return std::isfinite(v) ? static_cast<int>(std::clamp(v, static_cast<float>(lo), static_cast<float>(hi))) : lo;
+  };
   Detections d;
-  d.count = std::isfinite(raw_count) ? std::clamp(static_cast<int>(raw_count), 0, static_cast<int>(capacity)) : 0;
+  d.count = to_int(floats(kOutputCount)[0], 0, static_cast<int>(std::min<size_t>(capacity, 1 << 20)));
   const float* b = floats(kOutputBoxes);
   for (int i = 0; i < d.count; ++i) {
     d.boxes.push_back({b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]});
-    d.classes.push_back(static_cast<int>(floats(kOutputClasses)[i]));
+    d.classes.push_back(to_int(floats(kOutputClasses)[i], -1, 1 << 20));
     d.scores.push_back(floats(kOutputScores)[i]);
   }
   return d;
