@@ -41,7 +41,15 @@ for t in "${TARGETS[@]}"; do
   log="$BUILD/$t.log"
   # -timeout: an input taking this long is a finding (a stall); the memory
   # limits make a runaway allocation one too.
-  if "$BUILD/fuzz/${t}_fuzz" -max_total_time="$SECONDS_EACH" -timeout=30 -rss_limit_mb=2560 -malloc_limit_mb=1024 \
+  # FUZZ_RUNS (CI): a fixed number of inputs from a fixed seed, so a commit
+  # passes or fails the same way every time; else SECONDS of fresh search.
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    runs_var="FUZZ_RUNS_$t"
+    budget=(-runs="${!runs_var:-$FUZZ_RUNS}" -seed="${FUZZ_SEED:-1}")
+  else
+    budget=(-max_total_time="$SECONDS_EACH")
+  fi
+  if "$BUILD/fuzz/${t}_fuzz" "${budget[@]}" -timeout=30 -rss_limit_mb=2560 -malloc_limit_mb=1024 \
       -print_final_stats=1 -artifact_prefix="$findings/" "${inputs[@]}" >"$log" 2>&1; then
     finding=none
   else

@@ -1,5 +1,7 @@
 #include "engine/runtime.h"
 
+#include "engine/engine.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <new>
@@ -25,7 +27,14 @@ size_t arena_size(const Graph& graph) {
 
 void free_arena(uint8_t* p) { ::operator delete[](p, std::align_val_t{kAlignment}); }
 
+// Activations of a real detection model take a few MiB; a (hostile) file
+// declaring tensors that need more than this is refused, not allocated.
+constexpr size_t kMaxArenaBytes = size_t{1} << 30;
+
 uint8_t* new_arena(size_t bytes) {
+  if (bytes > kMaxArenaBytes)
+    throw Error("the model's tensors need " + std::to_string(bytes >> 20) + " MiB of working memory, above the " +
+                std::to_string(kMaxArenaBytes >> 20) + " MiB limit: not a model this engine runs");
   // Zeroed, so a tensor no op writes (only possible in a malformed graph the
   // reader refuses) still reads as defined memory.
   auto* p = static_cast<uint8_t*>(::operator new[](bytes == 0 ? 1 : bytes, std::align_val_t{kAlignment}));
