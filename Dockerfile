@@ -26,6 +26,7 @@ COPY src src
 COPY web web
 COPY tests tests
 COPY fuzz fuzz
+COPY tools tools
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build -j"$(nproc)" --target lookout \
  && strip build/lookout

@@ -228,7 +228,7 @@ class Image(unittest.TestCase):
         self.assertIn("!models/mobilenet_ssd_v2_coco_quant_postprocess.tflite", ignore)
         self.assertIn("!models/coco_labels.txt", ignore)
         # What CMakeLists.txt compiles in must be in the context and copied.
-        for tree in ("src", "web", "cmake", "tests", "fuzz"):
+        for tree in ("src", "web", "cmake", "tests", "fuzz", "tools"):
             self.assertIn(f"!{tree}/", ignore)
             self.assertRegex(read("Dockerfile"), rf"(?m)^COPY {tree} {tree}$")
         self.assertNotIn("!build/", ignore)
