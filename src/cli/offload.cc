@@ -27,7 +27,8 @@ const char* kFooter = R"(
 What it does:
   1. measures, on --sample images spread over the collection's file sizes:
      local time per image (one detector), the remote's RTT (GET /healthz),
-     and real detection requests, one at a time; fits
+     and real detection requests, one at a time; --rounds passes on each
+     side, keeping each image's median; fits
        round trip - server time = overhead + bytes / bandwidth
      over them (bytes = request + response).
   2. the cost model, for this collection's mean image:
@@ -93,6 +94,7 @@ int offload_main(int argc, char** argv) {
   client::WorkerPlan plan;
   plan.local_workers = cores;
   size_t sample_size = 16;
+  int rounds = 3;
   bool no_validate = false, insecure = false, quiet = false;
   std::string model_path = detect::kDefaultModel, labels_path = detect::kDefaultLabels;
   app.add_option("DIR", dir, "the collection: a directory walked for .jpg/.jpeg/.png")->required()->check(CLI::ExistingDirectory);
@@ -101,6 +103,8 @@ int offload_main(int argc, char** argv) {
   app.add_option("--json", json_path, "write offload.json here instead of OUT/offload.json");
   app.add_option("--sample", sample_size, "images measured for the model, spread over file sizes")
       ->capture_default_str()->check(CLI::Range(3, 100000));
+  app.add_option("--rounds", rounds, "times each sample image is measured on each side; the median is kept")
+      ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--local-workers", plan.local_workers, "detectors on the local side of the hybrid run [default: one per core, " +
                                                             std::to_string(cores) + " here]")
       ->check(CLI::Range(1, 1024));
@@ -143,15 +147,14 @@ int offload_main(int argc, char** argv) {
     const std::vector<client::ImageJob> sample = offload::size_spread_sample(jobs, sample_size);
     std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n", jobs.size(),
                  collection.c_str(), mean_bytes / 1024.0, sample.size());
-    std::unique_ptr<client::Worker> local_worker = client::make_local_worker(plan.model, plan.labels, plan.detector);
-    const offload::LocalProfile local_profile =
-        offload::local_profile(offload::time_sample(*local_worker, sample), plan.local_workers);
-    local_worker.reset();
-    std::unique_ptr<client::Worker> remote_worker = client::make_http_worker(remote, plan.http);
-    const std::vector<client::Record> remote_sample = offload::time_sample(*remote_worker, sample);
-    remote_worker.reset();
-    model.emplace(local_profile,
-                  offload::remote_profile(remote, plan.http, remote_sample, mean_bytes, plan.remote_concurrency));
+    offload::SampleRecords timed;
+    {
+      std::unique_ptr<client::Worker> local_worker = client::make_local_worker(plan.model, plan.labels, plan.detector);
+      std::unique_ptr<client::Worker> remote_worker = client::make_http_worker(remote, plan.http);
+      timed = offload::time_sample(*local_worker, *remote_worker, sample, rounds);
+    }
+    model.emplace(offload::local_profile(timed.local, plan.local_workers),
+                  offload::remote_profile(remote, plan.http, timed.remote, mean_bytes, plan.remote_concurrency));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout offload: %s\n", e.what());
     return 2;
@@ -164,8 +167,8 @@ int offload_main(int argc, char** argv) {
   std::printf("measured\n");
   std::printf("  local         %8.1f ms per image (one detector)\n", lp.ms_per_image);
   std::printf("  remote RTT    %8.1f ms   (GET /healthz, median of 10)\n", rp.rtt_ms);
-  std::printf("  bandwidth     %8.2f Mbit/s (fit over %zu requests, r2 %.3f; overhead %.1f ms per request)\n",
-              rp.bandwidth_mbps, std::min(sample_size, jobs.size()), rp.fit_r2, rp.overhead_ms);
+  std::printf("  bandwidth     %8.2f Mbit/s (fit over %zu requests, medians of %d, r2 %.3f; overhead %.1f ms per request)\n",
+              rp.bandwidth_mbps, std::min(sample_size, jobs.size()), rounds, rp.fit_r2, rp.overhead_ms);
   std::printf("  server        %8.1f ms per image (queue + decode + inference + post, %d detector%s)\n", rp.server_ms,
               rp.server_workers, rp.server_workers == 1 ? "" : "s");
   std::printf("  request       %8.0f bytes mean, response %.0f bytes mean\n", rp.mean_request_bytes,

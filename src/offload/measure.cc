@@ -37,12 +37,37 @@ double mean_file_bytes(const std::vector<client::ImageJob>& jobs) {
   return sum / static_cast<double>(jobs.size());
 }
 
-std::vector<client::Record> time_sample(client::Worker& worker, const std::vector<client::ImageJob>& sample) {
-  std::vector<client::Record> records;
-  if (sample.empty()) return records;
-  worker.process(sample.front());  // warm-up: connection, caches, first-run allocations
-  for (const client::ImageJob& j : sample) records.push_back(worker.process(j));
-  return records;
+SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageJob>& sample,
+                          int rounds) {
+  SampleRecords out;
+  if (sample.empty() || rounds < 1) return out;
+  // tries[i] holds image i's records, one per round.
+  std::vector<std::vector<client::Record>> local_tries(sample.size()), remote_tries(sample.size());
+  for (int r = 0; r < rounds; ++r) {
+    // Each side's pass runs back to back after a warm-up image (connection,
+    // caches, first-run allocations), as the runs it predicts do: a detector
+    // that idled while a request was out runs an image ~15 % slower.
+    local.process(sample.front());
+    for (size_t i = 0; i < sample.size(); ++i) local_tries[i].push_back(local.process(sample[i]));
+    remote.process(sample.front());
+    for (size_t i = 0; i < sample.size(); ++i) remote_tries[i].push_back(remote.process(sample[i]));
+  }
+  const auto median = [](std::vector<client::Record>& tries, double client::TimingRecord::*time) {
+    // A failed try is kept only when every try failed (so its error is reported).
+    std::vector<client::Record> ok;
+    for (client::Record& t : tries)
+      if (t.ok) ok.push_back(std::move(t));
+    if (ok.empty()) return std::move(tries.front());
+    const auto mid = ok.begin() + static_cast<std::ptrdiff_t>(ok.size() / 2);
+    std::nth_element(ok.begin(), mid, ok.end(),
+                     [time](const client::Record& a, const client::Record& b) { return a.timing.*time < b.timing.*time; });
+    return std::move(*mid);
+  };
+  for (size_t i = 0; i < sample.size(); ++i) {
+    out.local.push_back(median(local_tries[i], &client::TimingRecord::total));
+    out.remote.push_back(median(remote_tries[i], &client::TimingRecord::round_trip));
+  }
+  return out;
 }
 
 LocalProfile local_profile(const std::vector<client::Record>& records, int workers) {

@@ -17,9 +17,18 @@ std::vector<client::ImageJob> size_spread_sample(const std::vector<client::Image
 // Mean file size of the jobs, in bytes.
 double mean_file_bytes(const std::vector<client::ImageJob>& jobs);
 
-// One warm-up image, then every sample image on `worker`, one at a time.
-// The records of the sample (warm-up excluded).
-std::vector<client::Record> time_sample(client::Worker& worker, const std::vector<client::ImageJob>& sample);
+// The sample's records on each side, one per image.
+struct SampleRecords {
+  std::vector<client::Record> local, remote;
+};
+
+// `rounds` rounds, each a pass of the sample through the local worker and
+// then one through the remote, one image at a time, each pass after a
+// warm-up image. Per image and side, the record with the median time is
+// kept (local: total, remote: round trip): a burst of load elsewhere on a
+// shared machine lands in one round and is outvoted by the others.
+SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageJob>& sample,
+                          int rounds);
 
 // The local profile from local sample records. Throws std::runtime_error
 // when no image could be processed.
