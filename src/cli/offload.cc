@@ -65,7 +65,8 @@ struct ValidationRun {
 };
 ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jobs,
                        const std::vector<client::TargetSpec>& targets, const client::WorkerPlan& plan,
-                       const std::string& collection, const fs::path& file, bool show_progress) {
+                       const std::string& collection, const std::string& label, const fs::path& file,
+                       bool show_progress) {
   fs::remove(file);
   client::ResultsFile out(file);
   std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
@@ -73,7 +74,7 @@ ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jo
                workers.size() == 1 ? "" : "s");
   Progress progress(jobs.size(), show_progress);
   ValidationRun run;
-  const client::RunStats stats = client::run_jobs(jobs, workers, collection, client::schedule_name(targets), &out, {},
+  const client::RunStats stats = client::run_jobs(jobs, workers, {collection, client::schedule_name(targets), label}, &out, {},
                                                   [&](const client::Record& r) {
                                                     run.records.push_back(r);
                                                     progress.update(run.records.size());
@@ -209,9 +210,17 @@ int offload_main(int argc, char** argv) {
       client::WorkerPlan one = plan;
       one.local_workers = 1;
       one.remote_concurrency = 1;
-      const ValidationRun lr = validate("local", jobs, {local}, one, collection, fs::path(out_dir) / "local.jsonl", show_progress);
-      const ValidationRun rr = validate("remote", jobs, {remote}, one, collection, fs::path(out_dir) / "remote.jsonl", show_progress);
-      const ValidationRun hr = validate("hybrid", jobs, {local, remote}, plan, collection, fs::path(out_dir) / "hybrid.jsonl", show_progress);
+      // The runs that cross the link carry it as their label, so a report over
+      // several link settings keeps them apart.
+      char link[64];
+      std::snprintf(link, sizeof link, "%.3g Mbit/s, %.3g ms RTT", rp.bandwidth_mbps, rp.rtt_ms);
+      const fs::path dir_out(out_dir);
+      const ValidationRun lr =
+          validate("local", jobs, {local}, one, collection, "", dir_out / "local.jsonl", show_progress);
+      const ValidationRun rr =
+          validate("remote", jobs, {remote}, one, collection, link, dir_out / "remote.jsonl", show_progress);
+      const ValidationRun hr =
+          validate("hybrid", jobs, {local, remote}, plan, collection, link, dir_out / "hybrid.jsonl", show_progress);
       const offload::RunMeasurement lm = offload::measure_run(lr.records, lr.wall_s);
       const offload::RunMeasurement rm = offload::measure_run(rr.records, rr.wall_s);
       const offload::RunMeasurement hm = offload::measure_run(hr.records, hr.wall_s);
@@ -243,9 +252,7 @@ int offload_main(int argc, char** argv) {
                          {"remote_wall_s", rm.wall_s},
                          {"hybrid_wall_s", hm.wall_s},
                          {"agrees_with_verdict", measured_remote_pays == model->remote_pays()}};
-      char label[96];
-      std::snprintf(label, sizeof label, "remote %.3g Mbit/s, %.3g ms RTT", rp.bandwidth_mbps, rp.rtt_ms);
-      doc["runs"].push_back({{"label", label},
+      doc["runs"].push_back({{"label", std::string("remote ") + link},
                              {"bandwidth_mbps", rp.bandwidth_mbps},
                              {"rtt_ms", rp.rtt_ms},
                              {"ms_per_image", rm.ms_per_image},

@@ -50,7 +50,7 @@ int report_main(int argc, char** argv) {
     std::fprintf(stderr, "lookout report: %s\n", e.what());
     return 2;
   }
-  for (const std::string& w : input.warnings) std::fprintf(stderr, "lookout report: warning: %s\n", w.c_str());
+  for (const std::string& w : input.warnings) std::fprintf(stderr, "lookout report: warning: %s; line skipped\n", w.c_str());
   if (input.records.empty()) {
     std::fprintf(stderr,
                  "lookout report: no result records in the input files; results come from "

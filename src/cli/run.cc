@@ -38,7 +38,7 @@ Targets (--target, repeatable):
   from one shared queue, so the faster side takes more.
 
 Results file (--out, JSON lines, one per image): image, collection, target,
-schedule, ok, status, error, file_bytes, bytes_sent, response_bytes, width,
+schedule, label, ok, status, error, file_bytes, bytes_sent, response_bytes, width,
 height, timing_ms {upload, queue, decode, preprocess, inference,
 postprocess, round_trip, total}, detections [{class_id, label, score,
 box {xmin, ymin, xmax, ymax} normalized}], attempts, finished_at.
@@ -81,7 +81,7 @@ int run_main(int argc, char** argv) {
   const int cores = detect::available_cores();
   CLI::App app{"Send a collection of photos to local and/or remote detectors and record the timings.", "lookout run"};
   app.footer(kFooter);
-  std::string dir, out = "results.jsonl";
+  std::string dir, out = "results.jsonl", label;
   std::vector<std::string> target_args;
   client::WorkerPlan plan;
   plan.local_workers = cores;
@@ -91,6 +91,9 @@ int run_main(int argc, char** argv) {
   app.add_option("DIR", dir, "the collection: a directory walked for .jpg/.jpeg/.png")->required()->check(CLI::ExistingDirectory);
   app.add_option("--target,-t", target_args, "local, http://HOST:PORT or https://HOST:PORT (repeatable)")->required();
   app.add_option("--out,-o", out, "results file (JSON lines; resumed when it exists)")->capture_default_str();
+  app.add_option("--label,-l", label,
+                 "a name for this run, kept in every record, e.g. the link setting; `lookout report` shows runs with "
+                 "different labels apart");
   app.add_option("--concurrency,-c", plan.remote_concurrency, "requests in flight per server")
       ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--local-workers", plan.local_workers, "detectors for the local target [default: one per core, " +
@@ -156,7 +159,7 @@ int run_main(int argc, char** argv) {
   client::RunStats stats;
   try {
     stats = client::run_jobs(
-        jobs, workers, collection, schedule, results.get(),
+        jobs, workers, {collection, schedule, label}, results.get(),
         [&](const std::string& c, const std::string& image) { return results->is_done(c, image); },
         [&](const client::Record& r) {
           fresh.push_back(r);

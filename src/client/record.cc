@@ -48,6 +48,7 @@ ojson to_json(const Record& r) {
              {"collection", r.collection},
              {"target", r.target},
              {"schedule", r.schedule},
+             {"label", r.label},
              {"ok", r.ok},
              {"status", r.status},
              {"error", r.ok ? ojson(nullptr) : ojson(r.error)},
@@ -73,24 +74,35 @@ ojson to_json(const Record& r) {
 }
 
 Record record_from_json(const json& j) {
-  if (!j.is_object() || !j.contains("image") || !j["image"].is_string() || !j.contains("ok"))
-    throw std::invalid_argument("not a results record (no \"image\" and \"ok\")");
+  if (!j.is_object()) throw std::invalid_argument("not a JSON object");
+  for (const char* key : {"image", "target"})
+    if (!j.contains(key) || !j[key].is_string() || j[key].get<std::string>().empty())
+      throw std::invalid_argument(std::string("no \"") + key + "\" string");
+  if (!j.contains("ok") || !j["ok"].is_boolean()) throw std::invalid_argument("no \"ok\" true/false");
+  if (j["ok"].get<bool>() && !(j.contains("timing_ms") && j["timing_ms"].is_object()))
+    throw std::invalid_argument("a successful record without \"timing_ms\"");
   auto num = [](const json& o, const char* k) { return o.contains(k) && o[k].is_number() ? o[k].get<double>() : 0.0; };
+  // Counts and sizes: non-negative integers, else 0 (a hand-edited -1 or 1e300 is not converted).
+  auto count = [&](const json& o, const char* k, double max) {
+    const double v = num(o, k);
+    return v >= 0 && v <= max ? v : 0.0;
+  };
   auto str = [](const json& o, const char* k) { return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : ""; };
   Record r;
   r.image = j["image"].get<std::string>();
   r.collection = str(j, "collection");
   r.target = str(j, "target");
   r.schedule = str(j, "schedule");
+  r.label = str(j, "label");
   r.ok = j["ok"].get<bool>();
-  r.status = static_cast<int>(num(j, "status"));
+  r.status = static_cast<int>(count(j, "status", 999));
   r.error = str(j, "error");
   r.permanent = j.contains("permanent") && j["permanent"].is_boolean() && j["permanent"].get<bool>();
-  r.file_bytes = static_cast<uint64_t>(num(j, "file_bytes"));
-  r.bytes_sent = static_cast<uint64_t>(num(j, "bytes_sent"));
-  r.response_bytes = static_cast<uint64_t>(num(j, "response_bytes"));
-  r.width = static_cast<int>(num(j, "width"));
-  r.height = static_cast<int>(num(j, "height"));
+  r.file_bytes = static_cast<uint64_t>(count(j, "file_bytes", 1e18));
+  r.bytes_sent = static_cast<uint64_t>(count(j, "bytes_sent", 1e18));
+  r.response_bytes = static_cast<uint64_t>(count(j, "response_bytes", 1e18));
+  r.width = static_cast<int>(count(j, "width", 1e9));
+  r.height = static_cast<int>(count(j, "height", 1e9));
   if (j.contains("timing_ms") && j["timing_ms"].is_object()) {
     const json& t = j["timing_ms"];
     r.timing = {num(t, "upload"), num(t, "queue"), num(t, "decode"), num(t, "preprocess"),
@@ -99,7 +111,7 @@ Record record_from_json(const json& j) {
   if (j.contains("detections") && j["detections"].is_array())
     for (const json& d : j["detections"]) {
       DetectionRecord dr;
-      dr.class_id = static_cast<int>(num(d, "class_id"));
+      dr.class_id = static_cast<int>(count(d, "class_id", 1e9));
       dr.label = str(d, "label");
       dr.score = num(d, "score");
       if (d.contains("box") && d["box"].is_object()) {
@@ -111,7 +123,7 @@ Record record_from_json(const json& j) {
       }
       r.detections.push_back(std::move(dr));
     }
-  r.attempts = static_cast<int>(num(j, "attempts"));
+  r.attempts = static_cast<int>(count(j, "attempts", 1e9));
   r.finished_at = str(j, "finished_at");
   return r;
 }
@@ -135,11 +147,19 @@ std::vector<Record> read_records(const fs::path& path, std::vector<std::string>*
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string why;
     try {
       records.push_back(record_from_json(json::parse(line)));
+      continue;
+    } catch (const json::parse_error& e) {
+      // nlohmann's message starts with "[json.exception.parse_error.101] ".
+      const std::string what = e.what();
+      const size_t tag_end = what.find("] ");
+      why = "not JSON: " + (tag_end == std::string::npos ? what : what.substr(tag_end + 2));
     } catch (const std::exception& e) {
-      if (warnings) warnings->push_back(path.string() + ":" + std::to_string(n) + ": " + e.what());
+      why = e.what();
     }
+    if (warnings) warnings->push_back(path.string() + ":" + std::to_string(n) + ": " + why);
   }
   return records;
 }

@@ -37,6 +37,7 @@ struct Record {
   std::string collection;    // the collection directory's name
   std::string target;        // "local" or the URL
   std::string schedule;      // local | remote | hybrid | scale-out: what the whole run was
+  std::string label;         // the user's name for the run (`lookout run --label`), e.g. the link setting; may be ""
   bool ok = false;
   int status = 0;            // HTTP status (local: 200 or 400 for a bad image); 0 = no answer
   std::string error;         // why, when !ok
@@ -52,11 +53,16 @@ struct Record {
 
   // Done = nothing left to try: succeeded, or failed for good.
   bool done() const { return ok || permanent; }
+  // A remote upload re-encoded before sending (--resize-before-upload).
+  bool resized() const { return target != "local" && bytes_sent > 0 && bytes_sent < file_bytes; }
 };
 
 nlohmann::ordered_json to_json(const Record& r);
-// Throws nlohmann::json::exception (or std::invalid_argument) for a line
-// that is not a record.
+// The one reader of results lines (`lookout run`'s resume, `lookout report`).
+// Required: "image" and "target" (non-empty strings), "ok" (true/false),
+// and "timing_ms" (an object) when ok; other fields that are missing or of
+// another type read as empty or 0. Throws std::invalid_argument with the
+// reason for anything else.
 Record record_from_json(const nlohmann::json& j);
 
 // Current UTC time as 2026-11-26T16:30:00.123Z.
@@ -97,8 +103,9 @@ class ResultsFile {
   size_t dropped_ = 0;
 };
 
-// Every record in JSON-lines files, skipping lines that are not records;
-// `warnings` gets "file:line: reason" for each skipped line.
+// Every record in a JSON-lines file (blank lines ignored), skipping lines
+// that are not records; `warnings` gets "file:line: reason" for each
+// skipped line. Throws std::runtime_error when the file cannot be read.
 std::vector<Record> read_records(const std::filesystem::path& path, std::vector<std::string>* warnings);
 
 }  // namespace lookout::client

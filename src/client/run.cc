@@ -46,12 +46,12 @@ std::vector<WorkerSlot> make_workers(const std::vector<TargetSpec>& targets, con
   return workers;
 }
 
-RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const std::string& collection,
-                  const std::string& schedule, ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
+RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
+                  ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
                   const std::function<void(const Record&)>& on_record, const std::atomic<bool>* stop) {
   std::vector<const ImageJob*> todo;
   for (const ImageJob& j : jobs)
-    if (!skip || !skip(collection, j.image)) todo.push_back(&j);
+    if (!skip || !skip(stamp.collection, j.image)) todo.push_back(&j);
   RunStats stats;
   stats.skipped = jobs.size() - todo.size();
 
@@ -62,8 +62,9 @@ RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& wo
   auto work = [&](Worker& worker) {
     for (size_t i; (stop == nullptr || !stop->load()) && (i = next.fetch_add(1)) < todo.size();) {
       Record r = worker.process(*todo[i]);
-      r.collection = collection;
-      r.schedule = schedule;
+      r.collection = stamp.collection;
+      r.schedule = stamp.schedule;
+      r.label = stamp.label;
       std::lock_guard lock(mu);
       if (!write_error.empty()) return;
       try {

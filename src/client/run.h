@@ -53,13 +53,20 @@ struct RunStats {
   double wall_s = 0;
 };
 
+// What every record of one run is stamped with.
+struct RunStamp {
+  std::string collection;  // collection_name(dir)
+  std::string schedule;    // schedule_name(targets)
+  std::string label;       // the user's name for the run; may be ""
+};
+
 // Runs `jobs` on `workers` (one thread each), stamping every record with
-// `collection` and `schedule`, appending it to `out` (may be null) and then
-// handing it to `on_record` (may be empty; called under a lock, one at a
-// time). Jobs for which `skip(collection, image)` is true are not sent. Stops taking new jobs
-// once `stop` becomes true.
-RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const std::string& collection,
-                  const std::string& schedule, ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
+// `stamp`, appending it to `out` (may be null) and then handing it to
+// `on_record` (may be empty; called under a lock, one at a time). Jobs for
+// which `skip(collection, image)` is true are not sent. Stops taking new
+// jobs once `stop` becomes true.
+RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
+                  ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
                   const std::function<void(const Record&)>& on_record, const std::atomic<bool>* stop = nullptr);
 
 // Per-target means over successful records: the experiment's Table 3.

@@ -69,17 +69,6 @@ std::string string_at(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// nlohmann's messages start with "[json.exception.parse_error.101] "; the
-// reader wants what follows.
-std::string parse_reason(const std::exception& e) {
-  std::string what = e.what();
-  if (!what.empty() && what[0] == '[') {
-    const size_t end = what.find("] ");
-    if (end != std::string::npos) what.erase(0, end + 2);
-  }
-  return what;
-}
-
 std::optional<double> mean_of(const std::vector<double>& values) {
   if (values.empty()) return std::nullopt;
   double sum = 0;
@@ -123,45 +112,6 @@ std::string read_whole_file(const fs::path& path) {
 }
 
 }  // namespace
-
-ResultRecord parse_result(const std::string& line) {
-  json doc;
-  try {
-    doc = json::parse(line);
-  } catch (const json::parse_error& e) {
-    throw std::invalid_argument("not JSON: " + parse_reason(e));
-  }
-  if (!doc.is_object()) throw std::invalid_argument("not a JSON object");
-  for (const char* key : {"image", "target"}) {
-    if (!doc.contains(key) || !doc[key].is_string() || doc[key].get<std::string>().empty())
-      throw std::invalid_argument(std::string("no \"") + key + "\" string");
-  }
-  if (!doc.contains("ok") || !doc["ok"].is_boolean()) throw std::invalid_argument("no \"ok\" true/false");
-
-  ResultRecord r;
-  r.image = doc["image"].get<std::string>();
-  r.target = doc["target"].get<std::string>();
-  r.ok = doc["ok"].get<bool>();
-  r.collection = string_at(doc, "collection");
-  r.schedule = string_at(doc, "schedule");
-  if (doc.contains("status") && doc["status"].is_number_integer()) {
-    const int64_t status = doc["status"].get<int64_t>();
-    if (status >= 0 && status <= 999) r.status = static_cast<int>(status);
-  }
-  if (doc.contains("error") && doc["error"].is_string()) r.error = doc["error"].get<std::string>();
-  r.file_bytes = number_at(doc, "file_bytes");
-  r.bytes_sent = number_at(doc, "bytes_sent");
-  if (doc.contains("timing_ms")) {
-    const json& t = doc["timing_ms"];
-    r.upload_ms = number_at(t, "upload");
-    r.inference_ms = number_at(t, "inference");
-    r.total_ms = number_at(t, "total");
-  }
-  const bool flagged = doc.contains("resized") && doc["resized"].is_boolean() && doc["resized"].get<bool>();
-  const bool shrunk = r.target != "local" && r.file_bytes && r.bytes_sent && *r.bytes_sent < *r.file_bytes;
-  r.resized = flagged || shrunk;
-  return r;
-}
 
 bool looks_like_offload(const json& doc) {
   return doc.is_object() && (doc.contains("model") || doc.contains("verdict"));
@@ -222,61 +172,54 @@ ReportInput read_inputs(const std::vector<fs::path>& files) {
       }
       continue;
     }
-    std::istringstream lines(text);
-    std::string line;
-    for (size_t number = 1; std::getline(lines, line); ++number) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      try {
-        input.records.push_back(parse_result(line));
-      } catch (const std::invalid_argument& e) {
-        input.warnings.push_back(path.string() + ":" + std::to_string(number) + ": " + e.what() + "; line skipped");
-      }
-    }
+    std::vector<client::Record> records = client::read_records(path, &input.warnings);
+    std::move(records.begin(), records.end(), std::back_inserter(input.records));
   }
   return input;
 }
 
 std::string GroupStats::target_label() const {
   // A target's share of a hybrid or scale-out run is not the target alone.
-  return schedule == "hybrid" || schedule == "scale-out" ? target + " (in " + schedule + ")" : target;
+  const std::string t = schedule == "hybrid" || schedule == "scale-out" ? target + " (in " + schedule + ")" : target;
+  return label.empty() ? t : t + " · " + label;
 }
 
 std::string GroupStats::name() const {
   return (collection.empty() ? std::string("(no collection)") : collection) + " · " + target_label();
 }
 
-std::vector<GroupStats> group_results(const std::vector<ResultRecord>& records) {
+std::vector<GroupStats> group_results(const std::vector<client::Record>& records) {
   // First-appearance ranks of collections and targets, for a stable order.
-  std::map<std::string, size_t> collection_rank, target_rank;
-  for (const ResultRecord& r : records) {
+  std::map<std::string, size_t> collection_rank, target_rank, label_rank;
+  for (const client::Record& r : records) {
     collection_rank.emplace(r.collection, collection_rank.size());
     target_rank.emplace(r.target, target_rank.size());
+    label_rank.emplace(r.label, label_rank.size());
   }
   struct Acc {
     GroupStats stats;
     std::vector<double> inference, upload, total, bytes;
   };
-  std::map<std::tuple<std::string, std::string, std::string>, Acc> by_key;
-  for (const ResultRecord& r : records) {
-    Acc& a = by_key[{r.collection, r.target, r.schedule}];
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, Acc> by_key;
+  for (const client::Record& r : records) {
+    Acc& a = by_key[{r.collection, r.target, r.schedule, r.label}];
     GroupStats& g = a.stats;
     g.collection = r.collection;
     g.target = r.target;
     g.schedule = r.schedule;
+    g.label = r.label;
     ++g.images;
-    if (r.resized) ++g.resized;
-    if (r.bytes_sent) {
-      g.bytes_sent += *r.bytes_sent;
-      a.bytes.push_back(*r.bytes_sent);
-    }
+    if (r.resized()) ++g.resized;
+    g.bytes_sent += static_cast<double>(r.bytes_sent);
+    a.bytes.push_back(static_cast<double>(r.bytes_sent));
     if (!r.ok) {
       ++g.failed;
       continue;
     }
     ++g.ok;
-    if (r.inference_ms) a.inference.push_back(*r.inference_ms);
-    if (r.upload_ms) a.upload.push_back(*r.upload_ms);
-    if (r.total_ms) a.total.push_back(*r.total_ms);
+    a.inference.push_back(r.timing.inference);
+    a.upload.push_back(r.timing.upload);
+    a.total.push_back(r.timing.total);
   }
   std::vector<GroupStats> groups;
   for (auto& [key, a] : by_key) {
@@ -292,7 +235,8 @@ std::vector<GroupStats> group_results(const std::vector<ResultRecord>& records) 
   std::sort(groups.begin(), groups.end(), [&](const GroupStats& x, const GroupStats& y) {
     const auto order = [&](const GroupStats& g) {
       const bool shared = g.schedule == "hybrid" || g.schedule == "scale-out";
-      return std::make_tuple(collection_rank.at(g.collection), shared, !g.is_local(), target_rank.at(g.target));
+      return std::make_tuple(collection_rank.at(g.collection), shared, !g.is_local(), target_rank.at(g.target),
+                             label_rank.at(g.label));
     };
     return order(x) < order(y);
   });
@@ -388,12 +332,12 @@ std::string verdict_from_results(const std::vector<GroupStats>& groups) {
   return "No image succeeded, so there is nothing to compare: see the failures below.";
 }
 
-std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<ResultRecord>& records) {
+std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<client::Record>& records) {
   std::map<std::string, size_t> counts;
-  for (const ResultRecord& r : records) {
+  for (const client::Record& r : records) {
     if (r.ok) continue;
-    std::string message = r.error.value_or("");
-    if (message.empty()) message = r.status ? "status " + std::to_string(*r.status) + ", no message" : "no message";
+    std::string message = r.error;
+    if (message.empty()) message = r.status ? "status " + std::to_string(r.status) + ", no message" : "no message";
     ++counts[r.target + ": " + message];
   }
   std::vector<std::pair<std::string, size_t>> sorted(counts.begin(), counts.end());
@@ -713,10 +657,10 @@ void render_runs(std::ostringstream& html, const ReportInput& input, const std::
   size_t ok = 0, failed = 0, resized = 0;
   double bytes = 0;
   std::set<std::string> images;
-  for (const ResultRecord& r : input.records) {
+  for (const client::Record& r : input.records) {
     (r.ok ? ok : failed)++;
-    if (r.resized) ++resized;
-    bytes += r.bytes_sent.value_or(0);
+    if (r.resized()) ++resized;
+    bytes += static_cast<double>(r.bytes_sent);
     images.insert(r.collection + "/" + r.image);
   }
   html << "<p>" << count_of(input.records.size(), "result", "results") << " for "
@@ -727,7 +671,7 @@ void render_runs(std::ostringstream& html, const ReportInput& input, const std::
   html << ".</p>\n";
 
   html << "<div class=\"wide\"><table><tr><th class=\"text\">collection</th><th class=\"text\">target</th>"
-          "<th class=\"text\">schedule</th>"
+          "<th class=\"text\">schedule</th><th class=\"text\">label</th>"
           "<th>images</th><th>ok</th><th>failed</th><th>sent</th><th>resized</th>"
           "<th>median total ms</th><th>p95 total ms</th></tr>";
   for (const GroupStats& g : groups) {
@@ -735,7 +679,8 @@ void render_runs(std::ostringstream& html, const ReportInput& input, const std::
       return g.totals_ms.empty() ? std::string("–") : fixed(quantile(g.totals_ms, p), 1);
     };
     html << "<tr><td class=\"text\">" << html_escape(g.collection) << "</td><td class=\"text\">" << html_escape(g.target)
-         << "</td><td class=\"text\">" << html_escape(g.schedule) << "</td><td>" << g.images << "</td><td>" << g.ok
+         << "</td><td class=\"text\">" << html_escape(g.schedule) << "</td><td class=\"text\">" << html_escape(g.label)
+         << "</td><td>" << g.images << "</td><td>" << g.ok
          << "</td><td>" << g.failed << "</td><td>" << megabytes(g.bytes_sent) << "</td><td>" << g.resized << "</td><td>"
          << q(0.5) << "</td><td>" << q(0.95) << "</td></tr>";
   }

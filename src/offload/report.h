@@ -15,28 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/record.h"
+
 namespace lookout::offload {
-
-// One image's outcome: the fields of a results line the report uses.
-// Optional fields that are missing, null or of another type are nullopt.
-struct ResultRecord {
-  std::string image;       // required
-  std::string collection;  // "" when missing
-  std::string target;      // required: "local" or a URL
-  std::string schedule;    // "" when missing
-  bool ok = false;         // required
-  std::optional<int> status;
-  std::optional<std::string> error;
-  std::optional<double> file_bytes, bytes_sent;
-  std::optional<double> upload_ms, inference_ms, total_ms;
-  // A remote upload re-encoded before sending: "resized": true, or fewer
-  // bytes sent than the file holds.
-  bool resized = false;
-};
-
-// One JSONL line -> a record; throws std::invalid_argument with the reason
-// when the line is not a JSON object or lacks image, target or ok.
-ResultRecord parse_result(const std::string& line);
 
 // What `lookout offload --json` wrote (the fields the report draws).
 struct OffloadSummary {
@@ -67,33 +48,35 @@ bool looks_like_offload(const nlohmann::json& doc);
 
 // The inputs of a report, read from files.
 struct ReportInput {
-  std::vector<ResultRecord> records;
+  std::vector<client::Record> records;
   std::vector<OffloadSummary> offloads;
   std::vector<std::string> files;     // as given
   std::vector<std::string> warnings;  // "file:line: reason" for each skipped line
 };
 
-// Reads each file: a whole-file offload summary, or results JSONL (blank
-// lines ignored, a malformed line skipped with a warning). Throws
+// Reads each file: a whole-file offload summary, or results JSONL (read by
+// client::read_records: a malformed line is skipped with a warning). Throws
 // std::runtime_error naming the file when one cannot be read.
 ReportInput read_inputs(const std::vector<std::filesystem::path>& files);
 
-// The records of one (collection, target, schedule), summarized. Means are over the
-// successful records that carry the field; nullopt when none does.
+// The records of one (collection, target, schedule, label), summarized.
+// Means are over the successful records; nullopt when there are none.
 struct GroupStats {
-  std::string collection, target, schedule;
+  std::string collection, target, schedule, label;
   size_t images = 0, ok = 0, failed = 0, resized = 0;
   double bytes_sent = 0;  // sum over records that report it
   std::optional<double> mean_inference_ms, mean_upload_ms, mean_total_ms, mean_bytes_sent;
   std::vector<double> totals_ms;  // successful records' totals, ascending
   bool is_local() const { return target == "local"; }
-  std::string target_label() const;  // "local", or "local (in hybrid)" for a share of a hybrid/scale-out run
-  std::string name() const;          // "small · local", "small · local (in hybrid)"
+  // "local"; "local (in hybrid)" for a share of a hybrid/scale-out run;
+  // then the run's label, if any: "http://h:5029 · 9.8 Mbit/s, 41 ms RTT".
+  std::string target_label() const;
+  std::string name() const;  // "small · local", "small · local (in hybrid)"
 };
 
 // Groups in first-appearance order of collection, local first within one,
-// then targets in first-appearance order.
-std::vector<GroupStats> group_results(const std::vector<ResultRecord>& records);
+// then targets, then labels, in first-appearance order.
+std::vector<GroupStats> group_results(const std::vector<client::Record>& records);
 
 // Value at quantile q in [0, 1] of ascending values (nearest rank).
 double quantile(const std::vector<double>& ascending, double q);
@@ -126,7 +109,7 @@ std::optional<double> measured_bandwidth_mbps(const GroupStats& remote);
 std::string verdict_from_results(const std::vector<GroupStats>& groups);
 
 // Failure messages with their counts, most frequent first ("target: message").
-std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<ResultRecord>& records);
+std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<client::Record>& records);
 
 // The charts of the page, as data: what the page hands to Chart.js.
 // kind: "bar" (labels + one value per label) or "xy" (points {x,y}).

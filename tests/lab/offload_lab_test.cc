@@ -4,6 +4,7 @@
 // predictions must hold against the runs that follow them, at a slow and a
 // fast link, and the hybrid schedule must beat both sides when they are
 // comparable.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -92,6 +93,9 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
       // The results files are there for `lookout report`, one record per image each.
       for (const char* f : {"local.jsonl", "remote.jsonl", "hybrid.jsonl"})
         EXPECT_EQ(records(out / f).size(), small_collection_size()) << f;
+      // The runs over the link carry it as their label, for a report over both settings.
+      EXPECT_EQ(records(out / "local.jsonl").front().label, "");
+      EXPECT_THAT(records(out / "remote.jsonl").front().label, ::testing::MatchesRegex(".* Mbit/s, .* ms RTT"));
 
       // Predicted vs measured per-image time, each side, within 15 %.
       const std::string miss = prediction_misses(o.doc);

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 using lookout::offload::ChartSpec;
 using lookout::offload::BandwidthCurve;
 using lookout::offload::GroupStats;
-using lookout::offload::ResultRecord;
+using lookout::client::Record;
 using lookout::testing::TempDir;
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -27,16 +27,16 @@ using ::testing::StartsWith;
 
 namespace offload = lookout::offload;
 
-ResultRecord record(const std::string& collection, const std::string& target, bool ok, double inference, double upload,
-                    double total, double bytes = 1000) {
-  ResultRecord r;
+Record record(const std::string& collection, const std::string& target, bool ok, double inference, double upload,
+              double total, uint64_t bytes = 1000) {
+  Record r;
   r.image = "img.jpg";
   r.collection = collection;
   r.target = target;
   r.ok = ok;
-  r.inference_ms = inference;
-  r.upload_ms = upload;
-  r.total_ms = total;
+  r.timing.inference = inference;
+  r.timing.upload = upload;
+  r.timing.total = total;
   r.bytes_sent = bytes;
   r.file_bytes = bytes;
   if (!ok) r.error = "connection refused";
@@ -46,54 +46,6 @@ ResultRecord record(const std::string& collection, const std::string& target, bo
 void write(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << text;
-}
-
-TEST(ParseResult, ReadsTheLabFormat) {
-  const ResultRecord r = offload::parse_result(
-      R"({"image":"dog.jpg","collection":"small","target":"http://10.77.0.2:5029","schedule":"remote",)"
-      R"("ok":true,"status":200,"error":null,"file_bytes":123456,"bytes_sent":40000,"response_bytes":900,)"
-      R"("timing_ms":{"upload":12.5,"queue":0.1,"inference":9.25,"round_trip":40.0,"total":40.0},)"
-      R"("detections":[],"attempts":1,"some_future_field":{"x":1}})");
-  EXPECT_EQ(r.image, "dog.jpg");
-  EXPECT_EQ(r.collection, "small");
-  EXPECT_EQ(r.target, "http://10.77.0.2:5029");
-  EXPECT_EQ(r.schedule, "remote");
-  EXPECT_TRUE(r.ok);
-  EXPECT_EQ(r.status, 200);
-  EXPECT_FALSE(r.error.has_value());
-  EXPECT_DOUBLE_EQ(*r.upload_ms, 12.5);
-  EXPECT_DOUBLE_EQ(*r.inference_ms, 9.25);
-  EXPECT_DOUBLE_EQ(*r.total_ms, 40.0);
-  EXPECT_DOUBLE_EQ(*r.bytes_sent, 40000);
-  EXPECT_TRUE(r.resized) << "fewer bytes sent than the file holds";
-}
-
-TEST(ParseResult, MissingOptionalFieldsAreEmpty) {
-  const ResultRecord r = offload::parse_result(R"({"image":"a.jpg","target":"local","ok":false,"error":"bad JPEG"})");
-  EXPECT_EQ(r.collection, "");
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "bad JPEG");
-  EXPECT_FALSE(r.total_ms || r.upload_ms || r.inference_ms || r.bytes_sent || r.status);
-  EXPECT_FALSE(r.resized);
-  // Local records never count as resized uploads; the explicit flag does.
-  EXPECT_FALSE(offload::parse_result(R"({"image":"a","target":"local","ok":true,"file_bytes":9,"bytes_sent":0})").resized);
-  EXPECT_TRUE(offload::parse_result(R"({"image":"a","target":"http://h:1","ok":true,"resized":true})").resized);
-}
-
-TEST(ParseResult, RefusesMalformedLinesWithTheReason) {
-  const auto reason = [](const std::string& line) {
-    try {
-      offload::parse_result(line);
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
-  };
-  EXPECT_THAT(reason("{\"image\":"), StartsWith("not JSON: "));
-  EXPECT_EQ(reason("[1,2]"), "not a JSON object");
-  EXPECT_EQ(reason(R"({"target":"local","ok":true})"), "no \"image\" string");
-  EXPECT_EQ(reason(R"({"image":"a","ok":true})"), "no \"target\" string");
-  EXPECT_EQ(reason(R"({"image":"a","target":"local","ok":"yes"})"), "no \"ok\" true/false");
 }
 
 TEST(ReadInputs, SkipsMalformedLinesNamingFileAndLine) {
@@ -148,7 +100,7 @@ TEST(ReadInputs, MissingFileAndModellessSummaryAreErrors) {
 }
 
 TEST(GroupResults, MeansOverSuccessfulRecordsPerCollectionAndTarget) {
-  const std::vector<ResultRecord> records = {
+  const std::vector<Record> records = {
       record("small", "http://r:1", true, 20, 10, 50, 3000),
       record("small", "local", true, 8, 0, 10),
       record("small", "http://r:1", true, 30, 20, 70, 5000),
@@ -178,6 +130,24 @@ TEST(GroupResults, MeansOverSuccessfulRecordsPerCollectionAndTarget) {
   EXPECT_DOUBLE_EQ(*remote.mean_total_ms, 60.0);
   EXPECT_DOUBLE_EQ(remote.bytes_sent, 8000);
   EXPECT_DOUBLE_EQ(*remote.mean_bytes_sent, 4000);
+}
+
+TEST(GroupResults, RunsWithDifferentLabelsStayApart) {
+  // Two remote runs against one URL at two link settings, and a hybrid run.
+  std::vector<Record> records = {record("small", "http://r:1", true, 20, 100, 200), record("small", "http://r:1", true, 20, 5, 30),
+                                 record("small", "local", true, 10, 0, 12), record("small", "http://r:1", true, 20, 5, 31)};
+  records[0].label = "10 Mbit/s";
+  records[1].label = "200 Mbit/s";
+  records[2].schedule = records[3].schedule = "hybrid";
+  records[2].label = records[3].label = "200 Mbit/s";
+  const std::vector<GroupStats> groups = offload::group_results(records);
+  ASSERT_EQ(groups.size(), 4u);
+  EXPECT_EQ(groups[0].name(), "small · http://r:1 · 10 Mbit/s");
+  EXPECT_DOUBLE_EQ(*groups[0].mean_total_ms, 200);
+  EXPECT_EQ(groups[1].name(), "small · http://r:1 · 200 Mbit/s");
+  EXPECT_DOUBLE_EQ(*groups[1].mean_total_ms, 30);
+  EXPECT_EQ(groups[2].name(), "small · local (in hybrid) · 200 Mbit/s");
+  EXPECT_EQ(groups[3].name(), "small · http://r:1 (in hybrid) · 200 Mbit/s");
 }
 
 TEST(GroupResults, AllFailedHasNoMeans) {
@@ -234,7 +204,7 @@ TEST(BandwidthCurve, EstimatedFromRemoteResults) {
 
 TEST(Verdict, FromResults) {
   using offload::verdict_from_results;
-  const auto groups_of = [](std::vector<ResultRecord> r) { return offload::group_results(r); };
+  const auto groups_of = [](std::vector<Record> r) { return offload::group_results(r); };
   EXPECT_EQ(verdict_from_results(groups_of({record("small", "local", true, 8, 0, 10),
                                             record("small", "http://r:1", true, 20, 10, 40)})),
             "Run locally: on small local wins with 10.0 ms per image against 40.0 ms on http://r:1 (4.0x).");
@@ -254,7 +224,7 @@ TEST(Verdict, FromResults) {
 }
 
 TEST(Failures, CountedByTargetAndMessage) {
-  std::vector<ResultRecord> records = {record("s", "http://r:1", false, 0, 0, 0), record("s", "http://r:1", false, 0, 0, 0),
+  std::vector<Record> records = {record("s", "http://r:1", false, 0, 0, 0), record("s", "http://r:1", false, 0, 0, 0),
                                        record("s", "local", false, 0, 0, 0), record("s", "local", true, 1, 0, 1)};
   records[2].error = "cannot decode JPEG";
   const auto counts = offload::failure_counts(records);

@@ -31,7 +31,7 @@ std::map<std::string, client::Record> by_image(const std::vector<client::Record>
 TEST(RunLocal, EveryImageOnceWithDetections) {
   TempDir tmp;
   const fs::path out = tmp.path() / "local.jsonl";
-  const CommandResult r = lookout(run_args("local", out, "--local-workers 2"));
+  const CommandResult r = lookout(run_args("local", out, "--local-workers 2 --label 'two detectors'"));
   ASSERT_EQ(r.status, 0) << r.out;
   const auto rs = records(out);
   ASSERT_EQ(rs.size(), small_collection_size());
@@ -41,6 +41,7 @@ TEST(RunLocal, EveryImageOnceWithDetections) {
   EXPECT_TRUE(dog.ok);
   EXPECT_EQ(dog.collection, "small");
   EXPECT_EQ(dog.schedule, "local");
+  EXPECT_EQ(dog.label, "two detectors");
   EXPECT_EQ(dog.target, "local");
   EXPECT_EQ(dog.width, 768);
   EXPECT_GT(dog.timing.inference, 0);
