@@ -16,9 +16,8 @@ RUN apt-get update \
       libgtest-dev libgmock-dev \
  && rm -rf /var/lib/apt/lists/*
 # (CMakeLists.txt declares the test and fuzz-replay targets too, hence gtest,
-# tests/ and fuzz/.
-# web/ is the UI compiled into the server; without node_modules/ there is no
-# Chart.js, so `lookout report` is not in the image: it serves.)
+# tests/ and fuzz/. web/ is the UI compiled into the server; Chart.js, from
+# npm via scripts/setup, is compiled in for `lookout report`.)
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake cmake
@@ -27,6 +26,7 @@ COPY web web
 COPY tests tests
 COPY fuzz fuzz
 COPY tools tools
+COPY node_modules/chart.js/dist/chart.umd.js node_modules/chart.js/LICENSE.md node_modules/chart.js/dist/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build -j"$(nproc)" --target lookout \
  && strip build/lookout

@@ -61,7 +61,7 @@ soak: build
 # The container image built from scratch and smoke-tested with podman (no
 # Docker daemon, no registry; needs root). Not part of `test`: CI runs both.
 test-container:
-	scripts/setup --no-oracle --container
+	scripts/setup --container
 	scripts/container-test.sh
 
 bench: setup build

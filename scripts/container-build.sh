@@ -5,8 +5,8 @@
 #   scripts/container-build.sh [--tag NAME] [ENGINE BUILD OPTIONS...]
 #
 # --tag NAME   image name (default lookout:latest)
-# The model must be in models/ first (scripts/setup fetches it); the image
-# downloads nothing at run time. Further options go to `ENGINE build` as
+# The model must be in models/ and Chart.js in node_modules/ first
+# (scripts/setup fetches both); the image downloads nothing at run time. Further options go to `ENGINE build` as
 # they are (e.g. --network=host, --pull=never).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,8 +23,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-for f in mobilenet_ssd_v2_coco_quant_postprocess.tflite coco_labels.txt; do
-  [ -f "$ROOT/models/$f" ] || { echo "$0: models/$f is missing; run scripts/setup first" >&2; exit 1; }
+for f in models/mobilenet_ssd_v2_coco_quant_postprocess.tflite models/coco_labels.txt \
+         node_modules/chart.js/dist/chart.umd.js; do
+  [ -f "$ROOT/$f" ] || { echo "$0: $f is missing; run scripts/setup first" >&2; exit 1; }
 done
 
 # podman's default OCI format has no HEALTHCHECK; the docker format keeps it.

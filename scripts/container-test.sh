@@ -13,7 +13,8 @@
 #    network (loopback only), configured by LOOKOUT_* variables.
 # 4. Real photos to /api/detect and /v1/vision/detection, the expected
 #    objects checked; the image's HEALTHCHECK run; the user is not root;
-#    `podman stop` drains and the server exits 0.
+#    `lookout run` + `lookout report` work in the image; `podman stop`
+#    drains and the server exits 0.
 # --keep leaves the temp dir (storage, logs) and prints its path.
 # Needs root and the packages of `scripts/setup --container`.
 set -euo pipefail
@@ -174,6 +175,18 @@ fi
 
 uid=$(podman exec "$NAME" id -u)
 check "runs as a non-root user (uid $uid)" ". != 0" "$uid"
+
+# `lookout report` works in the image (Chart.js compiled in): a local run
+# over the photos, mounted read-only, then the page, in a second container.
+photos=$(find data/small -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | wc -l)
+# shellcheck disable=SC2016 # expanded by the container's shell
+r=$(podman run --rm --network none --read-only --tmpfs /tmp -v "$ROOT/data/small:/photos:ro" \
+  --entrypoint sh lookout:latest -c 'lookout run /photos --target local --out /tmp/r.jsonl --quiet >/dev/null &&
+    lookout report /tmp/r.jsonl -o /tmp/r.html >/dev/null &&
+    printf "{\"records\": %s, \"canvases\": %s, \"chart_js\": %s}" "$(wc -l < /tmp/r.jsonl)" \
+      "$(grep -o "<canvas" /tmp/r.html | wc -l)" "$(grep -c "Chart.js v4" /tmp/r.html)"' 2>&1)
+check "lookout run + lookout report in the image: $photos results, a page with its charts and Chart.js inlined" \
+  ".records == $photos and .canvases >= 2 and .chart_js >= 1" "$r"
 
 podman stop --time 20 "$NAME" >/dev/null
 wait "$WAIT_PID" || true

@@ -232,6 +232,10 @@ class Image(unittest.TestCase):
             self.assertIn(f"!{tree}/", ignore)
             self.assertRegex(read("Dockerfile"), rf"(?m)^COPY {tree} {tree}$")
         self.assertNotIn("!build/", ignore)
+        # Chart.js, inlined by `lookout report`: in the context and copied.
+        self.assertIn("!node_modules/chart.js/dist/chart.umd.js", ignore)
+        self.assertRegex(read("Dockerfile"), r"(?m)^COPY node_modules/chart.js/dist/chart.umd.js ")
+        self.assertNotIn("!node_modules/", ignore)
 
 
 if __name__ == "__main__":
