@@ -188,7 +188,7 @@ int offload_main(int argc, char** argv) {
     std::printf("  break-even    %8.1f ms RTT (at %.2f Mbit/s)\n", *be_rtt, rp.bandwidth_mbps);
   else
     std::printf("  break-even    no RTT: transfer + server alone exceed T_local at %.2f Mbit/s\n", rp.bandwidth_mbps);
-  const offload::HybridPrediction hybrid = model->hybrid(jobs.size());
+  const offload::HybridPrediction hybrid = model->hybrid(offload::file_bytes(jobs));
   const double local_alone_s = static_cast<double>(jobs.size()) * lp.ms_per_image / 1000.0 / lp.workers;
   std::printf("  hybrid        %8.2f s for %zu images (%d local detector%s + %d request%s in flight; local takes %.0f%%)"
               "; local alone %.2f s\n",

@@ -1,6 +1,7 @@
 #include "offload/cost_model.h"
 
 #include <algorithm>
+#include <queue>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -104,7 +105,7 @@ std::optional<double> CostModel::break_even_rtt_ms() const {
   return rtt;
 }
 
-HybridPrediction CostModel::hybrid(size_t images) const {
+HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) const {
   HybridPrediction h;
   h.local_rate = local_.ms_per_image > 0 ? 1000.0 * local_.workers / local_.ms_per_image : 0.0;
   const double per_request = remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
@@ -114,9 +115,46 @@ HybridPrediction CostModel::hybrid(size_t images) const {
     remote_rate = std::min(remote_rate, 1000.0 * bytes_per_ms(remote_.bandwidth_mbps) / remote_.mean_request_bytes);
   if (remote_.server_ms > 0) remote_rate = std::min(remote_rate, 1000.0 * remote_.server_workers / remote_.server_ms);
   h.remote_rate = remote_rate;
-  const double rate = h.local_rate + h.remote_rate;
-  h.local_share = rate > 0 ? h.local_rate / rate : 0.0;
-  h.wall_s = rate > 0 ? static_cast<double>(images) / rate : 0.0;
+  const size_t images = request_bytes.size();
+  if (images == 0 || h.local_rate + h.remote_rate <= 0) return h;
+
+  // The run's own schedule, played out in the run's order: whichever worker
+  // is free next takes the next image. Rates alone miss the tail, where the
+  // last image a slow side took decides the wall time, and which images
+  // those are: a remote request takes remote_ms(its bytes), and with C in
+  // flight at least C times its share of the link and of the server.
+  struct Slot {
+    double free_at;
+    bool local;
+  };
+  const auto later = [](const Slot& a, const Slot& b) {
+    // Of two slots free at once, the local one (the faster, in every lab run) takes the image.
+    return a.free_at != b.free_at ? a.free_at > b.free_at : !a.local && b.local;
+  };
+  std::priority_queue<Slot, std::vector<Slot>, decltype(later)> slots(later);
+  if (h.local_rate > 0)
+    for (int i = 0; i < local_.workers; ++i) slots.push({0.0, true});
+  if (h.remote_rate > 0)
+    for (int i = 0; i < remote_.concurrency; ++i) slots.push({0.0, false});
+  const double in_flight = remote_.concurrency;
+  double wall_ms = 0;
+  size_t local_images = 0;
+  for (const double bytes : request_bytes) {
+    Slot s = slots.top();
+    slots.pop();
+    double took = local_.ms_per_image;
+    if (!s.local) {
+      took = remote_ms(bytes);
+      took = std::max(took, in_flight * bytes / bytes_per_ms(remote_.bandwidth_mbps));
+      if (remote_.server_ms > 0) took = std::max(took, in_flight * remote_.server_ms / remote_.server_workers);
+    }
+    s.free_at += took;
+    wall_ms = std::max(wall_ms, s.free_at);
+    local_images += s.local ? 1 : 0;
+    slots.push(s);
+  }
+  h.wall_s = wall_ms / 1000.0;
+  h.local_share = static_cast<double>(local_images) / static_cast<double>(images);
   return h;
 }
 

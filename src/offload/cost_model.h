@@ -88,8 +88,10 @@ class CostModel {
 
   // Local and remote workers pulling from one queue: each side's rate, the
   // remote one capped by the link (one request's bytes at a time) and the
-  // server's detectors; the wall time for `images`.
-  HybridPrediction hybrid(size_t images) const;
+  // server's detectors; the wall time and the local side's share for images
+  // of `request_bytes`, in the order the run takes them, from playing the
+  // shared queue out image by image.
+  HybridPrediction hybrid(const std::vector<double>& request_bytes) const;
 
   bool remote_pays() const { return remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms) < local_.ms_per_image; }
   // The verdict in one sentence.

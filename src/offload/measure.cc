@@ -1,6 +1,7 @@
 #include "offload/measure.h"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 namespace lookout::offload {
@@ -30,11 +31,16 @@ std::vector<client::ImageJob> size_spread_sample(const std::vector<client::Image
   return sample;
 }
 
+std::vector<double> file_bytes(const std::vector<client::ImageJob>& jobs) {
+  std::vector<double> bytes;
+  for (const client::ImageJob& j : jobs) bytes.push_back(static_cast<double>(size_of(j)));
+  return bytes;
+}
+
 double mean_file_bytes(const std::vector<client::ImageJob>& jobs) {
   if (jobs.empty()) return 0;
-  double sum = 0;
-  for (const client::ImageJob& j : jobs) sum += static_cast<double>(size_of(j));
-  return sum / static_cast<double>(jobs.size());
+  const std::vector<double> bytes = file_bytes(jobs);
+  return std::accumulate(bytes.begin(), bytes.end(), 0.0) / static_cast<double>(bytes.size());
 }
 
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageJob>& sample,

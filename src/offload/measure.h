@@ -14,6 +14,9 @@ namespace lookout::offload {
 // them when there are no more than n).
 std::vector<client::ImageJob> size_spread_sample(const std::vector<client::ImageJob>& jobs, size_t n);
 
+// Each job's file size in bytes, in the jobs' order (0 when unreadable).
+std::vector<double> file_bytes(const std::vector<client::ImageJob>& jobs);
+
 // Mean file size of the jobs, in bytes.
 double mean_file_bytes(const std::vector<client::ImageJob>& jobs);
 

@@ -102,15 +102,45 @@ TEST(CostModel, HybridAddsTheRatesOfBothSides) {
   p.server_workers = 1;
   const CostModel m({134.8, 1}, p);
   const double t_remote = m.remote_ms_at(p.bandwidth_mbps, p.rtt_ms);
-  const HybridPrediction h = m.hybrid(100);
+  const HybridPrediction h = m.hybrid(std::vector<double>(100, 100000));
   EXPECT_NEAR(h.local_rate, 1000 / 134.8, 1e-9);
   EXPECT_NEAR(h.remote_rate, 1000 / t_remote, 1e-9);
-  EXPECT_NEAR(h.wall_s, 100 / (h.local_rate + h.remote_rate), 1e-9);
+  // Many images: the wall time approaches images / (sum of the rates), within one image of the slower side.
+  EXPECT_NEAR(h.wall_s, 100 / (h.local_rate + h.remote_rate), std::max(134.8, t_remote) / 1000);
   EXPECT_NEAR(h.local_share, 0.5, 0.01);
   // Many requests in flight are capped by the uplink: 1250 bytes/ms / 100 kB = 12.5 images/s.
   p.concurrency = 64;
   p.server_workers = 64;
-  EXPECT_NEAR(CostModel({134.8, 1}, p).hybrid(100).remote_rate, 12.5, 1e-9);
+  EXPECT_NEAR(CostModel({134.8, 1}, p).hybrid({100000}).remote_rate, 12.5, 1e-9);
+}
+
+TEST(CostModel, HybridPlaysTheSharedQueueOutImageByImage) {
+  // Local 10 ms per image; the remote 95 ms + 1 ms per 10 kB (RTT 40 +
+  // overhead 5 + server 50; 80 Mbit/s = 10 kB/ms, no response bytes).
+  RemoteProfile p;
+  p.rtt_ms = 40;
+  p.overhead_ms = 5;
+  p.server_ms = 50;
+  p.bandwidth_mbps = 80;
+  p.concurrency = 1;
+  p.server_workers = 1;
+  const CostModel m({10.0, 1}, p);
+  // 12 images of no bytes: at 0 each side takes one (local first); local
+  // takes one every 10 ms (10 in all, done at 100); at 95 the remote takes
+  // the 12th and is done at 190: the slow side's last image sets the time.
+  HybridPrediction h = m.hybrid(std::vector<double>(12, 0));
+  EXPECT_NEAR(h.wall_s, 0.190, 1e-9);
+  EXPECT_NEAR(h.local_share, 10.0 / 12.0, 1e-9);
+  // The sizes in the run's order decide what the remote takes: a 500 kB
+  // second image keeps it busy until 145, by when local has done the rest.
+  std::vector<double> sizes(12, 0);
+  sizes[1] = 500000;
+  h = m.hybrid(sizes);
+  EXPECT_NEAR(h.wall_s, 0.145, 1e-9);
+  EXPECT_NEAR(h.local_share, 11.0 / 12.0, 1e-9);
+  // Two images: one each, the remote's ends last. No images, no time.
+  EXPECT_NEAR(m.hybrid({0, 0}).wall_s, 0.095, 1e-9);
+  EXPECT_EQ(m.hybrid({}).wall_s, 0.0);
 }
 
 }  // namespace
