@@ -290,15 +290,20 @@ std::string verdict_from_results(const std::vector<GroupStats>& groups) {
   std::vector<std::string> local_only, remote_only, clauses;
   int local_wins = 0, remote_wins = 0;
   for (const std::string& c : collections) {
+    // The fastest group of each side. A side's share of a hybrid or
+    // scale-out run is not that side alone: it counts only when the side
+    // has no run of its own in this collection.
+    const auto shared = [](const GroupStats& g) { return g.schedule == "hybrid" || g.schedule == "scale-out"; };
+    bool local_alone = false, remote_alone = false;
+    for (const GroupStats& g : groups)
+      if (g.collection == c && g.mean_total_ms && !shared(g)) (g.is_local() ? local_alone : remote_alone) = true;
     const GroupStats* local = nullptr;
-    const GroupStats* remote = nullptr;  // the fastest remote target
+    const GroupStats* remote = nullptr;
     for (const GroupStats& g : groups) {
       if (g.collection != c || !g.mean_total_ms) continue;
-      if (g.is_local()) {
-        local = &g;
-      } else if (remote == nullptr || *g.mean_total_ms < *remote->mean_total_ms) {
-        remote = &g;
-      }
+      if (shared(g) && (g.is_local() ? local_alone : remote_alone)) continue;
+      const GroupStats*& best = g.is_local() ? local : remote;
+      if (best == nullptr || *g.mean_total_ms < *best->mean_total_ms) best = &g;
     }
     const std::string name = c.empty() ? "(no collection)" : c;
     if (local && !remote) local_only.push_back(name + " " + fixed(*local->mean_total_ms, 1) + " ms");
@@ -307,9 +312,9 @@ std::string verdict_from_results(const std::vector<GroupStats>& groups) {
     const double l = *local->mean_total_ms, r = *remote->mean_total_ms;
     const bool local_faster = l <= r;
     (local_faster ? local_wins : remote_wins)++;
-    clauses.push_back("on " + name + " " + (local_faster ? "local" : remote->target) + " wins with " +
+    clauses.push_back("on " + name + " " + (local_faster ? "local" : remote->target_label()) + " wins with " +
                       fixed(std::min(l, r), 1) + " ms per image against " + fixed(std::max(l, r), 1) + " ms " +
-                      (local_faster ? "on " + remote->target : std::string("locally")) + " (" +
+                      (local_faster ? "on " + remote->target_label() : std::string("locally")) + " (" +
                       fixed(std::max(l, r) / std::max(std::min(l, r), 1e-9), 1) + "x)");
   }
   const auto join = [](const std::vector<std::string>& parts) {

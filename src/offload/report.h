@@ -105,7 +105,9 @@ std::optional<BandwidthCurve> estimate_model(const GroupStats& remote);
 // upload time), nullopt without both.
 std::optional<double> measured_bandwidth_mbps(const GroupStats& remote);
 
-// One sentence: which target has the lower mean total per collection.
+// One sentence: which side has the lower mean total per collection (each
+// side's fastest group; shares of hybrid or scale-out runs only for a side
+// that has no run of its own).
 std::string verdict_from_results(const std::vector<GroupStats>& groups);
 
 // Failure messages with their counts, most frequent first ("target: message").

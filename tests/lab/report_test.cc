@@ -223,6 +223,22 @@ TEST(Verdict, FromResults) {
               StartsWith("No image succeeded"));
 }
 
+TEST(Verdict, ComparesEachSideAloneAndNamesTheLabel) {
+  std::vector<Record> records = {record("small", "local", true, 8, 0, 10), record("small", "http://r:1", true, 20, 10, 40),
+                                 record("small", "http://r:1", true, 20, 5, 25), record("small", "local", true, 8, 0, 9),
+                                 record("small", "http://r:1", true, 20, 5, 12)};
+  records[1].label = "10 Mbit/s";
+  records[2].label = "200 Mbit/s";
+  // A hybrid run's shares: the remote's quick 12 ms there is not the remote alone.
+  records[3].schedule = records[4].schedule = "hybrid";
+  EXPECT_EQ(offload::verdict_from_results(offload::group_results(records)),
+            "Run locally: on small local wins with 10.0 ms per image against 25.0 ms on http://r:1 · 200 Mbit/s (2.5x).");
+  // Without a run of its own, a side's share is what there is.
+  records.erase(records.begin(), records.begin() + 3);
+  EXPECT_EQ(offload::verdict_from_results(offload::group_results(records)),
+            "Run locally: on small local wins with 9.0 ms per image against 12.0 ms on http://r:1 (in hybrid) (1.3x).");
+}
+
 TEST(Failures, CountedByTargetAndMessage) {
   std::vector<Record> records = {record("s", "http://r:1", false, 0, 0, 0), record("s", "http://r:1", false, 0, 0, 0),
                                        record("s", "local", false, 0, 0, 0), record("s", "local", true, 1, 0, 1)};
