@@ -143,6 +143,10 @@ std::string utc_now() {
 std::vector<Record> read_records(const fs::path& path, std::vector<std::string>* warnings) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  return read_records(in, path.string(), warnings);
+}
+
+std::vector<Record> read_records(std::istream& in, const std::string& name, std::vector<std::string>* warnings) {
   std::vector<Record> records;
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
@@ -159,7 +163,7 @@ std::vector<Record> read_records(const fs::path& path, std::vector<std::string>*
     } catch (const std::exception& e) {
       why = e.what();
     }
-    if (warnings) warnings->push_back(path.string() + ":" + std::to_string(n) + ": " + why);
+    if (warnings) warnings->push_back(name + ":" + std::to_string(n) + ": " + why);
   }
   return records;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <istream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -107,5 +108,7 @@ class ResultsFile {
 // that are not records; `warnings` gets "file:line: reason" for each
 // skipped line. Throws std::runtime_error when the file cannot be read.
 std::vector<Record> read_records(const std::filesystem::path& path, std::vector<std::string>* warnings);
+// The same from text already read; `name` stands for the file in warnings.
+std::vector<Record> read_records(std::istream& in, const std::string& name, std::vector<std::string>* warnings);
 
 }  // namespace lookout::client

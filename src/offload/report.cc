@@ -172,7 +172,8 @@ ReportInput read_inputs(const std::vector<fs::path>& files) {
       }
       continue;
     }
-    std::vector<client::Record> records = client::read_records(path, &input.warnings);
+    std::istringstream lines(text);
+    std::vector<client::Record> records = client::read_records(lines, path.string(), &input.warnings);
     std::move(records.begin(), records.end(), std::back_inserter(input.records));
   }
   return input;

@@ -22,6 +22,16 @@ double iou(const client::DetectionRecord& a, const client::DetectionRecord& b) {
   return uni > 0 ? inter / uni : 0.0;
 }
 
+// Every record succeeded; how many needed more than one attempt.
+int retried_images(const std::vector<client::Record>& rs) {
+  int retried = 0;
+  for (const client::Record& r : rs) {
+    EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
+    retried += r.attempts > 1 ? 1 : 0;
+  }
+  return retried;
+}
+
 std::map<std::string, client::Record> by_image(const std::vector<client::Record>& rs) {
   std::map<std::string, client::Record> m;
   for (const client::Record& r : rs) m[r.image] = r;
@@ -163,12 +173,7 @@ TEST(RunRetries, RetriesCarryARunOverAServerRestart) {
   EXPECT_EQ(run.wait(), 0) << read_file(tmp.path() / "run.log");
   const auto rs = records(out);
   EXPECT_EQ(rs.size(), small_collection_size());
-  int retried = 0;
-  for (const client::Record& r : rs) {
-    EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
-    retried += r.attempts > 1 ? 1 : 0;
-  }
-  EXPECT_GT(retried, 0) << "no image needed a second attempt across the restart";
+  EXPECT_GT(retried_images(rs), 0) << "no image needed a second attempt across the restart";
 }
 
 TEST(RunRetries, BusyServer503sAreRetriedUntilDone) {
@@ -180,12 +185,7 @@ TEST(RunRetries, BusyServer503sAreRetriedUntilDone) {
   ASSERT_EQ(r.status, 0) << r.out;
   const auto rs = records(out);
   ASSERT_EQ(rs.size(), small_collection_size());
-  int retried = 0;
-  for (const client::Record& rec : rs) {
-    EXPECT_TRUE(rec.ok) << rec.image << ": " << rec.error;
-    retried += rec.attempts > 1 ? 1 : 0;
-  }
-  EXPECT_GT(retried, 0) << "the server never answered 503";
+  EXPECT_GT(retried_images(rs), 0) << "the server never answered 503";
 }
 
 TEST(RunErrors, CorruptImageIsRecordedOnceAndNotRetried) {
