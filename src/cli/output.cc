@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include "cli/stats.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -32,21 +34,6 @@ double round_ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
 nlohmann::ordered_json box_json(const detect::Box& b) {
   return {{"xmin", clean(b.xmin)}, {"ymin", clean(b.ymin)}, {"xmax", clean(b.xmax)}, {"ymax", clean(b.ymax)}};
-}
-
-// Nearest-rank percentile (p in [0,1]) of unsorted values.
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
-  return v[i];
-}
-
-double mean(const std::vector<double>& v) {
-  if (v.empty()) return 0.0;
-  double s = 0;
-  for (double x : v) s += x;
-  return s / static_cast<double>(v.size());
 }
 
 // "123" -> 123; anything else (empty, non-digits, too long for int64) -> -1.
