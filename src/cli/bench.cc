@@ -1,18 +1,23 @@
 // lookout bench: median and p90 milliseconds per image for the engine alone
 // (invoke on a prepared input tensor) and for the whole pipeline available
-// (file bytes -> decode -> resize -> invoke -> detections). JSON on stdout.
+// (file bytes -> decode -> resize -> invoke -> detections), with the CPU and
+// the ISA level of the engine's kernels. JSON on stdout; with --profile, a
+// per-op table instead.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <numeric>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/stats.h"
+#include "detect/detector.h"
+#include "detect/files.h"
+#include "detect/ssd_outputs.h"
 #include "engine/engine.h"
 #include "image/image.h"
 
@@ -28,12 +33,6 @@ double ms_since(Clock::time_point t0) {
 
 nlohmann::json stats(const std::vector<double>& v) {
   return {{"mean", mean(v)}, {"median", percentile(v, 0.5)}, {"p90", percentile(v, 0.9)}, {"min", percentile(v, 0.0)}};
-}
-
-std::vector<uint8_t> read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + p.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 struct Input {
@@ -66,21 +65,86 @@ double load_input(const Input& in, engine::Engine& eng, int width, int height, b
   }
 }
 
+// "CONV_2D 1x1/1 150x150x32->16" style: what an op computes.
+std::string describe_op(const engine::Graph& g, size_t i) {
+  const engine::Operator& op = g.ops[i];
+  std::string text = engine::op_name(op.kind);
+  const auto* conv = std::get_if<engine::ConvOptions>(&op.options);
+  if (conv == nullptr || op.inputs.size() < 2 || op.outputs.empty() || op.inputs[0] < 0 || op.inputs[1] < 0 ||
+      op.outputs[0] < 0)
+    return text;
+  const engine::Tensor& in = g.tensors[static_cast<size_t>(op.inputs[0])];
+  const engine::Tensor& filter = g.tensors[static_cast<size_t>(op.inputs[1])];
+  const engine::Tensor& out = g.tensors[static_cast<size_t>(op.outputs[0])];
+  if (in.shape.size() != 4 || filter.shape.size() != 4 || out.shape.size() != 4) return text;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " %dx%d/%d %dx%dx%d->%d", filter.dim(1), filter.dim(2), conv->stride_h, in.dim(1),
+                in.dim(2), in.dim(3), out.dim(3));
+  return text + buf;
+}
+
+// The per-op table: each step's mean ms per run, share of the total, MACs
+// and GMAC/s and the kernel that ran it; then the same per op kind and kernel.
+void print_profile(const engine::Engine& eng, const std::string& backend, int threads) {
+  const engine::Graph& g = eng.model().graph();
+  const std::vector<engine::OpProfile> profile = eng.profile();
+  double total = 0;
+  for (const auto& p : profile) total += p.runs > 0 ? p.ms / static_cast<double>(p.runs) : 0.0;
+  const auto gmacs = [](int64_t macs, double ms) { return ms > 0 ? static_cast<double>(macs) / ms / 1e6 : 0.0; };
+  std::printf("cpu: %s\nbackend: %s, ISA level: %s, threads: %d\n", engine::cpu_name().c_str(), backend.c_str(),
+              engine::isa_name(eng.isa()), threads);
+  std::printf("%-5s %-44s %-11s %8s %6s %9s %7s\n", "op", "what", "kernel", "ms", "share", "MMAC", "GMAC/s");
+  struct Group { double ms = 0; int64_t macs = 0; int steps = 0; };
+  std::map<std::string, Group> groups;
+  for (const auto& p : profile) {
+    const double ms = p.runs > 0 ? p.ms / static_cast<double>(p.runs) : 0.0;
+    const std::string op = p.ops.size() == 1 ? "#" + std::to_string(p.ops[0])
+                                             : "#" + std::to_string(p.ops.front()) + "+";
+    const std::string what = p.ops.size() == 1 ? describe_op(g, p.ops[0])
+                                               : std::to_string(p.ops.size()) + " ops in one subgraph";
+    std::printf("%-5s %-44s %-11s %8.3f %5.1f%% %9.2f %7.1f\n", op.c_str(), what.c_str(), p.kernel.c_str(), ms,
+                total > 0 ? 100.0 * ms / total : 0.0, static_cast<double>(p.macs) / 1e6, gmacs(p.macs, ms));
+    for (size_t i : p.ops) {
+      Group& group = groups[std::string(engine::op_name(g.ops[i].kind)) + " on " + p.kernel];
+      group.ms += ms / static_cast<double>(p.ops.size());
+      group.macs += engine::op_macs(g, i);
+      ++group.steps;
+    }
+  }
+  std::printf("\n%-44s %5s %8s %6s %9s %7s\n", "op kind on kernel", "ops", "ms", "share", "MMAC", "GMAC/s");
+  for (const auto& [name, group] : groups)
+    std::printf("%-44s %5d %8.3f %5.1f%% %9.2f %7.1f\n", name.c_str(), group.steps, group.ms,
+                total > 0 ? 100.0 * group.ms / total : 0.0, static_cast<double>(group.macs) / 1e6,
+                gmacs(group.macs, group.ms));
+  int64_t macs = 0;
+  for (size_t i = 0; i < g.ops.size(); ++i) macs += engine::op_macs(g, i);
+  std::printf("%-44s %5zu %8.3f %5.1f%% %9.2f %7.1f\n", "total", g.ops.size(), total, 100.0,
+              static_cast<double>(macs) / 1e6, gmacs(macs, total));
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
   CLI::App app{"Time the engine alone and the decode+resize+inference pipeline on each IMAGE.\n"
-               "IMAGE is a JPEG, or a raw input tensor of exactly the model input's size (e.g. 300x300x3 RGB).\n"
-               "Prints one JSON object: per-image median/p90/min milliseconds.",
+               "IMAGE is a JPEG or PNG, or a raw input tensor of exactly the model input's size (e.g. 300x300x3 RGB).\n"
+               "Prints one JSON object: per-image median/p90/min milliseconds, the CPU and the ISA level;\n"
+               "with --profile, a table of the time per op (each XNNPACK op then runs in a subgraph of its own).",
                "lookout bench"};
-  std::string model_path = "models/mobilenet_ssd_v2_coco_quant_postprocess.tflite";
+  std::string model_path = detect::kDefaultModel;
   std::string backend = "xnnpack";
+  std::string isa;
+  bool profile = false;
   int threads = 1;
   int runs = 10;
   int warmup = 2;
   std::vector<std::string> files;
   app.add_option("--model", model_path, "TFLite model file")->capture_default_str();
   app.add_option("--backend", backend, "reference or xnnpack")->capture_default_str();
+  app.add_option("--isa", isa,
+                 "ISA level of our own kernels with the xnnpack backend: avx512vnni, avx2 or xnnpack (none of ours) "
+                 "[default: $LOOKOUT_ISA, else the best this CPU runs]")
+      ->check(CLI::IsMember({"avx512vnni", "avx2", "xnnpack"}));
+  app.add_flag("--profile", profile, "print the time per op, its share, MACs, GMAC/s and kernel");
   app.add_option("--threads", threads, "threads for the engine")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--runs", runs, "timed runs per image")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--warmup", warmup, "untimed runs before timing")->capture_default_str()->check(CLI::Range(0, 1000));
@@ -88,7 +152,7 @@ int bench_main(int argc, char** argv) {
   app.add_option("--decode", decode, "scaled (smallest DCT scale covering the model input) or full")
       ->capture_default_str()
       ->check(CLI::IsMember({"scaled", "full"}));
-  app.add_option("IMAGE", files, "images (files or directories of .jpg/.jpeg)")->required();
+  app.add_option("IMAGE", files, "images (files, or directories walked for .jpg/.jpeg/.png)")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -98,7 +162,10 @@ int bench_main(int argc, char** argv) {
   std::vector<Input> inputs;
   try {
     auto model = engine::Model::from_file(model_path);
-    engine::Engine eng(model, {engine::parse_backend(backend), threads});
+    engine::Options options{engine::parse_backend(backend), threads};
+    if (!isa.empty()) options.isa = engine::parse_isa(isa);
+    options.profile = profile;
+    engine::Engine eng(model, options);
     const engine::Tensor& in = eng.input_tensor();
     if (in.shape.size() != 4 || in.type != engine::DType::uint8)
       throw engine::Error("bench needs a uint8 [1,H,W,3] image input, the model has '" + in.name + "'");
@@ -107,20 +174,18 @@ int bench_main(int argc, char** argv) {
     std::vector<std::filesystem::path> paths;
     for (const auto& f : files) {
       if (std::filesystem::is_directory(f)) {
-        for (const auto& e : std::filesystem::directory_iterator(f)) {
-          std::string ext = e.path().extension().string();
-          std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-          if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg")) paths.push_back(e.path());
-        }
+        const std::vector<std::filesystem::path> found = detect::find_images(f);
+        paths.insert(paths.end(), found.begin(), found.end());
       } else {
         paths.emplace_back(f);
       }
     }
-    std::sort(paths.begin(), paths.end());
     if (paths.empty()) throw std::runtime_error("no images found in the given paths");
     for (const auto& p : paths) {
-      Input i{p.filename().string(), read_file(p), false};
-      i.raw = i.bytes.size() == in.bytes && !(i.bytes.size() > 2 && i.bytes[0] == 0xFF && i.bytes[1] == 0xD8);
+      Input i{p.filename().string(), detect::read_file_bytes(p), false};
+      // A file of exactly the input tensor's size that is not a JPEG or PNG
+      // is a raw tensor.
+      i.raw = i.bytes.size() == in.bytes && !detect::has_image_extension(p);
       inputs.push_back(std::move(i));
     }
 
@@ -138,13 +203,19 @@ int bench_main(int argc, char** argv) {
         const auto t0 = Clock::now();
         decode_ms.push_back(load_input(input, eng, width, height, scaled));
         eng.invoke();
-        const engine::Detections d = eng.detections();
+        const detect::SsdOutputs d = detect::read_ssd_outputs(eng);
         pipeline_ms.push_back(ms_since(t0));
         (void)d;
       }
     }
+    if (profile) {
+      print_profile(eng, backend, threads);
+      return 0;
+    }
     nlohmann::json out = {
         {"model", model_path}, {"backend", backend}, {"threads", threads}, {"runs_per_image", runs},
+        {"cpu", engine::cpu_name()},
+        {"isa", options.backend == engine::Backend::reference ? "reference" : engine::isa_name(eng.isa())},
         {"images", inputs.size()}, {"engine_ms", stats(engine_ms)}, {"pipeline_ms", stats(pipeline_ms)},
         {"decode", decode}, {"decode_resize_ms", stats(decode_ms)},
         {"pipeline", "bytes in memory -> decode -> resize bilinear -> invoke -> detections"}};

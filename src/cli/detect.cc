@@ -220,6 +220,7 @@ int detect_main(int argc, char** argv) {
   std::string output;
   std::string draw_dir;
   std::string backend = "xnnpack";
+  std::string isa;
   int threads = 1;
   int jobs = 0;
   int max_detections = 100;
@@ -241,6 +242,10 @@ int detect_main(int argc, char** argv) {
   app.add_option("--backend", backend, "engine backend: xnnpack or reference")
       ->capture_default_str()
       ->check(CLI::IsMember({"xnnpack", "reference"}));
+  app.add_option("--isa", isa,
+                 "ISA level of our own kernels with the xnnpack backend: avx512vnni, avx2 or xnnpack (none of ours) "
+                 "[default: $LOOKOUT_ISA, else the best this CPU runs]")
+      ->check(CLI::IsMember({"avx512vnni", "avx2", "xnnpack"}));
   app.add_option("--threads", threads, "engine threads per job")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--jobs,-j", jobs, "detectors working in parallel [default: one per core, " + std::to_string(cores) + " here]")
       ->check(CLI::Range(1, 1024));
@@ -273,6 +278,7 @@ int detect_main(int argc, char** argv) {
     labels = std::move(files.labels);
 
     detector_options.engine = {engine::parse_backend(backend), threads};
+    if (!isa.empty()) detector_options.engine.isa = engine::parse_isa(isa);
     detector_options.filter.threshold = threshold;
     detector_options.filter.max_detections = max_detections;
     detector_options.filter.classes = detect::parse_class_list(classes, *labels);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "detect/detector.h"
+#include "detect/ssd_outputs.h"
 
 namespace lookout::detect {
 
@@ -30,7 +31,7 @@ constexpr size_t kInputChannelsDim = 3;
 constexpr int32_t kInputChannels = 3;
 
 // TFLite_Detection_PostProcess's outputs: boxes [1,R,4] (ymin, xmin, ymax,
-// xmax), classes [1,R], scores [1,R], count [1]; engine::Engine::detections()
+// xmax), classes [1,R], scores [1,R], count [1]; read_ssd_outputs()
 // reads them.
 constexpr size_t kNumOutputs = 4;
 
@@ -153,7 +154,7 @@ Result Detector::detect(std::span<const uint8_t> bytes, const Filter& filter) {
   // Postprocess: threshold, class filter, best first (stable: the model's
   // order among equal scores), cap, then labels and boxes.
   const auto t3 = Clock::now();
-  const engine::Detections raw = engine_.detections();
+  const SsdOutputs raw = read_ssd_outputs(engine_);
   std::vector<int> keep;
   for (int i = 0; i < raw.count; ++i) {
     const auto k = static_cast<size_t>(i);
@@ -173,7 +174,7 @@ Result Detector::detect(std::span<const uint8_t> bytes, const Filter& filter) {
   result.detections.reserve(keep.size());
   for (int i : keep) {
     const auto k = static_cast<size_t>(i);
-    const engine::Detections::Box& b = raw.boxes[k];  // ymin, xmin, ymax, xmax
+    const SsdOutputs::Box& b = raw.boxes[k];  // ymin, xmin, ymax, xmax
     Detection d;
     d.class_id = raw.classes[k];
     d.label = labels_->name(d.class_id);

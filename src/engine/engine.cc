@@ -1,20 +1,9 @@
 #include "engine/engine.h"
 
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-
+#include "engine/ops/conv_common.h"
 #include "engine/runtime.h"
 
 namespace lookout::engine {
-
-namespace {
-// Output positions of TFLite_Detection_PostProcess, as graph outputs.
-constexpr size_t kOutputBoxes = 0;
-constexpr size_t kOutputClasses = 1;
-constexpr size_t kOutputScores = 2;
-constexpr size_t kOutputCount = 3;
-}  // namespace
 
 const char* backend_name(Backend b) { return b == Backend::reference ? "reference" : "xnnpack"; }
 
@@ -29,8 +18,12 @@ Engine::Engine(std::shared_ptr<const Model> model, Options options) : model_(std
   if (options.threads < 1) throw Error("threads must be >= 1, got " + std::to_string(options.threads));
   if (model_->graph().inputs.size() != 1)
     throw Error("the model has " + std::to_string(model_->graph().inputs.size()) + " inputs; Lookout expects one image input");
-  runtime_ = options.backend == Backend::reference ? create_reference_runtime(model_->graph())
-                                                   : create_xnnpack_runtime(model_->graph(), options.threads);
+  if (options.backend == Backend::reference) {
+    runtime_ = create_reference_runtime(model_->graph(), options.profile);
+  } else {
+    isa_ = options.isa ? *options.isa : default_isa();
+    runtime_ = create_xnnpack_runtime(model_->graph(), options.threads, isa_, options.profile);
+  }
 }
 
 Engine::~Engine() = default;
@@ -53,37 +46,41 @@ std::span<const uint8_t> Engine::tensor_data(int32_t index) const {
   return {runtime_->data(index), tensors[static_cast<size_t>(index)].bytes};
 }
 
-Detections Engine::detections() const {
-  const Graph& g = model_->graph();
-  auto output = [&](size_t i) -> const Tensor& {
-    if (g.outputs.size() < 4) throw Error("the model has no detection outputs (expected 4 graph outputs)");
-    const Tensor& t = g.tensors[static_cast<size_t>(g.outputs[i])];
-    if (t.type != DType::float32) throw Error("detection output '" + t.name + "' is not float32");
-    return t;
-  };
-  const Tensor& boxes = output(kOutputBoxes);
-  const Tensor& classes = output(kOutputClasses);
-  const Tensor& scores = output(kOutputScores);
-  const Tensor& count = output(kOutputCount);
-  const size_t capacity = classes.elements();
-  if (boxes.elements() != capacity * 4 || scores.elements() != capacity || count.elements() != 1)
-    throw Error("detection outputs have inconsistent sizes");
-
-  auto floats = [&](size_t i) { return reinterpret_cast<const float*>(runtime_->data(g.outputs[i])); };
-  // A hostile model can put any float here: clamp before converting (a
-  // float outside int's range converted to int is undefined behaviour).
-  auto to_int = [](float v, int lo, int hi) {
-    return std::isfinite(v) ? static_cast<int>(std::clamp(v, static_cast<float>(lo), static_cast<float>(hi))) : lo;
-  };
-  Detections d;
-  d.count = to_int(floats(kOutputCount)[0], 0, static_cast<int>(std::min<size_t>(capacity, 1 << 20)));
-  const float* b = floats(kOutputBoxes);
-  for (int i = 0; i < d.count; ++i) {
-    d.boxes.push_back({b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]});
-    d.classes.push_back(to_int(floats(kOutputClasses)[i], -1, 1 << 20));
-    d.scores.push_back(floats(kOutputScores)[i]);
+std::vector<OpProfile> Engine::profile() const {
+  std::vector<OpProfile> out;
+  for (const StepProfile& s : runtime_->profile()) {
+    OpProfile p{s.ops, s.kernel, s.ms, s.runs, 0};
+    for (size_t i : s.ops) p.macs += op_macs(model_->graph(), i);
+    out.push_back(std::move(p));
   }
-  return d;
+  return out;
+}
+
+int64_t op_macs(const Graph& graph, size_t op_index) {
+  const Operator& op = graph.ops.at(op_index);
+  if (op.kind != OpKind::conv_2d && op.kind != OpKind::depthwise_conv_2d) return 0;
+  if (op.inputs.size() <= kConvFilter || op.outputs.size() <= kConvOutput || op.inputs[kConvFilter] < 0 ||
+      op.outputs[kConvOutput] < 0)
+    return 0;
+  const Tensor& filter = graph.tensors.at(static_cast<size_t>(op.inputs[kConvFilter]));
+  const Tensor& output = graph.tensors.at(static_cast<size_t>(op.outputs[kConvOutput]));
+  if (filter.shape.size() != 4) return 0;
+  // CONV_2D filter [out_c, k_h, k_w, in_c]; DEPTHWISE [1, k_h, k_w, out_c].
+  const int64_t per_output = int64_t{filter.dim(1)} * filter.dim(2) * (op.kind == OpKind::conv_2d ? filter.dim(3) : 1);
+  return static_cast<int64_t>(output.elements()) * per_output;
+}
+
+const Tensor& Engine::output_tensor(size_t position) const {
+  const Graph& g = model_->graph();
+  if (position >= g.outputs.size())
+    throw Error("no graph output #" + std::to_string(position) + " (the model has " + std::to_string(g.outputs.size()) +
+                ")");
+  return g.tensors[static_cast<size_t>(g.outputs[position])];
+}
+
+std::span<const uint8_t> Engine::output(size_t position) const {
+  const Tensor& t = output_tensor(position);
+  return {runtime_->data(model_->graph().outputs[position]), t.bytes};
 }
 
 }  // namespace lookout::engine

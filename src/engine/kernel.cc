@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "engine/engine.h"
+#include "engine/error.h"
 
 namespace lookout::engine {
 

@@ -1,6 +1,6 @@
 #include "engine/runtime.h"
 
-#include "engine/engine.h"
+#include "engine/error.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -44,8 +44,8 @@ uint8_t* new_arena(size_t bytes) {
 
 }  // namespace
 
-Runtime::Runtime(const Graph& graph)
-    : graph_(graph), arena_(new_arena(arena_size(graph)), free_arena), buffers_(graph.tensors.size()) {
+Runtime::Runtime(const Graph& graph, bool profiling)
+    : profiling_(profiling), graph_(graph), arena_(new_arena(arena_size(graph)), free_arena), buffers_(graph.tensors.size()) {
   size_t offset = 0;
   for (size_t i = 0; i < graph.tensors.size(); ++i) {
     const Tensor& t = graph.tensors[i];
@@ -62,11 +62,14 @@ namespace {
 
 class ReferenceRuntime final : public Runtime {
  public:
-  explicit ReferenceRuntime(const Graph& graph) : Runtime(graph) {
-    for (size_t i = 0; i < graph.ops.size(); ++i) kernels_.push_back(prepare_kernel(graph, i));
+  ReferenceRuntime(const Graph& graph, bool profiling) : Runtime(graph, profiling) {
+    for (size_t i = 0; i < graph.ops.size(); ++i) {
+      kernels_.push_back(prepare_kernel(graph, i));
+      add_profile_step({i}, "reference");
+    }
   }
   void invoke() override {
-    for (const auto& k : kernels_) k->eval(buffers());
+    for (size_t i = 0; i < kernels_.size(); ++i) run_step(i, [&] { kernels_[i]->eval(buffers()); });
   }
 
  private:
@@ -75,8 +78,8 @@ class ReferenceRuntime final : public Runtime {
 
 }  // namespace
 
-std::unique_ptr<Runtime> create_reference_runtime(const Graph& graph) {
-  return std::make_unique<ReferenceRuntime>(graph);
+std::unique_ptr<Runtime> create_reference_runtime(const Graph& graph, bool profiling) {
+  return std::make_unique<ReferenceRuntime>(graph, profiling);
 }
 
 }  // namespace lookout::engine

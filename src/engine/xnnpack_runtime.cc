@@ -5,10 +5,10 @@
 // and nodes -> create runtime -> setup (once: the Runtime's buffers never
 // move) -> invoke, each call's status checked.
 //
-// On a CPU with AVX-512 VNNI, which this XNNPACK snapshot does not use, the
-// uint8 1x1 convolutions run on our own kernel instead (vnni_pointwise.h),
-// each as its own stage between the subgraphs; it is byte-identical to the
-// reference kernel, like XNNPACK.
+// At ISA level avx2 or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
+// kernels and slow AVX2 ones) the uint8 1x1 convolutions run on our own
+// kernel instead (pointwise_conv.h), each as its own stage between the
+// subgraphs; it is byte-identical to the reference kernel, like XNNPACK.
 //
 // Results: XNNPACK requantizes uint8 accumulators in fp32 with one rounding
 // (ties to even). TFLite's runtime runs these ops through the same XNNPACK
@@ -29,12 +29,12 @@
 #include <variant>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/error.h"
 #include "engine/kernel.h"
 #include "engine/ops/conv_common.h"
 #include "engine/quantization.h"
 #include "engine/runtime.h"
-#include "engine/vnni_pointwise.h"
+#include "engine/pointwise_conv.h"
 
 namespace lookout::engine {
 
@@ -378,15 +378,16 @@ std::string stage_label(size_t stage, const XnnpackStage& s) {
 
 class XnnpackRuntime final : public Runtime {
  public:
-  XnnpackRuntime(const Graph& graph, int threads, bool vnni_pointwise)
-      : Runtime(graph), materialized_(graph.tensors.size(), true) {
+  XnnpackRuntime(const Graph& graph, int threads, Isa isa, bool profiling)
+      : Runtime(graph, profiling), materialized_(graph.tensors.size(), true) {
     if (threads < 1) throw Error("XNNPACK backend: threads must be >= 1, got " + std::to_string(threads));
     // Every op gets the reference backend's checks, so both backends refuse
     // the same graphs with the same messages; XNNPACK ops drop the kernel.
     std::vector<std::unique_ptr<Kernel>> kernels;
     for (size_t i = 0; i < graph.ops.size(); ++i) kernels.push_back(prepare_kernel(graph, i));
 
-    const std::vector<XnnpackStage> stages = plan_xnnpack_stages(graph, vnni_pointwise);
+    require_isa(isa);
+    const std::vector<XnnpackStage> stages = plan_xnnpack_stages(graph, isa, profiling);
     const TensorRoles roles(graph, stages);
     for (size_t t = 0; t < graph.tensors.size(); ++t) {
       const int64_t s = roles.producer_stage[t];
@@ -395,10 +396,10 @@ class XnnpackRuntime final : public Runtime {
     }
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    const bool any_vnni =
-        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.vnni_pointwise; });
+    const bool any_pointwise =
+        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.pointwise; });
     if (any_xnnpack) ensure_xnnpack_initialized();
-    if (any_xnnpack || any_vnni) {
+    if (any_xnnpack || any_pointwise) {
       if (threads > 1) {
         threadpool_.reset(pthreadpool_create(static_cast<size_t>(threads)));
         if (!threadpool_)
@@ -412,22 +413,28 @@ class XnnpackRuntime final : public Runtime {
         SubgraphBuilder builder(graph, roles, s, step.label, zero_biases_);
         for (size_t i : stages[s].ops) builder.define_op(i);
         step.xnn = builder.finish(threadpool_.get(), buffers());
-      } else if (stages[s].vnni_pointwise) {
+        add_profile_step(stages[s].ops, "xnnpack");
+      } else if (stages[s].pointwise) {
         const size_t i = stages[s].ops.front();
-        step.kernel = prepare_vnni_pointwise(OpContext(graph, graph.ops[i], i), threadpool_.get());
+        step.kernel = prepare_pointwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
+        add_profile_step(stages[s].ops, isa_name(isa));
       } else {
         step.kernel = std::move(kernels[stages[s].ops.front()]);
+        add_profile_step(stages[s].ops, "reference");
       }
       steps_.push_back(std::move(step));
     }
   }
 
   void invoke() override {
-    for (const Step& step : steps_) {
-      if (step.xnn)
-        check(xnn_invoke_runtime(step.xnn.get()), step.label, "xnn_invoke_runtime");
-      else
-        step.kernel->eval(buffers());
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      const Step& step = steps_[s];
+      run_step(s, [&] {
+        if (step.xnn)
+          check(xnn_invoke_runtime(step.xnn.get()), step.label, "xnn_invoke_runtime");
+        else
+          step.kernel->eval(buffers());
+      });
     }
   }
 
@@ -441,7 +448,7 @@ class XnnpackRuntime final : public Runtime {
   };
 
   // Declaration order is destruction order reversed: the XNNPACK runtimes and
-  // VNNI kernels (steps_) go first, then the threadpool and zero biases they use.
+  // our kernels (steps_) go first, then the threadpool and zero biases they use.
   std::vector<std::vector<int32_t>> zero_biases_;
   ThreadpoolPtr threadpool_;
   std::vector<Step> steps_;
@@ -461,7 +468,7 @@ std::string xnnpack_refusal(const Graph& graph, size_t op_index) {
   return std::string(op_name(op.kind)) + " runs on the reference kernel";
 }
 
-std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, bool vnni_pointwise) {
+std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool split) {
   std::vector<XnnpackStage> stages;
   std::vector<int64_t> producer(graph.tensors.size(), -1);  // stage writing each tensor
   for (size_t i = 0; i < graph.ops.size(); ++i) {
@@ -471,8 +478,10 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, bool vnni_poin
       if (t >= 0 && static_cast<size_t>(t) < producer.size()) ready = std::max(ready, producer[static_cast<size_t>(t)]);
     size_t stage = stages.size();
     const bool xnnpack = xnnpack_refusal(graph, i).empty();
-    if (xnnpack && vnni_pointwise && vnni_pointwise_refusal(graph, i).empty()) {
-      stages.push_back(XnnpackStage{false, {}, /*vnni_pointwise=*/true});
+    if (xnnpack && pointwise_refusal(graph, i, isa).empty()) {
+      stages.push_back(XnnpackStage{false, {}, /*pointwise=*/true});
+    } else if (xnnpack && split) {
+      stages.push_back(XnnpackStage{true, {}});
     } else if (xnnpack) {
       // The earliest subgraph at or after `ready`: within a subgraph, nodes
       // run in definition order, so joining the producer's own is fine.
@@ -492,8 +501,8 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, bool vnni_poin
   return stages;
 }
 
-std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads, bool vnni_pointwise) {
-  return std::make_unique<XnnpackRuntime>(graph, threads, vnni_pointwise);
+std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads, Isa isa, bool profiling) {
+  return std::make_unique<XnnpackRuntime>(graph, threads, isa, profiling);
 }
 
 }  // namespace lookout::engine

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/graph.h"
+#include "engine/isa.h"
 
 namespace lookout::engine {
 
@@ -19,11 +20,11 @@ std::string xnnpack_refusal(const Graph& graph, size_t op_index);
 
 // One step of an XNNPACK runtime's invoke(): either one XNNPACK subgraph
 // holding several ops, or one op on its reference kernel, or one 1x1
-// convolution on the VNNI kernel (vnni_pointwise.h).
+// convolution on our pointwise kernel (pointwise_conv.h).
 struct XnnpackStage {
   bool xnnpack = false;
   std::vector<size_t> ops;  // op indices, in the order they run
-  bool vnni_pointwise = false;  // with !xnnpack: the op runs on the VNNI kernel
+  bool pointwise = false;   // with !xnnpack: the op runs on our pointwise kernel
 };
 
 // Every op XNNPACK supports joins the earliest XNNPACK stage that comes after
@@ -32,10 +33,11 @@ struct XnnpackStage {
 // whole backbone and all box-predictor convolutions, then the reference
 // RESHAPE/CONCATENATION/LOGISTIC/post-process.
 //
-// With `vnni_pointwise`, every 1x1 convolution the VNNI kernel takes
-// (vnni_pointwise_refusal "", so never on a CPU without VNNI) gets its own
-// VNNI stage instead: a MobileNetV2 block becomes VNNI expand -> XNNPACK
-// depthwise -> VNNI project -> XNNPACK ADD.
-std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, bool vnni_pointwise);
+// At ISA level avx2 or avx512vnni, every 1x1 convolution our pointwise kernel
+// takes (pointwise_refusal "", so never at a level the CPU lacks) gets its
+// own stage instead: a MobileNetV2 block becomes pointwise expand -> XNNPACK
+// depthwise -> pointwise project -> XNNPACK ADD. With `split`, every XNNPACK
+// op gets a subgraph of its own (for per-op profiles).
+std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool split = false);
 
 }  // namespace lookout::engine

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "detect/detector.h"
+#include "detect/ssd_outputs.h"
 #include "detect_test_util.h"
 #include "image/exif_fixture.h"
 #include "image/png_fixture.h"
@@ -217,7 +218,7 @@ TEST(Detector, MatchesTheEngineOnTheSameInput) {
     const image::Image resized = image::resize_bilinear(decoded.image, 300, 300);
     std::copy(resized.rgb.begin(), resized.rgb.end(), eng.input().begin());
     eng.invoke();
-    const engine::Detections raw = eng.detections();
+    const SsdOutputs raw = read_ssd_outputs(eng);
     std::vector<int> order(static_cast<size_t>(raw.count));
     for (int i = 0; i < raw.count; ++i) order[static_cast<size_t>(i)] = i;
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {

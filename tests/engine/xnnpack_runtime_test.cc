@@ -2,7 +2,7 @@
 // graphs built in memory, run through both runtimes, each op's output
 // compared byte for byte (uint8: the reference kernels requantize with
 // XNNPACK's arithmetic) or within a small relative tolerance (float32); plus the partitioning, internal/external values and
-// thread-count determinism.
+// thread-count determinism; at every ISA level of our own kernels the CPU has.
 #include "engine/xnnpack_runtime.h"
 
 #include <gtest/gtest.h>
@@ -17,13 +17,15 @@
 #include "engine/engine.h"
 #include "engine/kernel.h"
 #include "engine/runtime.h"
-#include "engine/vnni_pointwise.h"
+#include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
+#include "engine/pointwise_conv.h"
 
 namespace lookout::engine {
 namespace {
 
 using testing::OpFixture;
+using testing::runnable_isa_levels;
 
 constexpr float kFloatTolerance = 1e-4f;  // relative to max(1, |reference|)
 
@@ -190,17 +192,22 @@ void expect_close(const Graph& g, int32_t id, const Runtime& reference, const Ru
   EXPECT_EQ(bad, 0u) << t.name << ": " << bad << " elements out of tolerance";
 }
 
-// Runs the fixture's graph on both backends with the same random inputs and
-// compares every graph output.
+// Runs the fixture's graph on the reference backend and on the XNNPACK
+// backend at every ISA level the CPU has (xnnpack: XNNPACK's kernels only;
+// avx2, avx512vnni: our own where they take the op), with the same random
+// inputs, and compares every graph output.
 void compare_backends(OpFixture& f, GraphBuilder& b) {
   auto reference = create_reference_runtime(f.graph);
-  auto xnnpack = create_xnnpack_runtime(f.graph, 1);
   const auto data = random_inputs(f.graph, b);
   fill_inputs(f.graph, *reference, data);
-  fill_inputs(f.graph, *xnnpack, data);
   reference->invoke();
-  xnnpack->invoke();
-  for (int32_t id : f.graph.outputs) expect_close(f.graph, id, *reference, *xnnpack);
+  for (Isa isa : runnable_isa_levels()) {
+    SCOPED_TRACE(std::string("ISA level ") + isa_name(isa));
+    auto xnnpack = create_xnnpack_runtime(f.graph, 1, isa);
+    fill_inputs(f.graph, *xnnpack, data);
+    xnnpack->invoke();
+    for (int32_t id : f.graph.outputs) expect_close(f.graph, id, *reference, *xnnpack);
+  }
 }
 
 // The graph with every tensor an op writes made a graph output, so that an
@@ -326,11 +333,11 @@ void run_conv_cases(const std::vector<ConvCase>& cases, DType type, uint32_t see
   }
 }
 
-TEST(XnnpackRuntime, Conv2dUint8MatchesReferenceWithinOneStep) { run_conv_cases(conv_cases(), DType::uint8, 100); }
+TEST(XnnpackRuntime, Conv2dUint8IdenticalToReference) { run_conv_cases(conv_cases(), DType::uint8, 100); }
 
 TEST(XnnpackRuntime, Conv2dFloat32MatchesReference) { run_conv_cases(conv_cases(), DType::float32, 200); }
 
-TEST(XnnpackRuntime, DepthwiseConv2dUint8MatchesReferenceWithinOneStep) {
+TEST(XnnpackRuntime, DepthwiseConv2dUint8IdenticalToReference) {
   run_conv_cases(depthwise_cases(), DType::uint8, 300);
 }
 
@@ -372,12 +379,12 @@ TEST(XnnpackRuntime, AddOutsideXnnpackScaleLimitsFallsBackToReference) {
   const int32_t out = b.add(x, y, quant(0.5f / 300.0f, 128));
   f.graph.outputs = {out};
   EXPECT_NE(xnnpack_refusal(f.graph, 0).find("scale ratio"), std::string::npos) << xnnpack_refusal(f.graph, 0);
-  const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
+  const auto stages = plan_xnnpack_stages(f.graph, Isa::xnnpack);
   ASSERT_EQ(stages.size(), 1u);
   EXPECT_FALSE(stages[0].xnnpack);
 
   auto reference = create_reference_runtime(f.graph);
-  auto xnnpack = create_xnnpack_runtime(f.graph, 1);
+  auto xnnpack = create_xnnpack_runtime(f.graph, 1, Isa::xnnpack);
   const auto data = random_inputs(f.graph, b);
   fill_inputs(f.graph, *reference, data);
   fill_inputs(f.graph, *xnnpack, data);
@@ -411,12 +418,12 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
     const Block blk = inverted_residual(b, 16, 10);
     f.graph.outputs = {blk.output};
     for (size_t i = 0; i < f.graph.ops.size(); ++i) EXPECT_EQ(xnnpack_refusal(f.graph, i), "") << "op #" << i;
-    const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
+    const auto stages = plan_xnnpack_stages(f.graph, Isa::xnnpack);
     ASSERT_EQ(stages.size(), 1u);
     EXPECT_TRUE(stages[0].xnnpack);
     EXPECT_EQ(stages[0].ops, (std::vector<size_t>{0, 1, 2, 3}));
 
-    auto xnnpack = create_xnnpack_runtime(f.graph, 1, /*vnni_pointwise=*/false);
+    auto xnnpack = create_xnnpack_runtime(f.graph, 1, Isa::xnnpack);
     EXPECT_TRUE(xnnpack->materialized(blk.input));
     EXPECT_FALSE(xnnpack->materialized(blk.expanded));
     EXPECT_FALSE(xnnpack->materialized(blk.filtered));
@@ -426,7 +433,7 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
     // The same block with every tensor external: each op identical to
     // its reference kernel, and the same final bytes as with internal values.
     const Graph open = with_every_tensor_as_output(f.graph);
-    auto open_xnnpack = create_xnnpack_runtime(open, 1, /*vnni_pointwise=*/false);
+    auto open_xnnpack = create_xnnpack_runtime(open, 1, Isa::xnnpack);
     const auto data = random_inputs(f.graph, b);
     fill_inputs(f.graph, *xnnpack, data);
     fill_inputs(open, *open_xnnpack, data);
@@ -437,35 +444,39 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
   }
 }
 
-// With the VNNI kernel, the block's 1x1 convolutions leave the subgraph:
-// VNNI expand -> XNNPACK depthwise -> VNNI project -> XNNPACK ADD, every
-// tensor between stages materialized, and the same bytes as the reference
-// backend (each op, and the block's output) on one and two threads.
-TEST(XnnpackRuntime, InvertedResidualBlockWithVnniPointwise) {
-  if (!vnni_pointwise_available()) GTEST_SKIP() << "the CPU lacks AVX-512 VNNI";
+// With our pointwise kernel (avx2 or avx512vnni), the block's 1x1
+// convolutions leave the subgraph: pointwise expand -> XNNPACK depthwise ->
+// pointwise project -> XNNPACK ADD, every tensor between stages
+// materialized, and the same bytes as the reference backend (each op, and
+// the block's output) on one and two threads.
+TEST(XnnpackRuntime, InvertedResidualBlockWithOurPointwiseKernel) {
+  const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
+  if (levels.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
   OpFixture f;
   GraphBuilder b(f, DType::uint8, 850);
   const Block blk = inverted_residual(b, 24, 19);
   f.graph.outputs = {blk.output};
-  const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/true);
-  ASSERT_EQ(stages.size(), 4u);
-  for (size_t s = 0; s < stages.size(); ++s) {
-    EXPECT_EQ(stages[s].ops, std::vector<size_t>{s});
-    EXPECT_EQ(stages[s].xnnpack, s % 2 == 1) << "stage " << s;
-    EXPECT_EQ(stages[s].vnni_pointwise, s % 2 == 0) << "stage " << s;
-  }
   auto reference = create_reference_runtime(f.graph);
   const auto data = random_inputs(f.graph, b);
   fill_inputs(f.graph, *reference, data);
   reference->invoke();
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE("threads " + std::to_string(threads));
-    auto xnnpack = create_xnnpack_runtime(f.graph, threads);
-    for (int32_t id : {blk.expanded, blk.filtered, blk.projected}) EXPECT_TRUE(xnnpack->materialized(id));
-    fill_inputs(f.graph, *xnnpack, data);
-    xnnpack->invoke();
-    expect_each_op_close(f.graph, *xnnpack);
-    EXPECT_TRUE(same_bytes(f.graph, blk.output, *reference, *xnnpack));
+  for (Isa isa : levels) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + ", threads " + std::to_string(threads));
+      const auto stages = plan_xnnpack_stages(f.graph, isa);
+      ASSERT_EQ(stages.size(), 4u);
+      for (size_t s = 0; s < stages.size(); ++s) {
+        EXPECT_EQ(stages[s].ops, std::vector<size_t>{s});
+        EXPECT_EQ(stages[s].xnnpack, s % 2 == 1) << "stage " << s;
+        EXPECT_EQ(stages[s].pointwise, s % 2 == 0) << "stage " << s;
+      }
+      auto xnnpack = create_xnnpack_runtime(f.graph, threads, isa);
+      for (int32_t id : {blk.expanded, blk.filtered, blk.projected}) EXPECT_TRUE(xnnpack->materialized(id));
+      fill_inputs(f.graph, *xnnpack, data);
+      xnnpack->invoke();
+      expect_each_op_close(f.graph, *xnnpack);
+      EXPECT_TRUE(same_bytes(f.graph, blk.output, *reference, *xnnpack));
+    }
   }
 }
 
@@ -491,7 +502,7 @@ TEST(XnnpackRuntime, ConvReshapeConcatLogisticPartitionsIntoOneSubgraph) {
   f.op(OpKind::logistic, {joined}, {scores});  // op 7
   f.graph.outputs = {scores};
 
-  const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
+  const auto stages = plan_xnnpack_stages(f.graph, Isa::xnnpack);
   ASSERT_EQ(stages.size(), 5u);
   EXPECT_TRUE(stages[0].xnnpack);
   EXPECT_EQ(stages[0].ops, (std::vector<size_t>{0, 1, 2, 4}));
@@ -502,7 +513,7 @@ TEST(XnnpackRuntime, ConvReshapeConcatLogisticPartitionsIntoOneSubgraph) {
   EXPECT_EQ(stages[4].ops, std::vector<size_t>{7});
 
   auto reference = create_reference_runtime(f.graph);
-  auto xnnpack = create_xnnpack_runtime(f.graph, 1, /*vnni_pointwise=*/false);
+  auto xnnpack = create_xnnpack_runtime(f.graph, 1, Isa::xnnpack);
   const auto data = random_inputs(f.graph, b);
   fill_inputs(f.graph, *reference, data);
   fill_inputs(f.graph, *xnnpack, data);
@@ -544,13 +555,13 @@ TEST(XnnpackRuntime, ConvAfterReshapeRunsInASecondSubgraph) {
     const int32_t second = b.conv(folded, conv(4, 3, 2, Padding::same));  // [1,2,6,4]
     f.graph.outputs = {second};
 
-    const auto stages = plan_xnnpack_stages(f.graph, /*vnni_pointwise=*/false);
+    const auto stages = plan_xnnpack_stages(f.graph, Isa::xnnpack);
     ASSERT_EQ(stages.size(), 3u);
     EXPECT_TRUE(stages[0].xnnpack);
     EXPECT_FALSE(stages[1].xnnpack);
     EXPECT_TRUE(stages[2].xnnpack);
 
-    auto xnnpack = create_xnnpack_runtime(f.graph, 1);
+    auto xnnpack = create_xnnpack_runtime(f.graph, 1, Isa::xnnpack);
     fill_inputs(f.graph, *xnnpack, random_inputs(f.graph, b));
     xnnpack->invoke();
     EXPECT_TRUE(xnnpack->materialized(first));  // read by the reference RESHAPE
@@ -569,17 +580,20 @@ TEST(XnnpackRuntime, OneAndTwoThreadsGiveIdenticalBytes) {
     f.graph.outputs = {blk.output, down};
     const Graph open = with_every_tensor_as_output(f.graph);
 
-    for (const Graph* g : {static_cast<const Graph*>(&f.graph), &open}) {
-      auto one = create_xnnpack_runtime(*g, 1);
-      auto two = create_xnnpack_runtime(*g, 2);
-      for (int run = 0; run < 2; ++run) {  // new inputs, same setup
-        const auto data = random_inputs(*g, b);
-        fill_inputs(*g, *one, data);
-        fill_inputs(*g, *two, data);
-        one->invoke();
-        two->invoke();
-        for (int32_t id : g->outputs) EXPECT_TRUE(same_bytes(*g, id, *one, *two)) << "tensor #" << id << ", run " << run;
-        if (g == &open) expect_each_op_close(open, *one);
+    for (Isa isa : runnable_isa_levels()) {
+      for (const Graph* g : {static_cast<const Graph*>(&f.graph), &open}) {
+        SCOPED_TRACE(isa_name(isa));
+        auto one = create_xnnpack_runtime(*g, 1, isa);
+        auto two = create_xnnpack_runtime(*g, 2, isa);
+        for (int run = 0; run < 2; ++run) {  // new inputs, same setup
+          const auto data = random_inputs(*g, b);
+          fill_inputs(*g, *one, data);
+          fill_inputs(*g, *two, data);
+          one->invoke();
+          two->invoke();
+          for (int32_t id : g->outputs) EXPECT_TRUE(same_bytes(*g, id, *one, *two)) << "tensor #" << id << ", run " << run;
+          if (g == &open) expect_each_op_close(open, *one);
+        }
       }
     }
   }
@@ -590,7 +604,7 @@ TEST(XnnpackRuntime, RefusesThreadCountBelowOne) {
   GraphBuilder b(f, DType::uint8, 1200);
   f.graph.outputs = {b.conv(b.input({1, 4, 4, 4}), conv(4, 1, 1, Padding::same))};
   try {
-    create_xnnpack_runtime(f.graph, 0);
+    create_xnnpack_runtime(f.graph, 0, Isa::xnnpack);
     FAIL() << "threads 0 accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("threads must be >= 1, got 0"), std::string::npos) << e.what();
@@ -613,7 +627,7 @@ TEST(XnnpackRuntime, RefusesInvalidOpLikeTheReferenceBackend) {
     reference_message = e.what();
   }
   try {
-    create_xnnpack_runtime(f.graph, 1);
+    create_xnnpack_runtime(f.graph, 1, best_isa());
   } catch (const Error& e) {
     xnnpack_message = e.what();
   }

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "engine/engine.h"
+#include "detect/ssd_outputs.h"
 
 namespace lookout::testing {
 
@@ -18,7 +18,7 @@ struct MatchTolerance {
 };
 
 // Returns "" when matched, else a description of the first unmatched detection.
-inline std::string unmatched(const engine::Detections& a, const engine::Detections& b, MatchTolerance tol,
+inline std::string unmatched(const detect::SsdOutputs& a, const detect::SsdOutputs& b, MatchTolerance tol,
                              const char* a_name, const char* b_name) {
   for (int i = 0; i < a.count; ++i) {
     if (a.scores[static_cast<size_t>(i)] < tol.min_score) continue;
@@ -42,7 +42,7 @@ inline std::string unmatched(const engine::Detections& a, const engine::Detectio
   return "";
 }
 
-inline std::string mismatch(const engine::Detections& a, const engine::Detections& b, MatchTolerance tol,
+inline std::string mismatch(const detect::SsdOutputs& a, const detect::SsdOutputs& b, MatchTolerance tol,
                             const char* a_name, const char* b_name) {
   std::string m = unmatched(a, b, tol, a_name, b_name);
   return m.empty() ? unmatched(b, a, tol, b_name, a_name) : m;

@@ -30,8 +30,8 @@ std::map<std::string, nlohmann::json> oracle_results() {
   return out;
 }
 
-Detections from_oracle(const nlohmann::json& j) {
-  Detections d;
+detect::SsdOutputs from_oracle(const nlohmann::json& j) {
+  detect::SsdOutputs d;
   d.count = static_cast<int>(j.at("count").get<double>());
   for (int i = 0; i < d.count; ++i) {
     const auto& b = j.at("boxes").at(static_cast<size_t>(i));
@@ -59,7 +59,7 @@ TEST_P(OracleParity, SameDetectionsAndPostProcessInputs) {
   ASSERT_TRUE(oracle_.count(stem)) << "no oracle result for " << stem << " in " << oracle_dir()
                                    << " (the oracle_dump test writes it)";
   const auto input = read_bytes(oracle_dir() / (stem + ".rgb"));
-  const Detections expected = from_oracle(oracle_.at(stem));
+  const detect::SsdOutputs expected = from_oracle(oracle_.at(stem));
   EXPECT_GT(expected.count, 0);
 
   const Backend backends[] = {Backend::xnnpack, Backend::reference};
@@ -70,7 +70,7 @@ TEST_P(OracleParity, SameDetectionsAndPostProcessInputs) {
     ASSERT_EQ(eng.input().size(), input.size());
     std::memcpy(eng.input().data(), input.data(), input.size());
     eng.invoke();
-    const std::string m = mismatch(eng.detections(), expected, {}, "lookout", "tflite");
+    const std::string m = mismatch(detect::read_ssd_outputs(eng), expected, {}, "lookout", "tflite");
     EXPECT_TRUE(m.empty()) << m;
 
     // The post-process op's inputs, as TFLite computed them.

@@ -46,10 +46,6 @@ std::string num(double v) {
   return buf;
 }
 
-std::string describe(const char* role, const Tensor& t) {
-  return std::string(role) + " tensor '" + t.name + "' (" + dtype_name(t.type) + " " + shape_string(t.shape) + ")";
-}
-
 // True when `in` can repeat along `out`: its shape with leading 1s dropped is
 // a suffix of out's shape. Then element i of the output reads element
 // i % in.elements() of the input.
@@ -156,7 +152,7 @@ std::unique_ptr<Kernel> prepare_add(const OpContext& ctx) {
   }
 
   ctx.require(input1.type == DType::uint8 || input1.type == DType::float32,
-              describe("input1", input1) + " must be uint8 or float32");
+              describe_tensor("input1", input1) + " must be uint8 or float32");
   ctx.require_type(input2, input1.type);
   ctx.require_type(output, input1.type);
 
@@ -171,15 +167,15 @@ std::unique_ptr<Kernel> prepare_add(const OpContext& ctx) {
       ": ADD needs equal shapes, or an input whose shape (leading 1s dropped) ends the output's shape, "
       "such as a scalar or a [C] vector";
   ctx.require(output.shape == input1.shape || output.shape == input2.shape,
-              describe("output", output) + " must have the shape of " + describe("input1", input1) + " or of " +
-                  describe("input2", input2) + rule);
+              describe_tensor("output", output) + " must have the shape of " + describe_tensor("input1", input1) + " or of " +
+                  describe_tensor("input2", input2) + rule);
   ctx.require(repeats_along(input1, output),
-              describe("input1", input1) + " cannot be broadcast to " + describe("output", output) + rule);
+              describe_tensor("input1", input1) + " cannot be broadcast to " + describe_tensor("output", output) + rule);
   ctx.require(repeats_along(input2, output),
-              describe("input2", input2) + " cannot be broadcast to " + describe("output", output) + rule);
+              describe_tensor("input2", input2) + " cannot be broadcast to " + describe_tensor("output", output) + rule);
   // An empty input broadcast to a non-empty output has nothing to repeat.
   ctx.require(shape.count == 0 || (shape.period1 > 0 && shape.period2 > 0),
-              "an empty input cannot be broadcast to " + describe("output", output));
+              "an empty input cannot be broadcast to " + describe_tensor("output", output));
 
   if (input1.type == DType::float32) {
     return std::make_unique<AddFloat>(shape, activation_range_float(options.activation));
@@ -209,16 +205,16 @@ std::unique_ptr<Kernel> prepare_add(const OpContext& ctx) {
   const std::string twice_max = "2 * max input scale " + num(std::max(s1, s2));
   TfliteAddRequantization& t = r.tflite;
   t.m1 = quantize_below_one(
-      ctx, real1, "input1 multiplier " + num(real1) + " = scale of " + describe("input1", input1) + " / " + twice_max);
+      ctx, real1, "input1 multiplier " + num(real1) + " = scale of " + describe_tensor("input1", input1) + " / " + twice_max);
   t.m2 = quantize_below_one(
-      ctx, real2, "input2 multiplier " + num(real2) + " = scale of " + describe("input2", input2) + " / " + twice_max);
+      ctx, real2, "input2 multiplier " + num(real2) + " = scale of " + describe_tensor("input2", input2) + " / " + twice_max);
   t.m_out = quantize_below_one(ctx, real_out,
                                "output multiplier " + num(real_out) + " = " + twice_max + " / (2^20 * scale " +
-                                   num(s_out) + " of " + describe("output", output) + ")");
+                                   num(s_out) + " of " + describe_tensor("output", output) + ")");
   t.range = activation_range_uint8(options.activation, output.quant);
   ctx.require(t.range.min <= t.range.max, "fused activation leaves an empty range [" + std::to_string(t.range.min) +
                                               "," + std::to_string(t.range.max) + "] for " +
-                                              describe("output", output));
+                                              describe_tensor("output", output));
   t.offset1 = -input1.quant.zero_point;
   t.offset2 = -input2.quant.zero_point;
   t.output_offset = output.quant.zero_point;

@@ -56,7 +56,7 @@
 #define FLATBUFFERS_LOCALE_INDEPENDENT 0
 #include <flatbuffers/flexbuffers.h>
 
-#include "engine/engine.h"
+#include "engine/error.h"
 #include "engine/kernel.h"
 
 namespace lookout::engine {

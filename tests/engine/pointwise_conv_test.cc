@@ -1,9 +1,10 @@
-// The VNNI pointwise convolution against the CONV_2D reference kernel, byte for
-// byte: fixed-seed random data on tail shapes (in_c not a multiple of 4,
-// out_c not a multiple of 16, pixel counts not a multiple of the register
-// tile), the model's real pointwise shapes, extreme zero points and clamping
-// activations, one and two threads. Skipped only on a CPU without VNNI.
-#include "engine/vnni_pointwise.h"
+// Our pointwise convolution against the CONV_2D reference kernel, byte for
+// byte, at every ISA level the CPU has (avx2, avx512vnni; the others are
+// reported skipped): fixed-seed random data on tail shapes (in_c odd or not a
+// multiple of 4, out_c not a multiple of 8 or 16, pixel counts not a
+// multiple of the register tiles), the model's real pointwise shapes,
+// extreme zero points and clamping activations, one and two threads.
+#include "engine/pointwise_conv.h"
 
 #include <gtest/gtest.h>
 #include <pthreadpool.h>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
 
 namespace lookout::engine {
@@ -47,9 +49,9 @@ pthreadpool_t two_threads() {
   return pool.get();
 }
 
-// Runs the case on the reference kernel and on the VNNI kernel (threads 1
-// and 2) and expects identical bytes.
-void expect_identical(const Case& c, uint32_t seed) {
+// Runs the case on the reference kernel and on our kernel at each of
+// `levels` (threads 1 and 2) and expects identical bytes.
+void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> byte(0, 255);
   OpFixture f;
@@ -95,52 +97,56 @@ void expect_identical(const Case& c, uint32_t seed) {
     EXPECT_GT(inside, static_cast<std::ptrdiff_t>(expected.size() / 4)) << name(c) << ": outputs mostly clamped";
   }
 
-  ASSERT_EQ(vnni_pointwise_refusal(f.graph, 0), "") << name(c);
-  for (int threads : {1, 2}) {
-    const OpContext ctx(f.graph, f.graph.ops[0], 0);
-    const std::unique_ptr<Kernel> kernel = prepare_vnni_pointwise(ctx, threads > 1 ? two_threads() : nullptr);
-    std::vector<uint8_t> got(expected.size(), 0xAB);
-    TensorBuffers buffers(f.graph.tensors.size());
-    buffers.set(in, x.data());
-    buffers.set(out, got.data());
-    for (size_t i = 1; i < inputs.size(); ++i)
-      buffers.set(inputs[i], const_cast<uint8_t*>(f.graph.tensors[static_cast<size_t>(inputs[i])].constant));
-    kernel->eval(buffers);
-    size_t mismatches = 0;
-    for (size_t i = 0; i < expected.size(); ++i)
-      if (got[i] != expected[i] && ++mismatches <= 5)
-        ADD_FAILURE() << name(c) << " threads " << threads << ": pixel " << i / static_cast<size_t>(c.out_c)
-                      << " channel " << i % static_cast<size_t>(c.out_c) << ": reference " << int{expected[i]}
-                      << ", VNNI " << int{got[i]};
-    EXPECT_EQ(mismatches, 0u) << name(c) << " threads " << threads;
+  for (Isa isa : levels) {
+    for (int threads : {1, 2}) {
+      ASSERT_EQ(pointwise_refusal(f.graph, 0, isa), "") << name(c);
+      const OpContext ctx(f.graph, f.graph.ops[0], 0);
+      const std::unique_ptr<Kernel> kernel = prepare_pointwise(ctx, isa, threads > 1 ? two_threads() : nullptr);
+      std::vector<uint8_t> got(expected.size(), 0xAB);
+      TensorBuffers buffers(f.graph.tensors.size());
+      buffers.set(in, x.data());
+      buffers.set(out, got.data());
+      for (size_t i = 1; i < inputs.size(); ++i)
+        buffers.set(inputs[i], const_cast<uint8_t*>(f.graph.tensors[static_cast<size_t>(inputs[i])].constant));
+      kernel->eval(buffers);
+      size_t mismatches = 0;
+      for (size_t i = 0; i < expected.size(); ++i)
+        if (got[i] != expected[i] && ++mismatches <= 5)
+          ADD_FAILURE() << name(c) << " " << isa_name(isa) << " threads " << threads << ": pixel " << i / static_cast<size_t>(c.out_c)
+                        << " channel " << i % static_cast<size_t>(c.out_c) << ": reference " << int{expected[i]}
+                        << ", ours " << int{got[i]};
+      EXPECT_EQ(mismatches, 0u) << name(c) << " " << isa_name(isa) << " threads " << threads;
+    }
   }
 }
 
-class VnniPointwiseTest : public ::testing::Test {
+class PointwiseConvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!vnni_pointwise_available()) GTEST_SKIP() << "the CPU lacks AVX-512 VNNI";
+    levels_ = testing::runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
+    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
   }
+  std::vector<Isa> levels_;
 };
 
-TEST_F(VnniPointwiseTest, TailShapesMatchReference) {
+TEST_F(PointwiseConvTest, TailShapesMatchReference) {
   uint32_t seed = 1;
-  for (int32_t pixels : {1, 7, 8, 9, 23})
-    for (int32_t in_c : {1, 2, 3, 4, 5, 7, 13, 64, 67})
-      for (int32_t out_c : {1, 15, 16, 17, 33, 47, 48, 49, 100})
-        expect_identical(Case{1, pixels, in_c, out_c, 100, 90, 20, Activation::none, (seed % 2) == 0}, seed++);
+  for (int32_t pixels : {1, 4, 5, 7, 8, 9, 23})
+    for (int32_t in_c : {1, 2, 3, 4, 5, 7, 13, 16, 17, 64, 67})
+      for (int32_t out_c : {1, 7, 8, 9, 15, 16, 17, 24, 25, 33, 47, 48, 49, 100})
+        expect_identical(levels_, Case{1, pixels, in_c, out_c, 100, 90, 20, Activation::none, (seed % 2) == 0}, seed++);
 }
 
-TEST_F(VnniPointwiseTest, ExtremeZeroPointsAndActivations) {
+TEST_F(PointwiseConvTest, ExtremeZeroPointsAndActivations) {
   uint32_t seed = 1000;
   for (int32_t input_zp : {0, 255, 128})
     for (int32_t filter_zp : {0, 255, 1})
       for (Activation act : {Activation::none, Activation::relu, Activation::relu6})
-        expect_identical(Case{3, 5, 37, 41, input_zp, filter_zp, 10, act}, seed++);
+        expect_identical(levels_, Case{3, 5, 37, 41, input_zp, filter_zp, 10, act}, seed++);
 }
 
 // The model's pointwise convolutions (expand, project, box predictors).
-TEST_F(VnniPointwiseTest, ModelShapesMatchReference) {
+TEST_F(PointwiseConvTest, ModelShapesMatchReference) {
   const Case cases[] = {
       {150, 150, 32, 16}, {75, 75, 24, 144}, {75, 75, 144, 24}, {38, 38, 32, 192}, {38, 38, 192, 32},
       {19, 19, 64, 384},  {19, 19, 384, 64}, {19, 19, 96, 576}, {19, 19, 576, 96}, {10, 10, 160, 960},
@@ -148,16 +154,17 @@ TEST_F(VnniPointwiseTest, ModelShapesMatchReference) {
       {2, 2, 256, 546},
   };
   uint32_t seed = 2000;
-  for (const Case& c : cases) expect_identical(c, seed++);
+  for (const Case& c : cases) expect_identical(levels_, c, seed++);
 }
 
-TEST_F(VnniPointwiseTest, RefusesWhatItDoesNotTake) {
+TEST_F(PointwiseConvTest, RefusesWhatItDoesNotTake) {
   OpFixture f;
   const int32_t in = f.tensor(DType::uint8, {1, 4, 4, 8}, {0.1f, 128});
   const int32_t fil = f.constant<uint8_t>(DType::uint8, {4, 3, 3, 8}, std::vector<uint8_t>(4 * 9 * 8, 1), {0.1f, 0});
   const int32_t out = f.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
   f.op(OpKind::conv_2d, {in, fil}, {out}, ConvOptions{});
-  EXPECT_EQ(vnni_pointwise_refusal(f.graph, 0), "the filter is not 1x1");
+  for (Isa isa : levels_) EXPECT_EQ(pointwise_refusal(f.graph, 0, isa), "the filter is not 1x1");
+  EXPECT_EQ(pointwise_refusal(f.graph, 0, Isa::xnnpack), "the filter is not 1x1");
 }
 
 }  // namespace

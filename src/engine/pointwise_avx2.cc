@@ -1,0 +1,181 @@
+// The pointwise convolution's AVX2 register tiles (pointwise_conv.h). Only
+// the functions marked LOOKOUT_AVX2 are compiled for AVX2 (per-function
+// target attribute); they run only where isa_available(avx2).
+//
+// Register tile: 4 pixels x 3 vectors of 8 output channels = 12 int32
+// accumulators. Each tile's pixels are widened to int16 once; per pair of
+// input channels, each pixel's pair is broadcast, each filter vector (int16
+// w - wzp, widened at load) loaded once, and vpmaddwd adds the two exact
+// products per lane.
+#include "engine/pointwise_conv.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error.h"
+
+#define LOOKOUT_AVX2 __attribute__((target("avx2,fma")))
+
+namespace lookout::engine {
+
+#if defined(__x86_64__)
+
+namespace {
+
+constexpr int kTile = 4;
+constexpr int kBlock = 8;
+constexpr int kChunk = 3;
+constexpr size_t kVectorBytes = 32;  // one ymm: 8 channels x 2 input channels x int16
+
+int32_t load_i32(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+struct RequantVectors {
+  __m256 scale, min, max;
+  __m256i zero_point;
+};
+
+// Fp32Requantization::apply on 8 accumulators, the same float operations in
+// the same order (see pointwise_vnni.cc); the 8 results, in [0, 255], become
+// the low 8 bytes.
+LOOKOUT_AVX2 inline __m128i requantize(__m256i acc, const RequantVectors& q) {
+  __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), q.scale);
+  x = _mm256_min_ps(_mm256_max_ps(x, q.min), q.max);
+  const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(x), q.zero_point);
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return _mm_packus_epi16(words, words);
+}
+
+// out[0..n) = x[0..n) widened to int16.
+LOOKOUT_AVX2 void widen(const uint8_t* x, int32_t n, int16_t* out) {
+  int32_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  for (; i < n; ++i) out[i] = x[i];
+}
+
+struct TileArgs {
+  const int16_t* input;   // the tile's widened pixels, `stride` apart
+  int32_t stride;         // 2 * groups
+  int32_t groups;         // ceil(in_c / 2)
+  const int8_t* filter;   // the chunk's packed filter
+  const int32_t* column;  // the chunk's first channel's column constant
+  uint8_t* output;        // first pixel, first channel of the chunk
+  int32_t out_c;          // output row stride
+  int32_t channels;       // valid channels in the chunk (<= N * 8)
+};
+
+template <int M, int N>
+LOOKOUT_AVX2 void tile(const TileArgs& a, const RequantVectors& q) {
+  __m256i acc[M][N];
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m)
+#pragma GCC unroll 3
+    for (int n = 0; n < N; ++n) acc[m][n] = _mm256_setzero_si256();
+
+  const int8_t* w = a.filter;
+  const int16_t* x = a.input;
+  for (int32_t g = 0; g < a.groups; ++g) {
+    __m256i wv[N];
+#pragma GCC unroll 3
+    for (int n = 0; n < N; ++n) wv[n] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + n * kVectorBytes));
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) {
+      const __m256i xv = _mm256_set1_epi32(load_i32(x + m * a.stride));
+#pragma GCC unroll 3
+      for (int n = 0; n < N; ++n) acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(xv, wv[n]));
+    }
+    w += N * kVectorBytes;
+    x += 2;
+  }
+
+  __m256i column[N];
+#pragma GCC unroll 3
+  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m) {
+    uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
+#pragma GCC unroll 3
+    for (int n = 0; n < N; ++n) {
+      const __m128i bytes = requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
+      const int32_t left = a.channels - n * kBlock;
+      if (left >= kBlock) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n * kBlock), bytes);
+      } else {
+        alignas(16) uint8_t buffer[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(buffer), bytes);
+        std::memcpy(out + n * kBlock, buffer, static_cast<size_t>(left));
+      }
+    }
+  }
+}
+
+using TileFn = void (*)(const TileArgs&, const RequantVectors&);
+
+template <int N>
+constexpr TileFn tile_for_pixels(int m) {
+  switch (m) {
+    case 1: return &tile<1, N>;
+    case 2: return &tile<2, N>;
+    case 3: return &tile<3, N>;
+    default: return &tile<4, N>;
+  }
+}
+
+TileFn tile_fn(int m, int n) {
+  static_assert(kTile == 4 && kChunk == 3, "tile_fn dispatches M in 1..4, N in 1..3");
+  switch (n) {
+    case 1: return tile_for_pixels<1>(m);
+    case 2: return tile_for_pixels<2>(m);
+    default: return tile_for_pixels<3>(m);
+  }
+}
+
+}  // namespace
+
+LOOKOUT_AVX2 void PointwiseConv::run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const {
+  const RequantVectors q{_mm256_set1_ps(requantization_.scale), _mm256_set1_ps(requantization_.min_less_zero_point),
+                         _mm256_set1_ps(requantization_.max_less_zero_point),
+                         _mm256_set1_epi32(requantization_.zero_point)};
+  const int64_t in_c = shape_.in_c, out_c = shape_.out_c;
+  TileArgs a{};
+  a.groups = groups_;
+  a.stride = 2 * groups_;
+  a.out_c = shape_.out_c;
+  // Zeros past in_c stay zero: widen() writes in_c values per row.
+  std::vector<int16_t> widened(static_cast<size_t>(kTile) * static_cast<size_t>(a.stride), 0);
+  a.input = widened.data();
+  for (int64_t p = r.pixel_begin; p < r.pixel_end; p += kTile) {
+    const int m = static_cast<int>(std::min<int64_t>(kTile, r.pixel_end - p));
+    for (int i = 0; i < m; ++i)
+      widen(input + (p + i) * in_c, shape_.in_c, widened.data() + static_cast<size_t>(i) * static_cast<size_t>(a.stride));
+    // block_begin is a multiple of kChunk and block_end one or blocks_ (run()
+    // splits so), so every register tile is one whole packed chunk.
+    for (int32_t b = r.block_begin; b < r.block_end; b += kChunk) {
+      const int n = std::min(kChunk, r.block_end - b);
+      a.filter = packed_ + static_cast<int64_t>(b) * groups_ * static_cast<int64_t>(kVectorBytes);
+      a.column = column_.data() + static_cast<int64_t>(b) * kBlock;
+      a.output = output + p * out_c + int64_t{b} * kBlock;
+      a.channels = static_cast<int32_t>(std::min<int64_t>(int64_t{n} * kBlock, out_c - int64_t{b} * kBlock));
+      tile_fn(m, n)(a, q);
+    }
+  }
+}
+
+#else
+
+void PointwiseConv::run_range_avx2(const uint8_t*, uint8_t*, const Range&) const {
+  throw Error("the AVX2 pointwise kernel is not built for this architecture");
+}
+
+#endif  // __x86_64__
+
+}  // namespace lookout::engine

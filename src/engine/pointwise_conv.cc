@@ -1,0 +1,189 @@
+// What the pointwise convolution's ISA levels share (pointwise_conv.h): the
+// filter packing, the per-channel constants, the split across threads and
+// the op. The register tiles are in pointwise_vnni.cc and pointwise_avx2.cc.
+#include "engine/pointwise_conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <variant>
+
+#include "engine/error.h"
+#include "engine/ops/conv_common.h"
+
+namespace lookout::engine {
+
+namespace {
+constexpr size_t kPackAlignment = 64;
+}  // namespace
+
+PointwiseTiling pointwise_tiling(Isa isa) {
+  // avx512vnni: 8 pixels x 3 zmm of 16 channels = 24 accumulators of 32.
+  // avx2: 4 pixels x 3 ymm of 8 channels = 12 accumulators, 3 filter vectors
+  // and a broadcast input of 16.
+  if (isa == Isa::avx512vnni) return {8, 16, 4, 3, 1};
+  return {4, 8, 2, 3, 2};
+}
+
+PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filter, const int32_t* bias,
+                             int32_t input_zero_point, int32_t filter_zero_point, Fp32Requantization requantization)
+    : isa_(isa), tiling_(pointwise_tiling(isa)), shape_(shape), requantization_(requantization) {
+  if (shape.pixels < 1 || shape.in_c < 1 || shape.out_c < 1)
+    throw std::domain_error("pointwise convolution: pixels " + std::to_string(shape.pixels) + ", in_c " +
+                            std::to_string(shape.in_c) + " and out_c " + std::to_string(shape.out_c) +
+                            " must all be >= 1");
+  if (isa == Isa::xnnpack) throw std::domain_error("pointwise convolution: xnnpack is not one of our ISA levels");
+  require_isa(isa);
+  const PointwiseTiling& t = tiling_;
+  groups_ = (shape.in_c + t.group_inputs - 1) / t.group_inputs;
+  blocks_ = (shape.out_c + t.block_channels - 1) / t.block_channels;
+  row_factor_ = 128 - filter_zero_point;
+
+  const auto vector_bytes = static_cast<size_t>(t.vector_bytes());
+  const size_t bytes = static_cast<size_t>(blocks_) * static_cast<size_t>(groups_) * vector_bytes;
+  packed_storage_.assign(bytes + kPackAlignment, 0);
+  const auto base = reinterpret_cast<uintptr_t>(packed_storage_.data());
+  const size_t skip = (kPackAlignment - base % kPackAlignment) % kPackAlignment;
+  int8_t* packed = packed_storage_.data() + skip;
+  packed_ = packed;
+
+  const size_t in_c = static_cast<size_t>(shape.in_c);
+  for (int32_t chunk = 0; chunk < blocks_; chunk += t.chunk_blocks) {
+    const int32_t n_blocks = std::min(t.chunk_blocks, blocks_ - chunk);
+    int8_t* chunk_base = packed + static_cast<size_t>(chunk) * static_cast<size_t>(groups_) * vector_bytes;
+    for (int32_t g = 0; g < groups_; ++g)
+      for (int32_t n = 0; n < n_blocks; ++n)
+        for (int32_t c = 0; c < t.block_channels; ++c) {
+          const int32_t oc = (chunk + n) * t.block_channels + c;
+          if (oc >= shape.out_c) continue;
+          for (int32_t j = 0; j < t.group_inputs; ++j) {
+            const int32_t ic = t.group_inputs * g + j;
+            if (ic >= shape.in_c) continue;
+            const int32_t w = filter[static_cast<size_t>(oc) * in_c + static_cast<size_t>(ic)];
+            const size_t element = (static_cast<size_t>(g) * static_cast<size_t>(n_blocks) + static_cast<size_t>(n)) *
+                                       static_cast<size_t>(t.block_channels * t.group_inputs) +
+                                   static_cast<size_t>(c * t.group_inputs + j);
+            if (t.element_bytes == 1) {
+              chunk_base[element] = static_cast<int8_t>(w - 128);
+            } else {
+              const auto wide = static_cast<int16_t>(w - filter_zero_point);
+              std::memcpy(chunk_base + element * 2, &wide, sizeof(wide));
+            }
+          }
+        }
+  }
+  // In int64, wrapped to int32 at the end: the final accumulator is exact in
+  // int32 (require_accumulator_fits), and int32 adds wrap in the kernels.
+  column_.assign(static_cast<size_t>(blocks_) * static_cast<size_t>(t.block_channels), 0);
+  for (int32_t oc = 0; oc < shape.out_c; ++oc) {
+    int64_t filter_sum = 0;
+    for (size_t ic = 0; ic < in_c; ++ic)
+      filter_sum += int64_t{filter[static_cast<size_t>(oc) * in_c + ic]} - filter_zero_point;
+    const int64_t c = (bias != nullptr ? bias[oc] : 0) - int64_t{input_zero_point} * filter_sum;
+    column_[static_cast<size_t>(oc)] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(c)));
+  }
+}
+
+void PointwiseConv::run_range(const uint8_t* input, uint8_t* output, const Range& r) const {
+  if (isa_ == Isa::avx512vnni)
+    run_range_vnni(input, output, r);
+  else
+    run_range_avx2(input, output, r);
+}
+
+void PointwiseConv::run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
+  const size_t threads = threadpool != nullptr ? pthreadpool_get_threads_count(threadpool) : 1;
+  if (threads <= 1) {
+    run_range(input, output, Range{0, shape_.pixels, 0, blocks_});
+    return;
+  }
+  // Tasks of a few register tiles; with few pixels, output chunks are split
+  // too (block ranges start at a chunk: every register tile is one whole
+  // packed chunk).
+  const auto pixels = static_cast<size_t>(shape_.pixels);
+  const size_t tile_i = 4 * static_cast<size_t>(tiling_.tile_pixels);
+  const size_t pixel_tasks = (pixels + tile_i - 1) / tile_i;
+  const size_t tile_j =
+      pixel_tasks >= 4 * threads ? static_cast<size_t>(blocks_) : static_cast<size_t>(tiling_.chunk_blocks);
+  pthreadpool_parallelize_2d_tile_2d(
+      threadpool,
+      [&](size_t i, size_t j, size_t count_i, size_t count_j) {
+        run_range(input, output,
+                  Range{static_cast<int64_t>(i), static_cast<int64_t>(i + count_i), static_cast<int32_t>(j),
+                        static_cast<int32_t>(j + count_j)});
+      },
+      pixels, static_cast<size_t>(blocks_), tile_i, tile_j);
+}
+
+// ---------------------------------------------------------------------------
+// The op.
+
+std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
+  const Operator& op = graph.ops.at(op_index);
+  if (op.kind != OpKind::conv_2d) return "not a CONV_2D";
+  const auto* options = std::get_if<ConvOptions>(&op.options);
+  if (options == nullptr) return "no convolution options";
+  const auto tensor = [&](const std::vector<int32_t>& ids, size_t pos) -> const Tensor* {
+    if (pos >= ids.size() || ids[pos] < 0 || static_cast<size_t>(ids[pos]) >= graph.tensors.size()) return nullptr;
+    return &graph.tensors[static_cast<size_t>(ids[pos])];
+  };
+  const Tensor* input = tensor(op.inputs, kConvInput);
+  const Tensor* filter = tensor(op.inputs, kConvFilter);
+  const Tensor* output = tensor(op.outputs, kConvOutput);
+  if (input == nullptr || filter == nullptr || output == nullptr) return "missing input, filter or output";
+  if (input->type != DType::uint8) return "not uint8";
+  if (filter->shape.size() != 4 || filter->dim(1) != 1 || filter->dim(2) != 1) return "the filter is not 1x1";
+  if (options->stride_h != 1 || options->stride_w != 1) return "stride is not 1";
+  if (options->dilation_h != 1 || options->dilation_w != 1) return "dilation is not 1";
+  if (!xnn_conv_supported(input->quant.scale, filter->quant.scale, output->quant.scale))
+    return "requantization is not XNNPACK's fp32 scheme";
+  if (isa == Isa::xnnpack) return "ISA level xnnpack runs none of our kernels";
+  if (!isa_available(isa)) return std::string("the CPU lacks ") + isa_name(isa);
+  return "";
+}
+
+namespace {
+
+class PointwiseKernel final : public Kernel {
+ public:
+  PointwiseKernel(int32_t input, int32_t output, PointwiseConv conv, pthreadpool_t threadpool)
+      : input_(input), output_(output), conv_(std::move(conv)), threadpool_(threadpool) {}
+
+  void eval(const TensorBuffers& buffers) const override {
+    conv_.run(buffers.in<uint8_t>(input_), buffers.out<uint8_t>(output_), threadpool_);
+  }
+
+ private:
+  int32_t input_, output_;
+  PointwiseConv conv_;
+  pthreadpool_t threadpool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+  const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/false);
+  ctx.require(p.type == DType::uint8 && p.k_h == 1 && p.k_w == 1 && p.options.stride_h == 1 &&
+                  p.options.stride_w == 1 && p.options.dilation_h == 1 && p.options.dilation_w == 1,
+              "the pointwise kernel takes uint8 1x1 convolutions with stride 1 and dilation 1 only");
+  ctx.require(p.requantization.xnnpack, "the pointwise kernel needs XNNPACK's fp32 requantization");
+  ctx.require(isa != Isa::xnnpack && isa_available(isa),
+              std::string("the pointwise kernel needs ISA level ") + isa_name(isa) + ", which this CPU lacks");
+  const Tensor& filter = ctx.input(kConvFilter);
+  const size_t out_c = static_cast<size_t>(p.out_c), in_c = static_cast<size_t>(p.in_c);
+  std::vector<int32_t> bias =
+      p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(out_c, 0);
+  std::vector<int64_t> abs_sum(out_c, 0);
+  for (size_t oc = 0; oc < out_c; ++oc)
+    for (size_t ic = 0; ic < in_c; ++ic) {
+      const int32_t v = int32_t{filter.constant[oc * in_c + ic]} + p.filter_offset;
+      abs_sum[oc] += v < 0 ? -v : v;
+    }
+  require_accumulator_fits(ctx, p, abs_sum, bias.data());
+  const PointwiseShape shape{int64_t{p.batches} * p.in_h * p.in_w, p.in_c, p.out_c};
+  PointwiseConv conv(isa, shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
+                     p.requantization.fp32);
+  return std::make_unique<PointwiseKernel>(p.input, p.output, std::move(conv), threadpool);
+}
+
+}  // namespace lookout::engine

@@ -1,0 +1,107 @@
+// Fast uint8 1x1 convolutions (pointwise: kernel 1x1, stride 1, dilation 1),
+// byte-identical to the CONV_2D reference kernel under XNNPACK's fp32
+// requantization (Fp32Requantization), at two ISA levels (isa.h):
+//
+// avx512vnni (pointwise_vnni.cc): vpdpbusd multiplies unsigned by signed
+// bytes, so the filter is packed as s8 = w - 128 and the sums are corrected
+// exactly in int32:
+//   sum (x - xzp)(w - wzp) + bias
+//     = sum x (w - 128)                      vpdpbusd
+//     + (128 - wzp) * sum x                  per pixel
+//     + bias - xzp * sum (w - wzp)           per output channel, at create
+//
+// avx2 (pointwise_avx2.cc): vpmaddubsw saturates, so the exact product goes
+// through 16-bit vpmaddwd: the filter is packed widened as int16 w - wzp
+// (in [-255, 255]), each tile's input widened to int16, and
+//   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp)   vpmaddwd (pairs)
+//                                 + bias - xzp * sum (w - wzp)
+// Then both requantize with the same float operations as
+// Fp32Requantization::apply.
+//
+// The NHWC input is a [pixels x in_c] uint8 matrix, the filter [out_c x in_c].
+// Lifecycle: create (checks, packs the filter once) -> run (any number of
+// times, on any input/output buffers of the shape it was created for).
+#pragma once
+
+#include <pthreadpool.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "engine/isa.h"
+#include "engine/kernel.h"
+#include "engine/quantization.h"
+
+namespace lookout::engine {
+
+struct PointwiseShape {
+  int64_t pixels = 0;  // batches x height x width
+  int32_t in_c = 0, out_c = 0;
+};
+
+// The register tiling of one ISA level.
+struct PointwiseTiling {
+  int tile_pixels;     // pixels per register tile
+  int block_channels;  // output channels per vector (int32 lanes)
+  int group_inputs;    // input channels per lane and instruction
+  int chunk_blocks;    // vectors of output channels per register tile
+  int element_bytes;   // packed filter element: 1 (int8) or 2 (int16)
+  int vector_bytes() const { return block_channels * group_inputs * element_bytes; }
+};
+PointwiseTiling pointwise_tiling(Isa isa);
+
+class PointwiseConv {
+ public:
+  // filter: [out_c, in_c] uint8 values with zero point filter_zero_point;
+  // bias: out_c int32 values, or nullptr for none. Throws std::domain_error
+  // on a non-positive dimension or isa xnnpack, Error when the CPU lacks `isa`.
+  PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filter, const int32_t* bias, int32_t input_zero_point,
+                int32_t filter_zero_point, Fp32Requantization requantization);
+  PointwiseConv(const PointwiseConv&) = delete;  // packed_ points into packed_storage_
+  PointwiseConv& operator=(const PointwiseConv&) = delete;
+  PointwiseConv(PointwiseConv&&) = default;      // a moved vector keeps its buffer
+  PointwiseConv& operator=(PointwiseConv&&) = default;
+
+  // output[p][oc] = requantize(sum over ic of (input[p][ic] - xzp) *
+  // (filter[oc][ic] - wzp) + bias[oc]). Pixels are split across `threadpool`
+  // (nullptr: the calling thread only).
+  void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;
+
+  Isa isa() const { return isa_; }
+
+ private:
+  struct Range { int64_t pixel_begin, pixel_end; int32_t block_begin, block_end; };
+  void run_range(const uint8_t* input, uint8_t* output, const Range& r) const;
+  void run_range_vnni(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_vnni.cc
+  void run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_avx2.cc
+
+  Isa isa_;
+  PointwiseTiling tiling_;
+  PointwiseShape shape_;
+  int32_t groups_ = 0;  // ceil(in_c / group_inputs)
+  int32_t blocks_ = 0;  // ceil(out_c / block_channels)
+  int32_t row_factor_ = 0;  // avx512vnni: 128 - filter zero point
+  Fp32Requantization requantization_;
+  // Packed filter: chunks of up to chunk_blocks blocks; inside a chunk
+  // [group][block][block_channels][group_inputs] elements (avx512vnni: int8
+  // w - 128; avx2: int16 w - wzp), zeros past in_c/out_c. A chunk starting
+  // at block b begins at b * groups_ * vector_bytes.
+  std::vector<int8_t> packed_storage_;  // packed_ is its first 64-byte aligned byte
+  const int8_t* packed_ = nullptr;
+  std::vector<int32_t> column_;  // bias - xzp * sum(w - wzp), per padded channel
+};
+
+// Why our pointwise kernel at `isa` does not take op `op_index`, or "" when it
+// does: a uint8 CONV_2D with a 1x1 filter, stride 1, dilation 1, a constant
+// filter, XNNPACK's fp32 requantization (xnn_conv_supported), `isa` not
+// xnnpack and available on this CPU.
+std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa);
+
+// The op as a Kernel: runs the reference CONV_2D checks (prepare_conv_params),
+// then packs. `threadpool` may be nullptr and must outlive the kernel.
+std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool);
+
+}  // namespace lookout::engine
