@@ -26,15 +26,24 @@ namespace lookout::engine {
 
 namespace {
 
-constexpr int kTile = 4;
+constexpr int kTile = 6;
 constexpr int kBlock = 8;
-constexpr int kChunk = 3;
+constexpr int kChunk = 2;
 constexpr size_t kVectorBytes = 32;  // one ymm: 8 channels x 2 input channels x int16
 
 int32_t load_i32(const int16_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof(v));
   return v;
+}
+
+// acc += vpmaddwd(x, w): 8 lanes of two exact int16 products summed. Inline
+// asm so that each product goes straight into its accumulator through one
+// scratch register: with intrinsics GCC 12 computes all the tile's products
+// first and spills the accumulators.
+LOOKOUT_AVX2 inline void madd_accumulate(__m256i& acc, __m256i x, __m256i w) {
+  __m256i product;
+  asm("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(x), "x"(w));
 }
 
 struct RequantVectors {
@@ -76,34 +85,34 @@ struct TileArgs {
 template <int M, int N>
 LOOKOUT_AVX2 void tile(const TileArgs& a, const RequantVectors& q) {
   __m256i acc[M][N];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int m = 0; m < M; ++m)
-#pragma GCC unroll 3
+#pragma GCC unroll 2
     for (int n = 0; n < N; ++n) acc[m][n] = _mm256_setzero_si256();
 
   const int8_t* w = a.filter;
   const int16_t* x = a.input;
   for (int32_t g = 0; g < a.groups; ++g) {
     __m256i wv[N];
-#pragma GCC unroll 3
+#pragma GCC unroll 2
     for (int n = 0; n < N; ++n) wv[n] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + n * kVectorBytes));
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int m = 0; m < M; ++m) {
       const __m256i xv = _mm256_set1_epi32(load_i32(x + m * a.stride));
-#pragma GCC unroll 3
-      for (int n = 0; n < N; ++n) acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(xv, wv[n]));
+#pragma GCC unroll 2
+      for (int n = 0; n < N; ++n) madd_accumulate(acc[m][n], xv, wv[n]);
     }
     w += N * kVectorBytes;
     x += 2;
   }
 
   __m256i column[N];
-#pragma GCC unroll 3
+#pragma GCC unroll 2
   for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int m = 0; m < M; ++m) {
     uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
-#pragma GCC unroll 3
+#pragma GCC unroll 2
     for (int n = 0; n < N; ++n) {
       const __m128i bytes = requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
       const int32_t left = a.channels - n * kBlock;
@@ -126,17 +135,15 @@ constexpr TileFn tile_for_pixels(int m) {
     case 1: return &tile<1, N>;
     case 2: return &tile<2, N>;
     case 3: return &tile<3, N>;
-    default: return &tile<4, N>;
+    case 4: return &tile<4, N>;
+    case 5: return &tile<5, N>;
+    default: return &tile<6, N>;
   }
 }
 
 TileFn tile_fn(int m, int n) {
-  static_assert(kTile == 4 && kChunk == 3, "tile_fn dispatches M in 1..4, N in 1..3");
-  switch (n) {
-    case 1: return tile_for_pixels<1>(m);
-    case 2: return tile_for_pixels<2>(m);
-    default: return tile_for_pixels<3>(m);
-  }
+  static_assert(kTile == 6 && kChunk == 2, "tile_fn dispatches M in 1..6, N in 1..2");
+  return n == 1 ? tile_for_pixels<1>(m) : tile_for_pixels<2>(m);
 }
 
 }  // namespace

@@ -19,10 +19,10 @@ constexpr size_t kPackAlignment = 64;
 
 PointwiseTiling pointwise_tiling(Isa isa) {
   // avx512vnni: 8 pixels x 3 zmm of 16 channels = 24 accumulators of 32.
-  // avx2: 4 pixels x 3 ymm of 8 channels = 12 accumulators, 3 filter vectors
-  // and a broadcast input of 16.
+  // avx2: 6 pixels x 2 ymm of 8 channels = 12 accumulators, 2 filter
+  // vectors, a broadcast input and vpmaddwd's product: all 16 ymm.
   if (isa == Isa::avx512vnni) return {8, 16, 4, 3, 1};
-  return {4, 8, 2, 3, 2};
+  return {6, 8, 2, 2, 2};
 }
 
 PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filter, const int32_t* bias,
