@@ -34,6 +34,7 @@
 #include "engine/ops/conv_common.h"
 #include "engine/quantization.h"
 #include "engine/runtime.h"
+#include "engine/depthwise_conv.h"
 #include "engine/pointwise_conv.h"
 
 namespace lookout::engine {
@@ -396,10 +397,10 @@ class XnnpackRuntime final : public Runtime {
     }
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    const bool any_pointwise =
-        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.pointwise; });
+    const bool any_ours =
+        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.pointwise || s.depthwise; });
     if (any_xnnpack) ensure_xnnpack_initialized();
-    if (any_xnnpack || any_pointwise) {
+    if (any_xnnpack || any_ours) {
       if (threads > 1) {
         threadpool_.reset(pthreadpool_create(static_cast<size_t>(threads)));
         if (!threadpool_)
@@ -418,6 +419,10 @@ class XnnpackRuntime final : public Runtime {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_pointwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
         add_profile_step(stages[s].ops, isa_name(isa));
+      } else if (stages[s].depthwise) {
+        const size_t i = stages[s].ops.front();
+        step.kernel = prepare_depthwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
+        add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at either level
       } else {
         step.kernel = std::move(kernels[stages[s].ops.front()]);
         add_profile_step(stages[s].ops, "reference");
@@ -480,6 +485,8 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool 
     const bool xnnpack = xnnpack_refusal(graph, i).empty();
     if (xnnpack && pointwise_refusal(graph, i, isa).empty()) {
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/true});
+    } else if (xnnpack && depthwise_refusal(graph, i, isa).empty()) {
+      stages.push_back(XnnpackStage{false, {}, /*pointwise=*/false, /*depthwise=*/true});
     } else if (xnnpack && split) {
       stages.push_back(XnnpackStage{true, {}});
     } else if (xnnpack) {

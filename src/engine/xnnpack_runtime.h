@@ -19,12 +19,13 @@ namespace lookout::engine {
 std::string xnnpack_refusal(const Graph& graph, size_t op_index);
 
 // One step of an XNNPACK runtime's invoke(): either one XNNPACK subgraph
-// holding several ops, or one op on its reference kernel, or one 1x1
-// convolution on our pointwise kernel (pointwise_conv.h).
+// holding several ops, or one op on its reference kernel, or one op on our
+// own pointwise (pointwise_conv.h) or depthwise (depthwise_conv.h) kernel.
 struct XnnpackStage {
   bool xnnpack = false;
   std::vector<size_t> ops;  // op indices, in the order they run
   bool pointwise = false;   // with !xnnpack: the op runs on our pointwise kernel
+  bool depthwise = false;   // with !xnnpack: the op runs on our 3x3 depthwise kernel
 };
 
 // Every op XNNPACK supports joins the earliest XNNPACK stage that comes after
@@ -34,9 +35,10 @@ struct XnnpackStage {
 // RESHAPE/CONCATENATION/LOGISTIC/post-process.
 //
 // At ISA level avx2 or avx512vnni, every 1x1 convolution our pointwise kernel
-// takes (pointwise_refusal "", so never at a level the CPU lacks) gets its
-// own stage instead: a MobileNetV2 block becomes pointwise expand -> XNNPACK
-// depthwise -> pointwise project -> XNNPACK ADD. With `split`, every XNNPACK
+// takes and every 3x3 depthwise one our depthwise kernel takes (refusal "",
+// so never at a level the CPU lacks) gets its own stage instead: a
+// MobileNetV2 block becomes pointwise expand -> depthwise -> pointwise
+// project -> XNNPACK ADD. With `split`, every XNNPACK
 // op gets a subgraph of its own (for per-op profiles).
 std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool split = false);
 

@@ -444,12 +444,11 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
   }
 }
 
-// With our pointwise kernel (avx2 or avx512vnni), the block's 1x1
-// convolutions leave the subgraph: pointwise expand -> XNNPACK depthwise ->
-// pointwise project -> XNNPACK ADD, every tensor between stages
-// materialized, and the same bytes as the reference backend (each op, and
+// With our own kernels (avx2 or avx512vnni), the block's convolutions leave
+// the subgraph: pointwise expand -> depthwise -> pointwise project ->
+// XNNPACK ADD, every tensor between stages materialized, and the same bytes as the reference backend (each op, and
 // the block's output) on one and two threads.
-TEST(XnnpackRuntime, InvertedResidualBlockWithOurPointwiseKernel) {
+TEST(XnnpackRuntime, InvertedResidualBlockWithOurKernels) {
   const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
   if (levels.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
   OpFixture f;
@@ -467,8 +466,9 @@ TEST(XnnpackRuntime, InvertedResidualBlockWithOurPointwiseKernel) {
       ASSERT_EQ(stages.size(), 4u);
       for (size_t s = 0; s < stages.size(); ++s) {
         EXPECT_EQ(stages[s].ops, std::vector<size_t>{s});
-        EXPECT_EQ(stages[s].xnnpack, s % 2 == 1) << "stage " << s;
+        EXPECT_EQ(stages[s].xnnpack, s == 3) << "stage " << s;
         EXPECT_EQ(stages[s].pointwise, s % 2 == 0) << "stage " << s;
+        EXPECT_EQ(stages[s].depthwise, s == 1) << "stage " << s;
       }
       auto xnnpack = create_xnnpack_runtime(f.graph, threads, isa);
       for (int32_t id : {blk.expanded, blk.filtered, blk.projected}) EXPECT_TRUE(xnnpack->materialized(id));

@@ -1,0 +1,244 @@
+// The 3x3 depthwise convolution (depthwise_conv.h). Only the functions marked
+// LOOKOUT_AVX2 are compiled for AVX2 (per-function target attribute); they
+// run only where isa_available(avx2).
+#include "engine/depthwise_conv.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <variant>
+
+#include "engine/error.h"
+#include "engine/ops/conv_common.h"
+
+#define LOOKOUT_AVX2 __attribute__((target("avx2,fma")))
+
+namespace lookout::engine {
+
+namespace {
+constexpr int kBlock = DepthwiseConv3x3::kBlockChannels;
+constexpr int kPairs = DepthwiseConv3x3::kPairs;
+constexpr int kTaps = DepthwiseConv3x3::kTaps;
+constexpr size_t kPairElements = 2 * kBlock;  // int16 per pair and block: 16 channels x 2 taps
+}  // namespace
+
+DepthwiseConv3x3::DepthwiseConv3x3(DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
+                                   int32_t input_zero_point, int32_t filter_zero_point,
+                                   Fp32Requantization requantization)
+    : shape_(shape), requantization_(requantization) {
+  if (shape.batches < 1 || shape.in_h < 1 || shape.in_w < 1 || shape.channels < 1 || shape.out_h < 1 ||
+      shape.out_w < 1 || shape.stride_h < 1 || shape.stride_w < 1)
+    throw std::domain_error("depthwise 3x3 convolution: every dimension and stride must be >= 1");
+  require_isa(Isa::avx2);
+  const auto channels = static_cast<size_t>(shape.channels);
+  blocks_ = (shape.channels + kBlock - 1) / kBlock;
+  packed_.assign(static_cast<size_t>(blocks_) * kPairs * kPairElements, 0);
+  // Layout per block and pair: channels 0-7 as (a, b) int16 pairs, then 8-15:
+  // what unpacklo/unpackhi of the two taps' 16 bytes, widened, line up with.
+  for (size_t c = 0; c < channels; ++c) {
+    const size_t block = c / kBlock, lane = c % kBlock;
+    for (int pair = 0; pair < kPairs; ++pair)
+      for (int side = 0; side < 2; ++side) {
+        const int tap = 2 * pair + side;
+        if (tap >= kTaps) continue;
+        const int32_t w = filter[static_cast<size_t>(tap) * channels + c];
+        packed_[(block * kPairs + static_cast<size_t>(pair)) * kPairElements + lane * 2 + static_cast<size_t>(side)] =
+            static_cast<int16_t>(w - filter_zero_point);
+      }
+  }
+  // In int64, wrapped to int32: the final accumulator is exact in int32
+  // (require_accumulator_fits) and the kernel's int32 adds wrap.
+  column_.assign(static_cast<size_t>(blocks_) * kBlock, 0);
+  for (size_t c = 0; c < channels; ++c) {
+    int64_t filter_sum = 0;
+    for (size_t tap = 0; tap < kTaps; ++tap) filter_sum += int64_t{filter[tap * channels + c]} - filter_zero_point;
+    const int64_t v = (bias != nullptr ? bias[c] : 0) - int64_t{input_zero_point} * filter_sum;
+    column_[c] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
+  }
+  padding_.assign(channels + kBlock, static_cast<uint8_t>(input_zero_point));
+}
+
+#if defined(__x86_64__)
+
+namespace {
+
+// 16 bytes of channels [c, c + 16) from `p`, or only `valid` of them (the
+// rest zero) so that the last pixel's tail never reads past the tensor.
+LOOKOUT_AVX2 inline __m128i load_channels(const uint8_t* p, int32_t valid) {
+  if (valid >= kBlock) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  alignas(16) uint8_t buffer[kBlock] = {};
+  std::memcpy(buffer, p, static_cast<size_t>(valid));
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(buffer));
+}
+
+// Fp32Requantization::apply on 8 accumulators (as pointwise_avx2.cc).
+LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __m256 max, __m256i zero_point) {
+  __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
+  x = _mm256_min_ps(_mm256_max_ps(x, min), max);
+  return _mm256_add_epi32(_mm256_cvtps_epi32(x), zero_point);
+}
+
+}  // namespace
+
+LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, uint8_t* output, int64_t row_begin,
+                                             int64_t row_end) const {
+  const __m256 scale = _mm256_set1_ps(requantization_.scale);
+  const __m256 min = _mm256_set1_ps(requantization_.min_less_zero_point);
+  const __m256 max = _mm256_set1_ps(requantization_.max_less_zero_point);
+  const __m256i zero_point = _mm256_set1_epi32(requantization_.zero_point);
+  const DepthwiseShape& s = shape_;
+  const int64_t channels = s.channels;
+  const uint8_t* taps[kTaps + 1];
+  for (int64_t row = row_begin; row < row_end; ++row) {  // row = batch * out_h + oy
+    const int64_t batch = row / s.out_h, oy = row % s.out_h;
+    const uint8_t* image = input + batch * s.in_h * s.in_w * channels;
+    for (int64_t ox = 0; ox < s.out_w; ++ox) {
+      for (int ky = 0; ky < 3; ++ky)
+        for (int kx = 0; kx < 3; ++kx) {
+          const int64_t iy = oy * s.stride_h - s.pad_top + ky, ix = ox * s.stride_w - s.pad_left + kx;
+          const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+          taps[ky * 3 + kx] = inside ? image + (iy * s.in_w + ix) * channels : padding_.data();
+        }
+      taps[kTaps] = padding_.data();  // the ninth tap's partner: its weights are zero
+      uint8_t* out = output + (row * s.out_w + ox) * channels;
+      for (int32_t b = 0; b < blocks_; ++b) {
+        const int64_t c = int64_t{b} * kBlock;
+        const auto valid = static_cast<int32_t>(std::min<int64_t>(kBlock, channels - c));
+        __m256i acc_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(column_.data() + c));
+        __m256i acc_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(column_.data() + c + 8));
+        const int16_t* w = packed_.data() + static_cast<size_t>(b) * kPairs * kPairElements;
+#pragma GCC unroll 5
+        for (int pair = 0; pair < kPairs; ++pair) {
+          const __m128i a = load_channels(taps[2 * pair] + c, valid);
+          const __m128i bb = load_channels(taps[2 * pair + 1] + c, valid);
+          const __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(a, bb));
+          const __m256i hi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(a, bb));
+          const auto* wv = reinterpret_cast<const __m256i*>(w + static_cast<size_t>(pair) * kPairElements);
+          acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(lo, _mm256_loadu_si256(wv)));
+          acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(hi, _mm256_loadu_si256(wv + 1)));
+        }
+        const __m256i q_lo = requantize(acc_lo, scale, min, max, zero_point);
+        const __m256i q_hi = requantize(acc_hi, scale, min, max, zero_point);
+        // packs/packus work per 128-bit lane: reorder the quarters back.
+        const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(q_lo, q_hi), 0xD8);
+        const __m128i bytes =
+            _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        if (valid == kBlock) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), bytes);
+        } else {
+          alignas(16) uint8_t buffer[kBlock];
+          _mm_store_si128(reinterpret_cast<__m128i*>(buffer), bytes);
+          std::memcpy(out + c, buffer, static_cast<size_t>(valid));
+        }
+      }
+    }
+  }
+}
+
+#else
+
+void DepthwiseConv3x3::run_rows(const uint8_t*, uint8_t*, int64_t, int64_t) const {
+  throw Error("the AVX2 depthwise kernel is not built for this architecture");
+}
+
+#endif  // __x86_64__
+
+void DepthwiseConv3x3::run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
+  const int64_t rows = int64_t{shape_.batches} * shape_.out_h;
+  const size_t threads = threadpool != nullptr ? pthreadpool_get_threads_count(threadpool) : 1;
+  if (threads <= 1) {
+    run_rows(input, output, 0, rows);
+    return;
+  }
+  pthreadpool_parallelize_1d_tile_1d(
+      threadpool,
+      [&](size_t begin, size_t count) {
+        run_rows(input, output, static_cast<int64_t>(begin), static_cast<int64_t>(begin + count));
+      },
+      static_cast<size_t>(rows), /*tile=*/1);
+}
+
+// ---------------------------------------------------------------------------
+// The op.
+
+std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
+  const Operator& op = graph.ops.at(op_index);
+  if (op.kind != OpKind::depthwise_conv_2d) return "not a DEPTHWISE_CONV_2D";
+  const auto* options = std::get_if<ConvOptions>(&op.options);
+  if (options == nullptr) return "no convolution options";
+  const auto tensor = [&](const std::vector<int32_t>& ids, size_t pos) -> const Tensor* {
+    if (pos >= ids.size() || ids[pos] < 0 || static_cast<size_t>(ids[pos]) >= graph.tensors.size()) return nullptr;
+    return &graph.tensors[static_cast<size_t>(ids[pos])];
+  };
+  const Tensor* input = tensor(op.inputs, kConvInput);
+  const Tensor* filter = tensor(op.inputs, kConvFilter);
+  const Tensor* output = tensor(op.outputs, kConvOutput);
+  if (input == nullptr || filter == nullptr || output == nullptr) return "missing input, filter or output";
+  if (input->type != DType::uint8) return "not uint8";
+  if (filter->shape.size() != 4 || filter->dim(1) != 3 || filter->dim(2) != 3) return "the filter is not 3x3";
+  if (options->depth_multiplier != 1) return "depth multiplier is not 1";
+  if (options->dilation_h != 1 || options->dilation_w != 1) return "dilation is not 1";
+  if (!xnn_conv_supported(input->quant.scale, filter->quant.scale, output->quant.scale))
+    return "requantization is not XNNPACK's fp32 scheme";
+  if (isa == Isa::xnnpack) return "ISA level xnnpack runs none of our kernels";
+  if (!isa_available(isa)) return std::string("the CPU lacks ") + isa_name(isa);
+  return "";
+}
+
+namespace {
+
+class DepthwiseKernel final : public Kernel {
+ public:
+  DepthwiseKernel(int32_t input, int32_t output, DepthwiseConv3x3 conv, pthreadpool_t threadpool)
+      : input_(input), output_(output), conv_(std::move(conv)), threadpool_(threadpool) {}
+
+  void eval(const TensorBuffers& buffers) const override {
+    conv_.run(buffers.in<uint8_t>(input_), buffers.out<uint8_t>(output_), threadpool_);
+  }
+
+ private:
+  int32_t input_, output_;
+  DepthwiseConv3x3 conv_;
+  pthreadpool_t threadpool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+  const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/true);
+  ctx.require(p.type == DType::uint8 && p.k_h == 3 && p.k_w == 3 && p.options.depth_multiplier == 1 &&
+                  p.options.dilation_h == 1 && p.options.dilation_w == 1,
+              "the depthwise kernel takes uint8 3x3 filters with depth multiplier 1 and dilation 1 only");
+  ctx.require(p.requantization.xnnpack, "the depthwise kernel needs XNNPACK's fp32 requantization");
+  ctx.require(isa != Isa::xnnpack && isa_available(isa),
+              std::string("the depthwise kernel needs ISA level ") + isa_name(isa) + ", which this CPU lacks");
+  const Tensor& filter = ctx.input(kConvFilter);
+  const std::vector<int32_t> bias = conv_detail::bias_or_zeros<int32_t>(ctx, p);
+  const auto channels = static_cast<size_t>(p.out_c);
+  std::vector<int64_t> abs_sum(channels, 0);
+  for (size_t i = 0; i < filter.elements(); ++i) {  // channel is the innermost dimension
+    const int32_t v = int32_t{filter.constant[i]} + p.filter_offset;
+    abs_sum[i % channels] += v < 0 ? -v : v;
+  }
+  require_accumulator_fits(ctx, p, abs_sum, bias.data());
+  DepthwiseShape shape;
+  shape.batches = p.batches;
+  shape.in_h = p.in_h;
+  shape.in_w = p.in_w;
+  shape.channels = p.in_c;
+  shape.out_h = p.geometry.out_h;
+  shape.out_w = p.geometry.out_w;
+  shape.stride_h = p.options.stride_h;
+  shape.stride_w = p.options.stride_w;
+  shape.pad_top = p.geometry.pad_top;
+  shape.pad_left = p.geometry.pad_left;
+  DepthwiseConv3x3 conv(shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
+                        p.requantization.fp32);
+  return std::make_unique<DepthwiseKernel>(p.input, p.output, std::move(conv), threadpool);
+}
+
+}  // namespace lookout::engine
