@@ -70,7 +70,6 @@ class PointwiseConv {
   // (nullptr: the calling thread only).
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;
 
-  Isa isa() const { return isa_; }
 
  private:
   struct Range { int64_t pixel_begin, pixel_end; int32_t block_begin, block_end; };
