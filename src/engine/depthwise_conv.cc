@@ -14,6 +14,7 @@
 
 #include "engine/error.h"
 #include "engine/ops/conv_common.h"
+#include "engine/own_conv.h"
 
 #define LOOKOUT_AVX2 __attribute__((target("avx2,fma")))
 
@@ -166,47 +167,13 @@ void DepthwiseConv3x3::run(const uint8_t* input, uint8_t* output, pthreadpool_t 
 // The op.
 
 std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
-  const Operator& op = graph.ops.at(op_index);
-  if (op.kind != OpKind::depthwise_conv_2d) return "not a DEPTHWISE_CONV_2D";
-  const auto* options = std::get_if<ConvOptions>(&op.options);
-  if (options == nullptr) return "no convolution options";
-  const auto tensor = [&](const std::vector<int32_t>& ids, size_t pos) -> const Tensor* {
-    if (pos >= ids.size() || ids[pos] < 0 || static_cast<size_t>(ids[pos]) >= graph.tensors.size()) return nullptr;
-    return &graph.tensors[static_cast<size_t>(ids[pos])];
-  };
-  const Tensor* input = tensor(op.inputs, kConvInput);
-  const Tensor* filter = tensor(op.inputs, kConvFilter);
-  const Tensor* output = tensor(op.outputs, kConvOutput);
-  if (input == nullptr || filter == nullptr || output == nullptr) return "missing input, filter or output";
-  if (input->type != DType::uint8) return "not uint8";
+  if (std::string why = own_conv_refusal(graph, op_index, OpKind::depthwise_conv_2d); !why.empty()) return why;
+  const Operator& op = graph.ops[op_index];
+  const Tensor* filter = tensor_at(graph, op.inputs, kConvFilter);
   if (filter->shape.size() != 4 || filter->dim(1) != 3 || filter->dim(2) != 3) return "the filter is not 3x3";
-  if (options->depth_multiplier != 1) return "depth multiplier is not 1";
-  if (options->dilation_h != 1 || options->dilation_w != 1) return "dilation is not 1";
-  if (!xnn_conv_supported(input->quant.scale, filter->quant.scale, output->quant.scale))
-    return "requantization is not XNNPACK's fp32 scheme";
-  if (isa == Isa::xnnpack) return "ISA level xnnpack runs none of our kernels";
-  if (!isa_available(isa)) return std::string("the CPU lacks ") + isa_name(isa);
-  return "";
+  if (std::get<ConvOptions>(op.options).depth_multiplier != 1) return "depth multiplier is not 1";
+  return own_isa_refusal(isa);
 }
-
-namespace {
-
-class DepthwiseKernel final : public Kernel {
- public:
-  DepthwiseKernel(int32_t input, int32_t output, DepthwiseConv3x3 conv, pthreadpool_t threadpool)
-      : input_(input), output_(output), conv_(std::move(conv)), threadpool_(threadpool) {}
-
-  void eval(const TensorBuffers& buffers) const override {
-    conv_.run(buffers.in<uint8_t>(input_), buffers.out<uint8_t>(output_), threadpool_);
-  }
-
- private:
-  int32_t input_, output_;
-  DepthwiseConv3x3 conv_;
-  pthreadpool_t threadpool_;
-};
-
-}  // namespace
 
 std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
   const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/true);
@@ -238,7 +205,7 @@ std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthread
   shape.pad_left = p.geometry.pad_left;
   DepthwiseConv3x3 conv(shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
                         p.requantization.fp32);
-  return std::make_unique<DepthwiseKernel>(p.input, p.output, std::move(conv), threadpool);
+  return std::make_unique<OwnConvKernel<DepthwiseConv3x3>>(p.input, p.output, std::move(conv), threadpool);
 }
 
 }  // namespace lookout::engine

@@ -10,6 +10,7 @@
 
 #include "engine/error.h"
 #include "engine/ops/conv_common.h"
+#include "engine/own_conv.h"
 
 namespace lookout::engine {
 
@@ -119,47 +120,14 @@ void PointwiseConv::run(const uint8_t* input, uint8_t* output, pthreadpool_t thr
 // The op.
 
 std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
-  const Operator& op = graph.ops.at(op_index);
-  if (op.kind != OpKind::conv_2d) return "not a CONV_2D";
-  const auto* options = std::get_if<ConvOptions>(&op.options);
-  if (options == nullptr) return "no convolution options";
-  const auto tensor = [&](const std::vector<int32_t>& ids, size_t pos) -> const Tensor* {
-    if (pos >= ids.size() || ids[pos] < 0 || static_cast<size_t>(ids[pos]) >= graph.tensors.size()) return nullptr;
-    return &graph.tensors[static_cast<size_t>(ids[pos])];
-  };
-  const Tensor* input = tensor(op.inputs, kConvInput);
-  const Tensor* filter = tensor(op.inputs, kConvFilter);
-  const Tensor* output = tensor(op.outputs, kConvOutput);
-  if (input == nullptr || filter == nullptr || output == nullptr) return "missing input, filter or output";
-  if (input->type != DType::uint8) return "not uint8";
+  if (std::string why = own_conv_refusal(graph, op_index, OpKind::conv_2d); !why.empty()) return why;
+  const Operator& op = graph.ops[op_index];
+  const Tensor* filter = tensor_at(graph, op.inputs, kConvFilter);
   if (filter->shape.size() != 4 || filter->dim(1) != 1 || filter->dim(2) != 1) return "the filter is not 1x1";
-  if (options->stride_h != 1 || options->stride_w != 1) return "stride is not 1";
-  if (options->dilation_h != 1 || options->dilation_w != 1) return "dilation is not 1";
-  if (!xnn_conv_supported(input->quant.scale, filter->quant.scale, output->quant.scale))
-    return "requantization is not XNNPACK's fp32 scheme";
-  if (isa == Isa::xnnpack) return "ISA level xnnpack runs none of our kernels";
-  if (!isa_available(isa)) return std::string("the CPU lacks ") + isa_name(isa);
-  return "";
+  const auto& options = std::get<ConvOptions>(op.options);
+  if (options.stride_h != 1 || options.stride_w != 1) return "stride is not 1";
+  return own_isa_refusal(isa);
 }
-
-namespace {
-
-class PointwiseKernel final : public Kernel {
- public:
-  PointwiseKernel(int32_t input, int32_t output, PointwiseConv conv, pthreadpool_t threadpool)
-      : input_(input), output_(output), conv_(std::move(conv)), threadpool_(threadpool) {}
-
-  void eval(const TensorBuffers& buffers) const override {
-    conv_.run(buffers.in<uint8_t>(input_), buffers.out<uint8_t>(output_), threadpool_);
-  }
-
- private:
-  int32_t input_, output_;
-  PointwiseConv conv_;
-  pthreadpool_t threadpool_;
-};
-
-}  // namespace
 
 std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
   const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/false);
@@ -183,7 +151,7 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
   const PointwiseShape shape{int64_t{p.batches} * p.in_h * p.in_w, p.in_c, p.out_c};
   PointwiseConv conv(isa, shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
                      p.requantization.fp32);
-  return std::make_unique<PointwiseKernel>(p.input, p.output, std::move(conv), threadpool);
+  return std::make_unique<OwnConvKernel<PointwiseConv>>(p.input, p.output, std::move(conv), threadpool);
 }
 
 }  // namespace lookout::engine

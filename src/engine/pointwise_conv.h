@@ -25,6 +25,7 @@
 
 #include <pthreadpool.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -73,6 +74,27 @@ class PointwiseConv {
 
  private:
   struct Range { int64_t pixel_begin, pixel_end; int32_t block_begin, block_end; };
+  // One register tile's packed chunk: up to chunk_blocks vectors of channels.
+  struct Chunk {
+    const int8_t* filter;   // the chunk's packed filter
+    const int32_t* column;  // its first channel's column constant
+    uint8_t* output;        // pixel `p`, the chunk's first channel
+    int32_t channels;       // valid channels in the chunk
+  };
+  // Calls tile(chunk, vectors) for each chunk of r's blocks at pixel p.
+  // block_begin is a multiple of chunk_blocks and block_end one or blocks_
+  // (run() splits so), so every register tile is one whole packed chunk.
+  template <class Tile>
+  void for_each_chunk(uint8_t* output, int64_t p, const Range& r, Tile&& tile) const {
+    const int32_t block = tiling_.block_channels;
+    for (int32_t b = r.block_begin; b < r.block_end; b += tiling_.chunk_blocks) {
+      const int32_t n = std::min(tiling_.chunk_blocks, r.block_end - b);
+      tile(Chunk{packed_ + int64_t{b} * groups_ * tiling_.vector_bytes(), column_.data() + int64_t{b} * block,
+                 output + p * shape_.out_c + int64_t{b} * block,
+                 static_cast<int32_t>(std::min<int64_t>(int64_t{n} * block, shape_.out_c - int64_t{b} * block))},
+           n);
+    }
+  }
   void run_range(const uint8_t* input, uint8_t* output, const Range& r) const;
   void run_range_vnni(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_vnni.cc
   void run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_avx2.cc

@@ -175,7 +175,7 @@ LOOKOUT_VNNI void PointwiseConv::run_range_vnni(const uint8_t* input, uint8_t* o
   const RequantVectors q{_mm512_set1_ps(requantization_.scale), _mm512_set1_ps(requantization_.min_less_zero_point),
                          _mm512_set1_ps(requantization_.max_less_zero_point),
                          _mm512_set1_epi32(requantization_.zero_point)};
-  const int64_t in_c = shape_.in_c, out_c = shape_.out_c;
+  const int64_t in_c = shape_.in_c;
   TileArgs a{};
   a.in_c = shape_.in_c;
   a.full_groups = shape_.in_c / 4;
@@ -189,16 +189,13 @@ LOOKOUT_VNNI void PointwiseConv::run_range_vnni(const uint8_t* input, uint8_t* o
       row[i] = static_cast<int32_t>(static_cast<uint32_t>(row_factor_) *
                                     static_cast<uint32_t>(byte_sum(input + (p + i) * in_c, shape_.in_c)));
     a.input = input + p * in_c;
-    // block_begin is a multiple of kChunk and block_end one or blocks_ (run()
-    // splits so), so every register tile is one whole packed chunk.
-    for (int32_t b = r.block_begin; b < r.block_end; b += kChunk) {
-      const int n = std::min(kChunk, r.block_end - b);
-      a.filter = packed_ + static_cast<int64_t>(b) * groups_ * static_cast<int64_t>(kVectorBytes);
-      a.column = column_.data() + static_cast<int64_t>(b) * kBlock;
-      a.output = output + p * out_c + int64_t{b} * kBlock;
-      a.channels = static_cast<int32_t>(std::min<int64_t>(int64_t{n} * kBlock, out_c - int64_t{b} * kBlock));
+    for_each_chunk(output, p, r, [&](const Chunk& c, int n) {
+      a.filter = c.filter;
+      a.column = c.column;
+      a.output = c.output;
+      a.channels = c.channels;
       tile_fn(m, n)(a, q);
-    }
+    });
   }
 }
 

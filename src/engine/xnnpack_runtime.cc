@@ -35,6 +35,7 @@
 #include "engine/quantization.h"
 #include "engine/runtime.h"
 #include "engine/depthwise_conv.h"
+#include "engine/own_conv.h"
 #include "engine/pointwise_conv.h"
 
 namespace lookout::engine {
@@ -89,12 +90,6 @@ std::string op_label(const Graph& graph, size_t op_index) {
 }
 
 std::string describe(const Tensor& t) { return describe_tensor("", t); }
-
-// The tensor at position `pos` of `ids`, or nullptr when absent or out of range.
-const Tensor* tensor_at(const Graph& graph, const std::vector<int32_t>& ids, size_t pos) {
-  if (pos >= ids.size() || ids[pos] < 0 || static_cast<size_t>(ids[pos]) >= graph.tensors.size()) return nullptr;
-  return &graph.tensors[static_cast<size_t>(ids[pos])];
-}
 
 // "" when `t` has quantization XNNPACK accepts for quint8 (normal positive
 // scale, zero point a uint8 value).

@@ -7,7 +7,6 @@
 #include "engine/depthwise_conv.h"
 
 #include <gtest/gtest.h>
-#include <pthreadpool.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
+#include "engine/own_kernel_check.h"
 #include "engine/ops/conv_common.h"
 
 namespace lookout::engine {
@@ -38,15 +38,6 @@ std::string name(const Case& c) {
   return std::to_string(c.h) + "x" + std::to_string(c.w) + "x" + std::to_string(c.c) + " stride " +
          std::to_string(c.stride) + (c.padding == Padding::same ? " SAME" : " VALID") + " zp " +
          std::to_string(c.input_zp) + "/" + std::to_string(c.filter_zp) + "/" + std::to_string(c.output_zp);
-}
-
-struct ThreadpoolDeleter {
-  void operator()(pthreadpool_t p) const { pthreadpool_destroy(p); }
-};
-
-pthreadpool_t two_threads() {
-  static const std::unique_ptr<pthreadpool, ThreadpoolDeleter> pool(pthreadpool_create(2));
-  return pool.get();
 }
 
 void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t seed) {
@@ -92,27 +83,8 @@ void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t se
     EXPECT_GT(inside, static_cast<std::ptrdiff_t>(expected.size() / 4)) << name(c) << ": outputs mostly clamped";
   }
 
-  for (Isa isa : levels) {
-    for (int threads : {1, 2}) {
-      ASSERT_EQ(depthwise_refusal(f.graph, 0, isa), "") << name(c);
-      const OpContext ctx(f.graph, f.graph.ops[0], 0);
-      const std::unique_ptr<Kernel> kernel = prepare_depthwise(ctx, isa, threads > 1 ? two_threads() : nullptr);
-      std::vector<uint8_t> got(expected.size(), 0xAB);
-      TensorBuffers buffers(f.graph.tensors.size());
-      buffers.set(in, x.data());
-      buffers.set(out, got.data());
-      for (size_t i = 1; i < inputs.size(); ++i)
-        buffers.set(inputs[i], const_cast<uint8_t*>(f.graph.tensors[static_cast<size_t>(inputs[i])].constant));
-      kernel->eval(buffers);
-      size_t mismatches = 0;
-      for (size_t i = 0; i < expected.size(); ++i)
-        if (got[i] != expected[i] && ++mismatches <= 5)
-          ADD_FAILURE() << name(c) << " " << isa_name(isa) << " threads " << threads << ": pixel "
-                        << i / static_cast<size_t>(c.c) << " channel " << i % static_cast<size_t>(c.c)
-                        << ": reference " << int{expected[i]} << ", ours " << int{got[i]};
-      EXPECT_EQ(mismatches, 0u) << name(c) << " " << isa_name(isa) << " threads " << threads;
-    }
-  }
+  for (Isa isa : levels) ASSERT_EQ(depthwise_refusal(f.graph, 0, isa), "") << name(c);
+  testing::expect_kernel_identical(f, levels, prepare_depthwise, in, x, out, expected, c.c, name(c));
 }
 
 class DepthwiseConvTest : public ::testing::Test {
