@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <pthreadpool.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,50 @@ struct ThreadpoolDeleter {
 inline pthreadpool_t two_threads() {
   static const std::unique_ptr<pthreadpool, ThreadpoolDeleter> pool(pthreadpool_create(2));
   return pool.get();
+}
+
+inline constexpr float kInputScale = 0.02f, kFilterScale = 0.005f;
+
+// Random input and filter bytes for a uint8 convolution whose output channel
+// oc sums `terms` products x * filter[filter_index(oc, k)], k < terms. The
+// bias cancels the mean of sum (x - xzp)(w - wzp) (x averages 127.5), which
+// is large for extreme zero points, and the output scale puts about 40 steps
+// in one standard deviation of what is left: the outputs spread over the
+// range, some clamped at either end.
+struct ConvData {
+  std::vector<uint8_t> x, filter;
+  std::vector<int32_t> bias;
+  float output_scale = 0;
+};
+
+template <class FilterIndex>
+ConvData random_conv_data(uint32_t seed, size_t x_size, int32_t out_c, int32_t terms, FilterIndex filter_index,
+                          int32_t input_zp, int32_t filter_zp) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  ConvData d;
+  d.x.resize(x_size);
+  d.filter.resize(static_cast<size_t>(out_c) * static_cast<size_t>(terms));
+  for (auto& v : d.x) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : d.filter) v = static_cast<uint8_t>(byte(rng));
+  constexpr double kByteVariance = (256.0 * 256.0 - 1.0) / 12.0;  // uniform over 0..255
+  const double filter_square = kByteVariance + (127.5 - filter_zp) * (127.5 - filter_zp);
+  const double spread = std::sqrt(terms * kByteVariance * filter_square);
+  std::uniform_int_distribution<int32_t> bias_dist(-static_cast<int32_t>(spread / 2), static_cast<int32_t>(spread / 2));
+  for (int32_t oc = 0; oc < out_c; ++oc) {
+    double mean = 0.0;
+    for (int32_t k = 0; k < terms; ++k) mean += (127.5 - input_zp) * (d.filter[filter_index(oc, k)] - filter_zp);
+    d.bias.push_back(static_cast<int32_t>(std::lround(-mean)) + bias_dist(rng));
+  }
+  d.output_scale = static_cast<float>(kInputScale * kFilterScale * spread / 40.0);
+  return d;
+}
+
+// The data must exercise the requantization, not just its clamp.
+inline void expect_spread(const std::vector<uint8_t>& expected, const std::string& name) {
+  if (expected.size() < 256) return;
+  const auto inside = std::count_if(expected.begin(), expected.end(), [](uint8_t v) { return v != 0 && v != 255; });
+  EXPECT_GT(inside, static_cast<std::ptrdiff_t>(expected.size() / 4)) << name << ": outputs mostly clamped";
 }
 
 // `input` holds `x`; the op's other inputs are constants; `expected` is the
