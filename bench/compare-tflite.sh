@@ -25,7 +25,7 @@ for threads in 1 2; do
     node tests/oracle/oracle.js --threads "$threads" --bench "$RUNS" "$raw" 2>/dev/null |
       node -e 'const j=JSON.parse(require("fs").readFileSync(0));console.log(["tflite",'"$threads"',j.median_ms].join(" "))' >> "$tmp/times"
     "$LOOKOUT" bench --threads "$threads" --runs "$RUNS" "$raw" |
-      node -e 'const j=JSON.parse(require("fs").readFileSync(0));console.log(["lookout",'"$threads"',j.engine_ms.median,j.isa,j.cpu.replace(/ /g,"_")].join(" "))' >> "$tmp/times"
+      node -e 'const j=JSON.parse(require("fs").readFileSync(0));console.log(["lookout",'"$threads"',j.engine_ms.median,j.isa||"unnamed",(j.cpu||"unnamed").replace(/ /g,"_")].join(" "))' >> "$tmp/times"
   done
 done
 
