@@ -375,7 +375,8 @@ TEST(DetectionPostProcess, RegularNmsHonoursDetectionsPerClassAndMaxDetections) 
 
 // ---------------------------------------------------------------------------
 // uint8 and float agree: the uint8 path is the float path on dequantized
-// values, bit for bit (fixed-seed random inputs, both NMS variants).
+// values, bit for bit (fixed-seed random inputs, both NMS variants; the fast
+// one with one class per anchor takes the uint8 best-class path).
 
 TEST(DetectionPostProcess, Uint8MatchesFloatOnDequantizedInputs) {
   std::mt19937 rng(20240611);

@@ -383,6 +383,7 @@ struct PostProcessPlan {
   int32_t output_rows = 0;
   DType encodings_type = DType::float32, scores_type = DType::float32;
   std::array<float, 256> encodings_table{}, scores_table{};  // uint8 inputs only
+  bool scores_table_increasing = false;  // each entry strictly above the previous
   std::vector<CenterSize> anchors;                            // dequantized at prepare
 };
 
@@ -403,6 +404,12 @@ class DetectionPostProcess final : public Kernel {
 
     const std::vector<BoxCorner> boxes = decode_boxes(buffers);
 
+    if (p_.scores_type == DType::uint8 && p_.scores_table_increasing && !p_.options.use_regular_nms &&
+        p_.options.max_classes_per_detection == 1) {
+      fast_nms_best_class_uint8(boxes, buffers.in<uint8_t>(p_.class_predictions), out);
+      return;
+    }
+
     std::vector<float> dequantized;
     const float* scores = buffers.in<float>(p_.class_predictions);
     if (p_.scores_type == DType::uint8) {
@@ -420,6 +427,35 @@ class DetectionPostProcess final : public Kernel {
   }
 
  private:
+  // non_max_suppression_multi_class_fast with one class per anchor, on uint8
+  // scores whose table is strictly increasing: a row's best class (the first
+  // of the largest, as the arg max on floats picks it) is the first column
+  // holding its largest byte, so the score matrix is never dequantized.
+  void fast_nms_best_class_uint8(std::span<const BoxCorner> boxes, const uint8_t* q,
+                                 const DetectionOutputs& out) const {
+    const auto n = static_cast<size_t>(p_.num_boxes);
+    const auto columns = static_cast<size_t>(p_.num_columns);
+    const auto classes = static_cast<size_t>(p_.options.num_classes);
+    std::vector<float> max_scores(n);
+    std::vector<int32_t> best_class(n);
+    for (size_t box = 0; box < n; ++box) {
+      const uint8_t* row = q + box * columns + static_cast<size_t>(p_.label_offset);
+      uint8_t best = 0;
+      for (size_t c = 0; c < classes; ++c) best = std::max(best, row[c]);
+      best_class[box] = static_cast<int32_t>(static_cast<const uint8_t*>(std::memchr(row, best, classes)) - row);
+      max_scores[box] = p_.scores_table[best];
+    }
+    const std::vector<int32_t> selected =
+        non_max_suppression_single_class(boxes, max_scores, p_.options, p_.options.max_detections);
+    for (size_t i = 0; i < selected.size(); ++i) {
+      const auto box = static_cast<size_t>(selected[i]);
+      out.boxes[i] = boxes[box];
+      out.classes[i] = static_cast<float>(best_class[box]);
+      out.scores[i] = max_scores[box];
+    }
+    out.num_detections[0] = static_cast<float>(selected.size());
+  }
+
   std::vector<BoxCorner> decode_boxes(const TensorBuffers& buffers) const {
     const CenterSize scale{p_.options.y_scale, p_.options.x_scale, p_.options.h_scale, p_.options.w_scale};
     const auto n = static_cast<size_t>(p_.num_boxes);
@@ -583,7 +619,12 @@ std::unique_ptr<Kernel> prepare_detection_postprocess(const OpContext& ctx) {
   p.num_columns = predictions.dim(2);
   p.label_offset = p.num_columns - num_classes;
   p.scores_type = predictions.type;
-  if (predictions.type == DType::uint8) p.scores_table = dequantize_table(predictions.quant);
+  if (predictions.type == DType::uint8) {
+    p.scores_table = dequantize_table(predictions.quant);
+    p.scores_table_increasing = true;
+    for (size_t v = 1; v < p.scores_table.size(); ++v)
+      p.scores_table_increasing = p.scores_table_increasing && p.scores_table[v - 1] < p.scores_table[v];
+  }
 
   // Anchors [N, 4], constant.
   const Tensor& anchors = ctx.input(kAnchors);
