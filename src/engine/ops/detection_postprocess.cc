@@ -213,41 +213,23 @@ void decreasing_partial_arg_sort(const float* values, int32_t num_values, int32_
                     [values](int32_t i, int32_t j) { return values[i] > values[j]; });
 }
 
-// TFLite's NonMaxSuppressionSingleClassHelper: the anchors (indices into
-// boxes/scores) selected for one score column, best first, at most
-// max_detections of them.
-std::vector<int32_t> non_max_suppression_single_class(std::span<const BoxCorner> boxes,
-                                                      std::span<const float> scores,
-                                                      const PostProcessOptions& o, int32_t max_detections) {
-  // Candidates: scores at or above the threshold, in anchor order.
-  std::vector<int32_t> keep_indices;
-  std::vector<float> keep_scores;
-  for (size_t i = 0; i < scores.size(); ++i) {
-    if (scores[i] >= o.nms_score_threshold) {
-      keep_scores.push_back(scores[i]);
-      keep_indices.push_back(static_cast<int32_t>(i));
-    }
-  }
-  const auto num_kept = static_cast<int32_t>(keep_scores.size());
-
-  // Visit order: decreasing score, equal scores in anchor order.
-  std::vector<int32_t> order(keep_scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&keep_scores](int32_t i, int32_t j) { return keep_scores[static_cast<size_t>(i)] >
-                                                                 keep_scores[static_cast<size_t>(j)]; });
+// The greedy pass of TFLite's NonMaxSuppressionSingleClassHelper: visit the
+// candidate anchors in `ordered` (best first), keep each one no kept anchor
+// overlaps by more than the IoU threshold, at most max_detections of them.
+std::vector<int32_t> greedy_suppression(std::span<const BoxCorner> boxes, std::span<const int32_t> ordered,
+                                        const PostProcessOptions& o, int32_t max_detections) {
+  const auto num_kept = static_cast<int32_t>(ordered.size());
   const auto box_at = [&](int32_t rank) -> const BoxCorner& {
-    return boxes[static_cast<size_t>(keep_indices[static_cast<size_t>(order[static_cast<size_t>(rank)])])];
+    return boxes[static_cast<size_t>(ordered[static_cast<size_t>(rank)])];
   };
-
   const int32_t output_size = std::min(num_kept, max_detections);
   std::vector<int32_t> selected;
-  std::vector<uint8_t> active(keep_scores.size(), 1);
+  std::vector<uint8_t> active(ordered.size(), 1);
   int32_t num_active = num_kept;
   for (int32_t i = 0; i < num_kept; ++i) {
     if (num_active == 0 || static_cast<int32_t>(selected.size()) >= output_size) break;
     if (!active[static_cast<size_t>(i)]) continue;
-    selected.push_back(keep_indices[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+    selected.push_back(ordered[static_cast<size_t>(i)]);
     active[static_cast<size_t>(i)] = 0;
     --num_active;
     for (int32_t j = i + 1; j < num_kept; ++j) {
@@ -259,6 +241,23 @@ std::vector<int32_t> non_max_suppression_single_class(std::span<const BoxCorner>
     }
   }
   return selected;
+}
+
+// TFLite's NonMaxSuppressionSingleClassHelper: the anchors (indices into
+// boxes/scores) selected for one score column, best first, at most
+// max_detections of them.
+std::vector<int32_t> non_max_suppression_single_class(std::span<const BoxCorner> boxes,
+                                                      std::span<const float> scores,
+                                                      const PostProcessOptions& o, int32_t max_detections) {
+  // Candidates: scores at or above the threshold, in anchor order; visited
+  // by decreasing score, equal scores in anchor order.
+  std::vector<int32_t> ordered;
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (scores[i] >= o.nms_score_threshold) ordered.push_back(static_cast<int32_t>(i));
+  std::stable_sort(ordered.begin(), ordered.end(), [&scores](int32_t i, int32_t j) {
+    return scores[static_cast<size_t>(i)] > scores[static_cast<size_t>(j)];
+  });
+  return greedy_suppression(boxes, ordered, o, max_detections);
 }
 
 // Where the results go: the four float32 outputs, zero-filled beforehand.
@@ -430,23 +429,34 @@ class DetectionPostProcess final : public Kernel {
   // non_max_suppression_multi_class_fast with one class per anchor, on uint8
   // scores whose table is strictly increasing: a row's best class (the first
   // of the largest, as the arg max on floats picks it) is the first column
-  // holding its largest byte, so the score matrix is never dequantized.
+  // holding its largest byte, so the score matrix is never dequantized; and
+  // the candidates sort by their byte in one counting pass.
   void fast_nms_best_class_uint8(std::span<const BoxCorner> boxes, const uint8_t* q,
                                  const DetectionOutputs& out) const {
     const auto n = static_cast<size_t>(p_.num_boxes);
     const auto columns = static_cast<size_t>(p_.num_columns);
     const auto classes = static_cast<size_t>(p_.options.num_classes);
     std::vector<float> max_scores(n);
+    std::vector<uint8_t> best_byte(n);
     std::vector<int32_t> best_class(n);
+    std::array<size_t, 256> count{};  // candidates per best byte
     for (size_t box = 0; box < n; ++box) {
       const uint8_t* row = q + box * columns + static_cast<size_t>(p_.label_offset);
       uint8_t best = 0;
       for (size_t c = 0; c < classes; ++c) best = std::max(best, row[c]);
+      best_byte[box] = best;
       best_class[box] = static_cast<int32_t>(static_cast<const uint8_t*>(std::memchr(row, best, classes)) - row);
       max_scores[box] = p_.scores_table[best];
+      if (max_scores[box] >= p_.options.nms_score_threshold) ++count[best];
     }
-    const std::vector<int32_t> selected =
-        non_max_suppression_single_class(boxes, max_scores, p_.options, p_.options.max_detections);
+    // The candidates by decreasing byte, anchor order within a byte: the
+    // stable sort by decreasing score, as a counting sort.
+    std::array<size_t, 256> start{};  // where each byte's run begins
+    for (size_t v = 255; v-- > 0;) start[v] = start[v + 1] + count[v + 1];
+    std::vector<int32_t> ordered(start[0] + count[0]);
+    for (size_t box = 0; box < n; ++box)
+      if (max_scores[box] >= p_.options.nms_score_threshold) ordered[start[best_byte[box]]++] = static_cast<int32_t>(box);
+    const std::vector<int32_t> selected = greedy_suppression(boxes, ordered, p_.options, p_.options.max_detections);
     for (size_t i = 0; i < selected.size(); ++i) {
       const auto box = static_cast<size_t>(selected[i]);
       out.boxes[i] = boxes[box];
