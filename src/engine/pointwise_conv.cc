@@ -119,26 +119,81 @@ void PointwiseConv::run(const uint8_t* input, uint8_t* output, pthreadpool_t thr
 // ---------------------------------------------------------------------------
 // The op.
 
+namespace {
+
+// Beyond this, a convolution's gathered rows stay with XNNPACK (a hostile
+// model could ask for gigabytes); the model's largest is 0.6 MB.
+constexpr int64_t kMaxGatheredBytes = int64_t{16} << 20;
+
+bool is_pointwise(int32_t k_h, int32_t k_w, const ConvOptions& o) {
+  return k_h == 1 && k_w == 1 && o.stride_h == 1 && o.stride_w == 1;
+}
+
+// A convolution with a larger filter or a stride, as a pointwise one: each
+// output pixel's window gathered into a row of k_h * k_w * in_c bytes, in
+// the filter's [k_h, k_w, in_c] order (taps in the padding read the input
+// zero point, whose products the column constant cancels as for real
+// inputs: the reference's skipped taps), then the pointwise GEMM.
+class GatheredConv {
+ public:
+  GatheredConv(const ConvParams& p, PointwiseConv conv)
+      : window_(p), zero_point_(static_cast<uint8_t>(-p.input_offset)), conv_(std::move(conv)),
+        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w * window_.k_h * window_.k_w *
+                                  window_.in_c)) {}
+
+  void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
+    const ConvWindow& w = window_;
+    const auto in_c = static_cast<size_t>(w.in_c);
+    uint8_t* row = rows_.data();
+    for (int64_t b = 0; b < w.batches; ++b)
+      for (int64_t oy = 0; oy < w.out_h; ++oy)
+        for (int64_t ox = 0; ox < w.out_w; ++ox)
+          for (int64_t ky = 0; ky < w.k_h; ++ky)
+            for (int64_t kx = 0; kx < w.k_w; ++kx, row += in_c) {
+              const int64_t iy = oy * w.stride_h - w.pad_top + ky, ix = ox * w.stride_w - w.pad_left + kx;
+              if (iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w)
+                std::memcpy(row, input + ((b * w.in_h + iy) * w.in_w + ix) * w.in_c, in_c);
+              else
+                std::memset(row, zero_point_, in_c);
+            }
+    conv_.run(rows_.data(), output, threadpool);
+  }
+
+ private:
+  ConvWindow window_;
+  uint8_t zero_point_;
+  PointwiseConv conv_;
+  mutable std::vector<uint8_t> rows_;  // an Engine, so its kernels, serve one thread
+};
+
+}  // namespace
+
 std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
   if (std::string why = own_conv_refusal(graph, op_index, OpKind::conv_2d); !why.empty()) return why;
   const Operator& op = graph.ops[op_index];
   const Tensor* filter = tensor_at(graph, op.inputs, kConvFilter);
-  if (filter->shape.size() != 4 || filter->dim(1) != 1 || filter->dim(2) != 1) return "the filter is not 1x1";
-  const auto& options = std::get<ConvOptions>(op.options);
-  if (options.stride_h != 1 || options.stride_w != 1) return "stride is not 1";
+  const Tensor* output = tensor_at(graph, op.outputs, kConvOutput);
+  if (filter->shape.size() != 4 || output->shape.size() != 4) return "filter or output is not 4-D";
+  if (!is_pointwise(filter->dim(1), filter->dim(2), std::get<ConvOptions>(op.options))) {
+    const int64_t gathered = int64_t{output->dim(0)} * output->dim(1) * output->dim(2) * filter->dim(1) *
+                             filter->dim(2) * filter->dim(3);
+    if (gathered > kMaxGatheredBytes)
+      return "the gathered windows would take " + std::to_string(gathered >> 20) + " MiB";
+  }
   return own_isa_refusal(isa);
 }
 
 std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
   const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/false);
-  ctx.require(p.type == DType::uint8 && p.k_h == 1 && p.k_w == 1 && p.options.stride_h == 1 &&
-                  p.options.stride_w == 1 && p.options.dilation_h == 1 && p.options.dilation_w == 1,
-              "the pointwise kernel takes uint8 1x1 convolutions with stride 1 and dilation 1 only");
+  ctx.require(p.type == DType::uint8 && p.options.dilation_h == 1 && p.options.dilation_w == 1,
+              "the pointwise kernel takes uint8 convolutions with dilation 1 only");
   ctx.require(p.requantization.xnnpack, "the pointwise kernel needs XNNPACK's fp32 requantization");
   ctx.require(isa != Isa::xnnpack && isa_available(isa),
               std::string("the pointwise kernel needs ISA level ") + isa_name(isa) + ", which this CPU lacks");
   const Tensor& filter = ctx.input(kConvFilter);
-  const size_t out_c = static_cast<size_t>(p.out_c), in_c = static_cast<size_t>(p.in_c);
+  // Per output channel, the filter's [k_h, k_w, in_c] values are one row.
+  const size_t out_c = static_cast<size_t>(p.out_c);
+  const size_t in_c = static_cast<size_t>(p.k_h) * static_cast<size_t>(p.k_w) * static_cast<size_t>(p.in_c);
   std::vector<int32_t> bias =
       p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(out_c, 0);
   std::vector<int64_t> abs_sum(out_c, 0);
@@ -148,10 +203,14 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
       abs_sum[oc] += v < 0 ? -v : v;
     }
   require_accumulator_fits(ctx, p, abs_sum, bias.data());
-  const PointwiseShape shape{int64_t{p.batches} * p.in_h * p.in_w, p.in_c, p.out_c};
+  const PointwiseShape shape{int64_t{p.batches} * p.geometry.out_h * p.geometry.out_w, static_cast<int32_t>(in_c),
+                             p.out_c};
   PointwiseConv conv(isa, shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
                      p.requantization.fp32);
-  return std::make_unique<OwnConvKernel<PointwiseConv>>(p.input, p.output, std::move(conv), threadpool);
+  if (is_pointwise(p.k_h, p.k_w, p.options))
+    return std::make_unique<OwnConvKernel<PointwiseConv>>(p.input, p.output, std::move(conv), threadpool);
+  return std::make_unique<OwnConvKernel<GatheredConv>>(p.input, p.output, GatheredConv(p, std::move(conv)),
+                                                       threadpool);
 }
 
 }  // namespace lookout::engine

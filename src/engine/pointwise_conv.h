@@ -1,5 +1,6 @@
 // Fast uint8 1x1 convolutions (pointwise: kernel 1x1, stride 1, dilation 1),
-// byte-identical to the CONV_2D reference kernel under XNNPACK's fp32
+// and other convolutions with dilation 1 as pointwise ones on each output
+// pixel's gathered window (pointwise_conv.cc), byte-identical to the CONV_2D reference kernel under XNNPACK's fp32
 // requantization (Fp32Requantization), at two ISA levels (isa.h):
 //
 // avx512vnni (pointwise_vnni.cc): vpdpbusd multiplies unsigned by signed
@@ -116,9 +117,10 @@ class PointwiseConv {
 };
 
 // Why our pointwise kernel at `isa` does not take op `op_index`, or "" when it
-// does: a uint8 CONV_2D with a 1x1 filter, stride 1, dilation 1, a constant
-// filter, XNNPACK's fp32 requantization (xnn_conv_supported), `isa` not
-// xnnpack and available on this CPU.
+// does: a uint8 CONV_2D with dilation 1 (a filter other than 1x1 or a stride
+// gathers windows, up to 16 MiB of them), a constant filter, XNNPACK's fp32
+// requantization (xnn_conv_supported), `isa` not xnnpack and available on
+// this CPU.
 std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa);
 
 // The op as a Kernel: runs the reference CONV_2D checks (prepare_conv_params),

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
+#include "engine/ops/conv_common.h"
 #include "engine/own_kernel_check.h"
 
 namespace lookout::engine {
@@ -31,33 +32,38 @@ struct Case {
   int32_t input_zp = 128, filter_zp = 128, output_zp = 0;
   Activation activation = Activation::relu6;
   bool bias = true;
+  int32_t k = 1, stride = 1;  // k x k filter: k > 1 or stride > 1 gather windows first
+  Padding padding = Padding::same;
 };
 
 std::string name(const Case& c) {
   return std::to_string(c.h) + "x" + std::to_string(c.w) + "x" + std::to_string(c.in_c) + "->" +
          std::to_string(c.out_c) + " zp " + std::to_string(c.input_zp) + "/" + std::to_string(c.filter_zp) + "/" +
-         std::to_string(c.output_zp);
+         std::to_string(c.output_zp) + " k " + std::to_string(c.k) + " stride " + std::to_string(c.stride) +
+         (c.padding == Padding::same ? " SAME" : " VALID");
 }
 
 // Runs the case on the reference kernel and on our kernel at each of
 // `levels` (threads 1 and 2) and expects identical bytes.
 void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t seed) {
   OpFixture f;
-  const auto in_c = static_cast<size_t>(c.in_c);
+  const int32_t depth = c.k * c.k * c.in_c;  // filter values per output channel
   const testing::ConvData d = testing::random_conv_data(
-      seed, static_cast<size_t>(c.h) * static_cast<size_t>(c.w) * in_c, c.out_c, c.in_c,
-      [&](int32_t oc, int32_t ic) { return static_cast<size_t>(oc) * in_c + static_cast<size_t>(ic); }, c.input_zp,
-      c.filter_zp);
+      seed, static_cast<size_t>(c.h) * static_cast<size_t>(c.w) * static_cast<size_t>(c.in_c), c.out_c, depth,
+      [&](int32_t oc, int32_t i) { return static_cast<size_t>(oc) * static_cast<size_t>(depth) + static_cast<size_t>(i); },
+      c.input_zp, c.filter_zp);
   const float in_scale = testing::kInputScale, filter_scale = testing::kFilterScale;
   const std::vector<uint8_t>& x = d.x;
   const int32_t in = f.tensor(DType::uint8, {1, c.h, c.w, c.in_c}, {in_scale, c.input_zp});
   const int32_t fil =
-      f.constant<uint8_t>(DType::uint8, {c.out_c, 1, 1, c.in_c}, d.filter, {filter_scale, c.filter_zp});
+      f.constant<uint8_t>(DType::uint8, {c.out_c, c.k, c.k, c.in_c}, d.filter, {filter_scale, c.filter_zp});
   std::vector<int32_t> inputs{in, fil};
   if (c.bias) inputs.push_back(f.constant<int32_t>(DType::int32, {c.out_c}, d.bias, {in_scale * filter_scale, 0}));
-  const int32_t out = f.tensor(DType::uint8, {1, c.h, c.w, c.out_c}, {d.output_scale, c.output_zp});
   ConvOptions options;
-  options.padding = Padding::same;
+  options.padding = c.padding;
+  options.stride_h = options.stride_w = c.stride;
+  const ConvGeometry geo = compute_conv_geometry(c.h, c.w, c.k, c.k, options);
+  const int32_t out = f.tensor(DType::uint8, {1, geo.out_h, geo.out_w, c.out_c}, {d.output_scale, c.output_zp});
   options.activation = c.activation;
   f.op(OpKind::conv_2d, inputs, {out}, options);
   f.set(in, x);
@@ -107,14 +113,37 @@ TEST_F(PointwiseConvTest, ModelShapesMatchReference) {
   for (const Case& c : cases) expect_identical(levels_, c, seed++);
 }
 
+// Larger filters and strides: each output pixel's window gathered, then the
+// same GEMM (the model's first layer and the SSD head's extra layers, plus
+// odd sizes, every padding and zero point).
+TEST_F(PointwiseConvTest, GatheredWindowsMatchReference) {
+  uint32_t seed = 3000;
+  for (int32_t k : {1, 2, 3})
+    for (int32_t stride : {1, 2, 3})
+      for (Padding padding : {Padding::same, Padding::valid})
+        for (int32_t input_zp : {0, 128, 255}) {
+          if (k == 1 && stride == 1) continue;
+          Case c{9, 8, 5, 19, input_zp, 90, 20, Activation::relu6, (seed % 2) == 0, k, stride, padding};
+          expect_identical(levels_, c, seed++);
+        }
+  const Case model[] = {{300, 300, 3, 32, 128, 128, 0, Activation::relu6, true, 3, 2},
+                        {19, 19, 256, 512, 128, 128, 0, Activation::relu6, true, 3, 2},
+                        {3, 3, 128, 256, 128, 128, 0, Activation::relu6, true, 3, 2},
+                        {1, 1, 3, 7, 128, 128, 0, Activation::none, true, 3, 1}};
+  for (const Case& c : model) expect_identical(levels_, c, seed++);
+}
+
 TEST_F(PointwiseConvTest, RefusesWhatItDoesNotTake) {
   OpFixture f;
   const int32_t in = f.tensor(DType::uint8, {1, 4, 4, 8}, {0.1f, 128});
   const int32_t fil = f.constant<uint8_t>(DType::uint8, {4, 3, 3, 8}, std::vector<uint8_t>(4 * 9 * 8, 1), {0.1f, 0});
   const int32_t out = f.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
-  f.op(OpKind::conv_2d, {in, fil}, {out}, ConvOptions{});
-  for (Isa isa : levels_) EXPECT_EQ(pointwise_refusal(f.graph, 0, isa), "the filter is not 1x1");
-  EXPECT_EQ(pointwise_refusal(f.graph, 0, Isa::xnnpack), "the filter is not 1x1");
+  ConvOptions dilated;
+  dilated.padding = Padding::same;
+  dilated.dilation_h = dilated.dilation_w = 2;
+  f.op(OpKind::conv_2d, {in, fil}, {out}, dilated);
+  for (Isa isa : levels_) EXPECT_EQ(pointwise_refusal(f.graph, 0, isa), "dilation is not 1");
+  EXPECT_EQ(pointwise_refusal(f.graph, 0, Isa::xnnpack), "dilation is not 1");
 }
 
 }  // namespace
