@@ -118,7 +118,8 @@ class PointwiseConv {
 
 // Why our pointwise kernel at `isa` does not take op `op_index`, or "" when it
 // does: a uint8 CONV_2D with dilation 1 (a filter other than 1x1 or a stride
-// gathers windows, up to 16 MiB of them), a constant filter, XNNPACK's fp32
+// gathers windows: at least 16 input channels, up to 16 MiB of windows), a
+// constant filter, XNNPACK's fp32
 // requantization (xnn_conv_supported), `isa` not xnnpack and available on
 // this CPU.
 std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa);

@@ -114,8 +114,8 @@ TEST_F(PointwiseConvTest, ModelShapesMatchReference) {
 }
 
 // Larger filters and strides: each output pixel's window gathered, then the
-// same GEMM (the model's first layer and the SSD head's extra layers, plus
-// odd sizes, every padding and zero point).
+// same GEMM (the SSD head's extra layers, plus odd sizes, every padding and
+// zero point).
 TEST_F(PointwiseConvTest, GatheredWindowsMatchReference) {
   uint32_t seed = 3000;
   for (int32_t k : {1, 2, 3})
@@ -123,13 +123,13 @@ TEST_F(PointwiseConvTest, GatheredWindowsMatchReference) {
       for (Padding padding : {Padding::same, Padding::valid})
         for (int32_t input_zp : {0, 128, 255}) {
           if (k == 1 && stride == 1) continue;
-          Case c{9, 8, 5, 19, input_zp, 90, 20, Activation::relu6, (seed % 2) == 0, k, stride, padding};
+          Case c{9, 8, 17, 19, input_zp, 90, 20, Activation::relu6, (seed % 2) == 0, k, stride, padding};
           expect_identical(levels_, c, seed++);
         }
-  const Case model[] = {{300, 300, 3, 32, 128, 128, 0, Activation::relu6, true, 3, 2},
-                        {19, 19, 256, 512, 128, 128, 0, Activation::relu6, true, 3, 2},
+  const Case model[] = {{10, 10, 256, 512, 128, 128, 0, Activation::relu6, true, 3, 2},
                         {3, 3, 128, 256, 128, 128, 0, Activation::relu6, true, 3, 2},
-                        {1, 1, 3, 7, 128, 128, 0, Activation::none, true, 3, 1}};
+                        {2, 2, 64, 128, 128, 128, 0, Activation::relu6, true, 3, 2},
+                        {1, 1, 16, 7, 128, 128, 0, Activation::none, true, 3, 1}};
   for (const Case& c : model) expect_identical(levels_, c, seed++);
 }
 
@@ -138,6 +138,18 @@ TEST_F(PointwiseConvTest, RefusesWhatItDoesNotTake) {
   const int32_t in = f.tensor(DType::uint8, {1, 4, 4, 8}, {0.1f, 128});
   const int32_t fil = f.constant<uint8_t>(DType::uint8, {4, 3, 3, 8}, std::vector<uint8_t>(4 * 9 * 8, 1), {0.1f, 0});
   const int32_t out = f.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
+  {
+    OpFixture g;  // the 3-channel first layer stays with XNNPACK
+    const int32_t gin = g.tensor(DType::uint8, {1, 8, 8, 3}, {0.1f, 128});
+    const int32_t gfil =
+        g.constant<uint8_t>(DType::uint8, {4, 3, 3, 3}, std::vector<uint8_t>(4 * 9 * 3, 1), {0.1f, 0});
+    const int32_t gout = g.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
+    ConvOptions stem;
+    stem.padding = Padding::same;
+    stem.stride_h = stem.stride_w = 2;
+    g.op(OpKind::conv_2d, {gin, gfil}, {gout}, stem);
+    for (Isa isa : levels_) EXPECT_EQ(pointwise_refusal(g.graph, 0, isa), "fewer than 16 input channels to gather");
+  }
   ConvOptions dilated;
   dilated.padding = Padding::same;
   dilated.dilation_h = dilated.dilation_w = 2;
