@@ -110,25 +110,23 @@ void draw_to_file(const std::vector<uint8_t>& bytes, const detect::Result& resul
   if (!f) throw std::runtime_error("cannot write " + out.string() + ": " + std::strerror(errno));
 }
 
-ImageRecord process(const Input& in, detect::Detector& detector, const RunOptions& options) {
-  ImageRecord r;
-  r.file = in.file;
+wire::DetectedFile process(const Input& in, detect::Detector& detector, const RunOptions& options) {
   std::vector<uint8_t> bytes;
+  detect::Result result;
   try {
     bytes = detect::read_file_bytes(in.path);
-    r.result = detector.detect(bytes);
+    result = detector.detect(bytes);
   } catch (const std::exception& e) {  // image::DecodeError, I/O, engine
-    r.error = e.what();
-    return r;
+    return wire::detected_file_failed(in.file, e.what());
   }
   if (!options.draw_dir.empty()) {
     try {
-      draw_to_file(bytes, r.result, options.draw_dir / in.draw_name, options.max_pixels);
+      draw_to_file(bytes, result, options.draw_dir / in.draw_name, options.max_pixels);
     } catch (const std::exception& e) {
-      r.error = std::string("drawing failed: ") + e.what();
+      return wire::detected_file_failed(in.file, std::string("drawing failed: ") + e.what());
     }
   }
-  return r;
+  return wire::detected_file(in.file, result);
 }
 
 // The shared queue and the in-order hand-over of results.
@@ -138,7 +136,7 @@ struct Work {
   std::atomic<size_t> next{0};
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<std::optional<ImageRecord>> done;  // by input index
+  std::vector<std::optional<wire::DetectedFile>> done;  // by input index
   size_t finished = 0;                           // records in `done` so far
   int workers_alive = 0;
   std::string worker_error;                      // a detector that could not be created
@@ -147,7 +145,7 @@ struct Work {
 
   void run(detect::Detector& detector) {
     for (size_t i; (i = next.fetch_add(1)) < inputs.size();) {
-      ImageRecord r = process(inputs[i], detector, options);
+      wire::DetectedFile r = process(inputs[i], detector, options);
       std::lock_guard lock(mu);
       done[i] = std::move(r);
       ++finished;
@@ -353,16 +351,15 @@ int detect_main(int argc, char** argv) {
   size_t emitted = 0;
   std::string fatal;
   while (emitted < inputs.size()) {
-    std::vector<ImageRecord> ready;
+    std::vector<std::pair<wire::DetectedFile, int64_t>> ready;  // with its COCO image id
     size_t finished = 0;
     {
       std::unique_lock lock(work.mu);
       work.cv.wait_for(lock, std::chrono::milliseconds(100),
                        [&] { return work.done[emitted].has_value() || work.workers_alive == 0; });
       for (; emitted < inputs.size() && work.done[emitted].has_value(); ++emitted) {
-        ready.push_back(std::move(*work.done[emitted]));
+        ready.emplace_back(std::move(*work.done[emitted]), image_ids[emitted]);
         work.done[emitted].reset();
-        ready.back().image_id = image_ids[emitted];
       }
       finished = work.finished;
       if (ready.empty() && work.workers_alive == 0 && emitted < inputs.size()) {
@@ -371,9 +368,9 @@ int detect_main(int argc, char** argv) {
       }
     }
     if (!ready.empty() && out_is_terminal) progress.clear();
-    for (const ImageRecord& r : ready) {
-      writer->write(r);
-      summary.add(r);
+    for (const auto& [file, image_id] : ready) {
+      writer->write(file, image_id);
+      summary.add(file);
     }
     progress.update(finished);
   }

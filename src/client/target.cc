@@ -77,8 +77,7 @@ class LocalWorker : public Worker {
       r.timing.inference = t.inference_ms;
       r.timing.postprocess = t.postprocess_ms;
       r.timing.total = t.total_ms();
-      for (const detect::Detection& d : result.detections)
-        r.detections.push_back({d.class_id, d.label, d.score, d.box.xmin, d.box.ymin, d.box.xmax, d.box.ymax});
+      r.detections = wire::from_detector(result.detections);
     } catch (const image::DecodeError& e) {
       r.status = 400;
       r.error = e.what();
@@ -126,9 +125,8 @@ std::string error_text(httplib::Error e, const std::string& target) {
 // The reason in an error answer: {"error": "..."} when it is ours, else the status line.
 std::string answer_error(const httplib::Response& res) {
   try {
-    const json j = json::parse(res.body);
-    if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
-  } catch (const json::exception&) {
+    return wire::Json::parse(res.body).get<wire::ErrorBody>().error;
+  } catch (const std::exception&) {
   }
   return "HTTP " + std::to_string(res.status);
 }
@@ -243,41 +241,47 @@ class HttpWorker : public Worker {
       r.error = answer_error(*res);
       return r;
     }
-    json doc;
+    wire::Json doc;
     try {
-      doc = json::parse(res->body);
-    } catch (const json::exception&) {
+      doc = wire::Json::parse(res->body);
+    } catch (const wire::Json::exception&) {
       r.error = "HTTP " + std::to_string(res->status) + ": the answer is not JSON";
       r.permanent = res->status >= 400 && res->status < 500;
       return r;
     }
-    const json* item = nullptr;
-    if (doc.contains("results") && doc["results"].is_array() && !doc["results"].empty()) item = &doc["results"][0];
-    if (item != nullptr && item->contains("timing_ms")) {
-      const json& t = (*item)["timing_ms"];
-      auto num = [&](const char* k) { return t.contains(k) && t[k].is_number() ? t[k].get<double>() : 0.0; };
-      r.timing.queue = num("queue");
-      r.timing.decode = num("decode");
-      r.timing.preprocess = num("preprocess");
-      r.timing.inference = num("inference");
-      r.timing.postprocess = num("postprocess");
+    // Error answers carry no "results"; the status and error body say why.
+    wire::ApiResponse answer;
+    if (doc.is_object() && doc.contains("results")) {
+      try {
+        answer = doc.get<wire::ApiResponse>();
+      } catch (const wire::FormatError& e) {
+        r.error = "HTTP " + std::to_string(res->status) + ": not an /api/detect answer: " + e.what();
+        r.permanent = res->status >= 400 && res->status < 500;
+        return r;
+      }
     }
-    if (res->status != 200 || item == nullptr || item->value("status", 0) != 200) {
+    const wire::ApiImage* item = answer.results.empty() ? nullptr : &answer.results[0];
+    if (item != nullptr) {
+      const wire::StageTimes& t = item->timing;
+      r.timing.queue = t.queue.value_or(0.0);
+      r.timing.decode = t.decode;
+      r.timing.preprocess = t.preprocess;
+      r.timing.inference = t.inference;
+      r.timing.postprocess = t.postprocess;
+    }
+    if (res->status != 200 || item == nullptr || item->status != 200) {
       r.error = answer_error(*res);
-      if (item != nullptr && item->contains("error") && (*item)["error"].is_string()) r.error = (*item)["error"];
-      if (item != nullptr && item->contains("status") && (*item)["status"].is_number()) r.status = (*item)["status"];
+      if (item != nullptr && item->error) r.error = *item->error;
+      if (item != nullptr) r.status = item->status;
       // 4xx: this image or this request is wrong; retrying will not help.
       r.permanent = r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
       return r;
     }
     r.ok = true;
-    r.width = item->value("width", 0);
-    r.height = item->value("height", 0);
-    for (const json& d : item->value("detections", json::array())) {
-      const json& b = d.at("box");
-      r.detections.push_back({d.value("class_id", 0), d.value("label", ""), d.value("score", 0.0),
-                              b.value("xmin", 0.0), b.value("ymin", 0.0), b.value("xmax", 0.0), b.value("ymax", 0.0)});
-    }
+    r.width = item->width;
+    r.height = item->height;
+    r.detections = item->detections;
+    for (wire::Detection& d : r.detections) d.box_px.reset();
     return r;
   }
 

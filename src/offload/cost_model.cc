@@ -47,7 +47,7 @@ LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 double server_ms(const client::Record& r) {
-  const client::TimingRecord& t = r.timing;
+  const wire::RecordTimes& t = r.timing;
   return t.queue + t.decode + t.preprocess + t.inference + t.postprocess;
 }
 

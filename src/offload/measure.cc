@@ -58,7 +58,7 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
     remote.process(sample.front());
     for (size_t i = 0; i < sample.size(); ++i) remote_tries[i].push_back(remote.process(sample[i]));
   }
-  const auto median = [](std::vector<client::Record>& tries, double client::TimingRecord::*time) {
+  const auto median = [](std::vector<client::Record>& tries, double wire::RecordTimes::*time) {
     // A failed try is kept only when every try failed (so its error is reported).
     std::vector<client::Record> ok;
     for (client::Record& t : tries)
@@ -70,8 +70,8 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
     return std::move(*mid);
   };
   for (size_t i = 0; i < sample.size(); ++i) {
-    out.local.push_back(median(local_tries[i], &client::TimingRecord::total));
-    out.remote.push_back(median(remote_tries[i], &client::TimingRecord::round_trip));
+    out.local.push_back(median(local_tries[i], &wire::RecordTimes::total));
+    out.remote.push_back(median(remote_tries[i], &wire::RecordTimes::round_trip));
   }
   return out;
 }

@@ -89,10 +89,7 @@ Pool::~Pool() {
   cv_.notify_all();
   for (std::thread& t : threads_) t.join();
   for (Pending& p : queue_) {
-    ImageOutcome o;
-    o.status = 503;
-    o.error = "server shutting down";
-    p.done.set_value(std::move(o));
+    p.done.set_value(wire::api_image_failed("", 503, "server shutting down", 0));
   }
 }
 
@@ -112,13 +109,13 @@ size_t Pool::depth() const {
   return queue_.size();
 }
 
-std::optional<std::vector<std::future<ImageOutcome>>> Pool::submit(std::vector<ImageJob> jobs) {
-  std::vector<std::future<ImageOutcome>> futures;
+std::optional<std::vector<std::future<wire::ApiImage>>> Pool::submit(std::vector<DetectJob> jobs) {
+  std::vector<std::future<wire::ApiImage>> futures;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() + jobs.size() > static_cast<size_t>(max_queue_)) return std::nullopt;
     const auto now = Clock::now();
-    for (ImageJob& job : jobs) {
+    for (DetectJob& job : jobs) {
       queue_.push_back(Pending{std::move(job), now, {}});
       futures.push_back(queue_.back().done.get_future());
     }
@@ -160,18 +157,17 @@ void Pool::run(int index) {
       queue_.pop_front();
       metrics_.queue_depth.store(static_cast<int64_t>(queue_.size()));
     }
-    ImageOutcome o;
-    o.queue_ms = ms_since(p.enqueued);
-    metrics_.queue_duration.observe(o.queue_ms / 1000.0);
+    const double queue_ms = ms_since(p.enqueued);
+    metrics_.queue_duration.observe(queue_ms / 1000.0);
+    wire::ApiImage o;
     try {
-      o.result = detector->detect(p.job.bytes, p.job.filter);
-      metrics_.inference_duration.observe(o.result.timing.inference_ms / 1000.0);
+      const detect::Result result = detector->detect(p.job.bytes, p.job.filter);
+      metrics_.inference_duration.observe(result.timing.inference_ms / 1000.0);
+      o = wire::api_image("", result, queue_ms);
     } catch (const image::DecodeError& e) {
-      o.status = 400;
-      o.error = e.what();
+      o = wire::api_image_failed("", 400, e.what(), queue_ms);
     } catch (const std::exception& e) {
-      o.status = 500;
-      o.error = std::string("detection failed: ") + e.what();
+      o = wire::api_image_failed("", 500, std::string("detection failed: ") + e.what(), queue_ms);
     }
     metrics_.count_image(o.status == 200);
     p.done.set_value(std::move(o));

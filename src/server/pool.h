@@ -16,19 +16,14 @@
 #include <vector>
 
 #include "detect/detector.h"
+#include "wire/detection.h"
 
 namespace lookout::server {
 
 class Metrics;
 
-struct ImageOutcome {
-  int status = 200;             // 200, or 400 for a bad image, 500 for a failure of ours
-  std::string error;
-  detect::Result result;
-  double queue_ms = 0;
-};
-
-struct ImageJob {
+// One image waiting for a detector.
+struct DetectJob {
   std::span<const uint8_t> bytes;  // owned by the waiting handler
   detect::Filter filter;
 };
@@ -48,7 +43,7 @@ class Pool {
 
   // All of `jobs` queued, or none when they would take the queue past
   // max_queue (std::nullopt: the caller answers 503).
-  std::optional<std::vector<std::future<ImageOutcome>>> submit(std::vector<ImageJob> jobs);
+  std::optional<std::vector<std::future<wire::ApiImage>>> submit(std::vector<DetectJob> jobs);
 
   size_t depth() const;
   int workers() const { return static_cast<int>(threads_.size()); }
@@ -56,9 +51,9 @@ class Pool {
 
  private:
   struct Pending {
-    ImageJob job;
+    DetectJob job;
     std::chrono::steady_clock::time_point enqueued;
-    std::promise<ImageOutcome> done;
+    std::promise<wire::ApiImage> done;
   };
   void run(int index);
 

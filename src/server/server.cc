@@ -21,6 +21,7 @@
 #include "server/pool.h"
 #include "server/request.h"
 #include "server/web_ui.h"
+#include "wire/detection.h"
 
 namespace lookout::server {
 
@@ -50,9 +51,7 @@ bool is_deepstack(const httplib::Request& req) { return req.path == kDeepStack; 
 // The one error-body shaper: DeepStack's shape on its route, ours elsewhere.
 void shape_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  json body = is_deepstack(req) ? json{{"success", false}, {"error", message}, {"code", status}}
-                                : json{{"error", message}, {"code", status}};
-  res.set_content(body.dump(), "application/json");
+  res.set_content(wire::dump(wire::ErrorBody{message, status, is_deepstack(req)}), "application/json");
 }
 
 std::string default_message(int status) {
@@ -85,7 +84,7 @@ class Service {
 
  private:
   void check_key(const httplib::Request& req) const;
-  std::vector<ImageOutcome> run(const std::vector<Upload>& images, const detect::Filter& filter);
+  std::vector<wire::ApiImage> detect_images(const std::vector<Upload>& images, const detect::Filter& filter);
   void count(const httplib::Request& req, const httplib::Response& res);
   void log(const httplib::Request& req, const httplib::Response& res);
   void detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
@@ -112,110 +111,67 @@ void Service::check_key(const httplib::Request& req) const {
   if (CRYPTO_memcmp(digest.data(), key_digest_.data(), digest.size()) != 0) throw HttpError(401, "wrong API key");
 }
 
-std::vector<ImageOutcome> Service::run(const std::vector<Upload>& images, const detect::Filter& filter) {
-  std::vector<ImageJob> jobs;
+std::vector<wire::ApiImage> Service::detect_images(const std::vector<Upload>& images, const detect::Filter& filter) {
+  std::vector<DetectJob> jobs;
   for (const Upload& u : images)
     jobs.push_back({std::span(reinterpret_cast<const uint8_t*>(u.data.data()), u.data.size()), filter});
   auto futures = pool_.submit(std::move(jobs));
   if (!futures)
     throw HttpError(503, "queue full: " + std::to_string(images.size()) + " image(s) do not fit in --max-queue " +
                              std::to_string(pool_.max_queue()) + "; retry later");
-  std::vector<ImageOutcome> out;
-  for (auto& f : *futures) out.push_back(f.get());
+  std::vector<wire::ApiImage> out;
+  for (size_t i = 0; i < images.size(); ++i) {
+    out.push_back((*futures)[i].get());
+    out.back().id = images[i].id;
+  }
   return out;
-}
-
-json box_json(const detect::Box& b) {
-  return {{"xmin", b.xmin}, {"ymin", b.ymin}, {"xmax", b.xmax}, {"ymax", b.ymax}};
 }
 
 void Service::detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   DetectRequest parsed = read_detect(req, res, reader, o_.max_body_mb, [&] { check_key(req); });
   const std::vector<Upload>& images = parsed.images;
-  const detect::Filter& filter = parsed.filter;
   t_state.images = static_cast<int>(images.size());
 
   size_t total_bytes = 0;
   for (const Upload& u : images) total_bytes += u.data.size();
-  const std::vector<ImageOutcome> outcomes = run(images, filter);
+  wire::ApiResponse answer;
+  answer.results = detect_images(images, parsed.filter);
 
-  json results = json::array();
-  int ok = 0;
+  const int n = static_cast<int>(images.size());
   double inference_sum = 0;
   for (size_t i = 0; i < images.size(); ++i) {
-    const ImageOutcome& o = outcomes[i];
-    const detect::Result& r = o.result;
-    json entry = {{"id", images[i].id}, {"status", o.status}};
-    if (o.status == 200) {
-      ++ok;
-      inference_sum += r.timing.inference_ms;
-      json dets = json::array();
-      for (const detect::Detection& d : r.detections)
-        dets.push_back({{"class_id", d.class_id}, {"label", d.label}, {"score", d.score},
-                        {"box", box_json(d.box)}, {"box_px", box_json(d.box_px)}});
-      entry["width"] = r.width;
-      entry["height"] = r.height;
-      entry["detections"] = std::move(dets);
-    } else {
-      entry["width"] = 0;
-      entry["height"] = 0;
-      entry["detections"] = json::array();
-      entry["error"] = o.error;
+    wire::ApiImage& r = answer.results[i];
+    if (r.status == 200) {
+      ++answer.summary.ok;
+      inference_sum += r.timing.inference;
     }
-    entry["timing_ms"] = {{"queue", o.queue_ms},
-                          {"decode", r.timing.decode_ms},
-                          {"inference", r.timing.inference_ms},
-                          {"preprocess", r.timing.preprocess_ms},
-                          {"postprocess", r.timing.postprocess_ms},
-                          {"total", o.queue_ms + r.timing.total_ms()}};
-    results.push_back(std::move(entry));
+    // Upload time apportioned by bytes across the batch.
+    r.timing.upload = total_bytes ? parsed.upload_ms * static_cast<double>(images[i].data.size()) /
+                                        static_cast<double>(total_bytes)
+                                  : 0.0;
   }
-  const int n = static_cast<int>(images.size());
-  json summary = {{"images", n},
-                  {"ok", ok},
-                  {"failed", n - ok},
-                  {"upload_ms", parsed.upload_ms},
-                  {"avg_upload_ms", parsed.upload_ms / n},
-                  {"avg_inference_ms", ok ? inference_sum / ok : 0.0}};
-  // Upload time apportioned by bytes across the batch.
-  for (size_t i = 0; i < images.size(); ++i)
-    results[i]["timing_ms"]["upload"] =
-        total_bytes ? parsed.upload_ms * static_cast<double>(images[i].data.size()) / static_cast<double>(total_bytes)
-                    : 0.0;
-  json doc = {{"results", std::move(results)}, {"summary", std::move(summary)}};
+  answer.summary.images = n;
+  answer.summary.failed = n - answer.summary.ok;
+  answer.summary.upload_ms = parsed.upload_ms;
+  answer.summary.avg_upload_ms = parsed.upload_ms / n;
+  answer.summary.avg_inference_ms = answer.summary.ok ? inference_sum / answer.summary.ok : 0.0;
   // One image sent, and it was refused: the request carries its status.
   res.status = 200;
-  if (n == 1 && outcomes[0].status != 200) {
-    res.status = outcomes[0].status;
-    doc["error"] = outcomes[0].error;
-    doc["code"] = outcomes[0].status;
+  if (n == 1 && answer.results[0].status != 200) {
+    res.status = answer.results[0].status;
+    answer.error = answer.results[0].error;
+    answer.code = answer.results[0].status;
   }
-  res.set_content(doc.dump(), "application/json");
+  res.set_content(wire::dump(answer), "application/json");
 }
 
 void Service::deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   const auto t0 = Clock::now();
   const DeepStackRequest parsed = read_deepstack(req, res, reader, o_.max_body_mb, [&] { check_key(req); });
   t_state.images = 1;
-  const std::vector<ImageOutcome> outcomes = run({parsed.image}, parsed.filter);
-  const ImageOutcome& o = outcomes[0];
-  if (o.status != 200) throw HttpError(o.status, o.error);
-  json predictions = json::array();
-  for (const detect::Detection& d : o.result.detections)
-    predictions.push_back({{"label", d.label},
-                           {"confidence", d.score},
-                           {"x_min", static_cast<int>(std::lround(d.box_px.xmin))},
-                           {"y_min", static_cast<int>(std::lround(d.box_px.ymin))},
-                           {"x_max", static_cast<int>(std::lround(d.box_px.xmax))},
-                           {"y_max", static_cast<int>(std::lround(d.box_px.ymax))}});
-  const size_t count = predictions.size();
-  json doc = {{"success", true},
-              {"predictions", std::move(predictions)},
-              {"count", count},
-              {"inferenceMs", static_cast<int64_t>(std::lround(o.result.timing.inference_ms))},
-              {"processMs", static_cast<int64_t>(std::lround(o.result.timing.total_ms()))},
-              {"analysisRoundTripMs", static_cast<int64_t>(std::lround(ms_between(t0, Clock::now())))}};
-  res.set_content(doc.dump(), "application/json");
+  const wire::ApiImage image = detect_images({parsed.image}, parsed.filter)[0];
+  if (image.status != 200) throw HttpError(image.status, image.error.value_or("detection failed"));
+  res.set_content(wire::dump(wire::deepstack_response(image, ms_between(t0, Clock::now()))), "application/json");
 }
 
 const char* route_label(const std::string& path) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "image/image.h"
+#include "wire/detection.h"
 #include "temp_dir.h"
 
 #ifndef LOOKOUT_BINARY
@@ -366,6 +368,42 @@ TEST_F(DetectCli, JobsKeepInputOrderAndContent) {
   EXPECT_TRUE(std::is_sorted(files.begin(), files.end()));
   EXPECT_THAT(one.err, HasSubstr("1 job x 1 thread"));
   EXPECT_THAT(two.err, HasSubstr("2 jobs x 1 thread"));
+}
+
+// Every format is written from the same wire::DetectedFile: the jsonl lines
+// read back into it byte for byte, and the json, csv and coco outputs hold
+// exactly what those records give.
+TEST_F(DetectCli, EveryFormatCarriesTheSameDetections) {
+  std::map<std::string, std::string> out;
+  for (const char* format : {"jsonl", "json", "csv", "coco"}) {
+    const RunResult r = lookout({"detect", "--format", format, "--jobs", "2", "data/small"}, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << format << ": " << r.err;
+    out[format] = r.out;
+  }
+  std::vector<lookout::wire::DetectedFile> files;
+  std::istringstream lines(out["jsonl"]);
+  for (std::string line; std::getline(lines, line);) {
+    files.push_back(lookout::wire::Json::parse(line).get<lookout::wire::DetectedFile>());
+    EXPECT_EQ(lookout::wire::dump(files.back()), line);
+  }
+  ASSERT_GE(files.size(), 30u);
+
+  const json doc = json::parse(out["json"]);
+  ASSERT_EQ(doc.at("images").size(), files.size());
+  std::string csv = lookout::wire::csv_header();
+  json coco = json::array();
+  for (size_t i = 0; i < files.size(); ++i) {
+    json from_json_format = doc["images"][i], from_jsonl = json::parse(lookout::wire::dump(files[i]));
+    from_json_format.erase("timing_ms");
+    from_jsonl.erase("timing_ms");
+    EXPECT_EQ(from_json_format, from_jsonl) << files[i].file;
+    csv += lookout::wire::csv_rows(files[i]);
+    // data/small's names are not COCO numbers: image ids are input positions.
+    for (const auto& c : lookout::wire::coco_results(static_cast<int64_t>(i) + 1, files[i]))
+      coco.push_back(json::parse(lookout::wire::dump(c)));
+  }
+  EXPECT_EQ(out["csv"], csv);
+  EXPECT_EQ(json::parse(out["coco"]), coco);
 }
 
 TEST_F(DetectCli, OutputWritesTheFileNotStdout) {

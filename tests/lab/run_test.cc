@@ -14,9 +14,11 @@ std::string run_args(const std::string& target, const fs::path& out, const std::
   return "run data/small --target " + target + " --out " + shell_quote(out.string()) + " --quiet " + extra;
 }
 
-double iou(const client::DetectionRecord& a, const client::DetectionRecord& b) {
-  const double ix = std::max(0.0, std::min(a.xmax, b.xmax) - std::max(a.xmin, b.xmin));
-  const double iy = std::max(0.0, std::min(a.ymax, b.ymax) - std::max(a.ymin, b.ymin));
+double iou(const wire::Detection& da, const wire::Detection& db) {
+  const wire::Box& a = da.box;
+  const wire::Box& b = db.box;
+  const double ix = std::max(0.0f, std::min(a.xmax, b.xmax) - std::max(a.xmin, b.xmin));
+  const double iy = std::max(0.0f, std::min(a.ymax, b.ymax) - std::max(a.ymin, b.ymin));
   const double inter = ix * iy;
   const double uni = (a.xmax - a.xmin) * (a.ymax - a.ymin) + (b.xmax - b.xmin) * (b.ymax - b.ymin) - inter;
   return uni > 0 ? inter / uni : 0.0;

@@ -1,0 +1,157 @@
+// The detection result's wire forms against hand-written golden files
+// (tests/wire/golden/): each is read into its type, checked field by field,
+// and written back byte for byte; the csv and coco forms are derived from
+// the jsonl golden and must equal theirs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "wire/detection.h"
+
+namespace lookout::wire {
+namespace {
+
+std::string golden_path(const std::string& name) { return std::string(LOOKOUT_SOURCE_DIR) + "/tests/wire/golden/" + name; }
+
+std::string read_golden(const std::string& name) {
+  std::ifstream in(golden_path(name));
+  EXPECT_TRUE(in) << "cannot open " << golden_path(name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> golden_lines(const std::string& name) {
+  std::vector<std::string> lines;
+  std::stringstream ss(read_golden(name));
+  for (std::string line; std::getline(ss, line);) lines.push_back(line);
+  return lines;
+}
+
+// The golden's one line, read as T and written back.
+template <typename T>
+T round_trip(const std::string& line) {
+  const T value = Json::parse(line).get<T>();
+  EXPECT_EQ(dump(Json(value)), line);
+  return value;
+}
+
+template <typename T>
+std::string refusal(const std::string& text) {
+  try {
+    (void)Json::parse(text).get<T>();
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(ApiResponse, GoldenReadsIntoTheTypeAndWritesBackByteForByte) {
+  const std::vector<std::string> lines = golden_lines("api_detect.json");
+  ASSERT_EQ(lines.size(), 1u);
+  const ApiResponse r = round_trip<ApiResponse>(lines[0]);
+  ASSERT_EQ(r.results.size(), 2u);
+  const ApiImage& dog = r.results[0];
+  EXPECT_EQ(dog.id, "dog.jpg");
+  EXPECT_EQ(dog.status, 200);
+  EXPECT_EQ(dog.width, 768);
+  ASSERT_EQ(dog.detections.size(), 1u);
+  EXPECT_EQ(dog.detections[0].class_id, 17);
+  EXPECT_EQ(dog.detections[0].score, 0.97265625f);
+  EXPECT_EQ(dog.detections[0].box.xmin, 0.16257532f);
+  ASSERT_TRUE(dog.detections[0].box_px.has_value());
+  EXPECT_EQ(dog.detections[0].box_px->ymax, 542.6596f);
+  EXPECT_EQ(dog.timing.upload, 0.403);
+  EXPECT_EQ(dog.timing.queue, 0.027);
+  EXPECT_FALSE(dog.timing.round_trip.has_value()) << "a server does not know the client's round trip";
+  EXPECT_FALSE(dog.error.has_value());
+  EXPECT_EQ(r.results[1].status, 400);
+  EXPECT_EQ(r.results[1].error, "not a JPEG or PNG image");
+  EXPECT_EQ(r.summary.failed, 1);
+  EXPECT_FALSE(r.error.has_value());
+}
+
+TEST(ApiResponse, ARefusedSingleImageCarriesItsErrorAndCode) {
+  const ApiResponse r = round_trip<ApiResponse>(golden_lines("api_detect_refused.json").at(0));
+  EXPECT_EQ(r.error, "not a JPEG or PNG image");
+  EXPECT_EQ(r.code, 400);
+}
+
+TEST(ApiResponse, RefusalsNameTheField) {
+  EXPECT_EQ(refusal<ApiResponse>("[]"), "the answer must be a JSON object, not array");
+  EXPECT_EQ(refusal<ApiResponse>(R"({"summary":{}})"), "\"results\" is missing");
+  EXPECT_EQ(refusal<ApiResponse>(R"({"results":[{"id":"a"}]})"), "\"results\": \"status\" is missing");
+  EXPECT_EQ(refusal<ApiResponse>(R"({"results":[{"status":"ok"}]})"),
+            "\"results\": \"status\" must be a number, not string");
+  EXPECT_EQ(refusal<ApiResponse>(R"({"results":[{"status":200.5}]})"),
+            "\"results\": \"status\" must be a whole number in range, not 200.5");
+  EXPECT_EQ(refusal<ApiResponse>(R"({"results":[{"status":1e300}]})"),
+            "\"results\": \"status\" must be a whole number in range, not 1e+300");
+  EXPECT_EQ(refusal<ApiResponse>(R"({"results":[{"status":200,"detections":[{"class_id":1,"score":0.5}]}]})"),
+            "\"results\": \"detections\": \"box\" is missing");
+}
+
+TEST(ApiImage, FromTheDetectorKeepsEveryStageAndAddsTheQueue) {
+  detect::Result result;
+  result.width = 640;
+  result.height = 480;
+  result.timing = {1.0, 2.0, 3.0, 4.0};
+  result.detections.push_back({17, "dog", 0.5f, {0.1f, 0.2f, 0.3f, 0.4f}, {64, 96, 192, 192}});
+  const ApiImage r = api_image("x.jpg", result, 0.5);
+  EXPECT_EQ(r.timing.queue, 0.5);
+  EXPECT_EQ(r.timing.total, 10.5) << "queue + the detector's four stages";
+  EXPECT_EQ(r.detections.at(0).box_px, (Box{64, 96, 192, 192}));
+  const DeepStackResponse ds = deepstack_response(r, 12.4);
+  EXPECT_EQ(ds.process_ms, 10) << "processMs is the detector's own stages, without the queue";
+  EXPECT_EQ(ds.inference_ms, 3);
+  EXPECT_EQ(ds.round_trip_ms, 12);
+  EXPECT_EQ(ds.predictions.at(0), (DeepStackPrediction{"dog", 0.5f, 64, 96, 192, 192}));
+}
+
+TEST(DeepStackResponse, GoldenRoundTripsWithCountFromThePredictions) {
+  const DeepStackResponse r = round_trip<DeepStackResponse>(golden_lines("deepstack.json").at(0));
+  ASSERT_EQ(r.predictions.size(), 2u);
+  EXPECT_EQ(r.predictions[1].x_max, 725);
+  EXPECT_EQ(r.inference_ms, 25);
+  EXPECT_EQ(r.round_trip_ms, 30);
+}
+
+TEST(ErrorBody, DeepStackRouteLeadsWithSuccessFalse) {
+  const ErrorBody ds = round_trip<ErrorBody>(golden_lines("deepstack_error.json").at(0));
+  EXPECT_TRUE(ds.deepstack);
+  EXPECT_EQ(ds.code, 401);
+  const ErrorBody ours = round_trip<ErrorBody>(golden_lines("error.json").at(0));
+  EXPECT_FALSE(ours.deepstack);
+  EXPECT_EQ(ours.code, 503);
+}
+
+TEST(DetectedFile, JsonlGoldenRoundTripsLineByLine) {
+  const std::vector<std::string> lines = golden_lines("detect.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  const DetectedFile dog = round_trip<DetectedFile>(lines[0]);
+  EXPECT_EQ(dog.detections.size(), 2u);
+  EXPECT_EQ(dog.detections[1].label, "car, \"red\"");
+  EXPECT_FALSE(dog.timing.queue.has_value());
+  const DetectedFile rotated = round_trip<DetectedFile>(lines[1]);
+  EXPECT_EQ(rotated.orientation, 6);
+  EXPECT_TRUE(rotated.detections.empty());
+  const DetectedFile broken = round_trip<DetectedFile>(lines[2]);
+  EXPECT_EQ(broken.error, "truncated JPEG: premature end of data segment");
+}
+
+TEST(DetectedFile, CsvAndCocoFormsCarryTheSameDetections) {
+  std::string csv = csv_header();
+  std::string coco;
+  for (const std::string& line : golden_lines("detect.jsonl")) {
+    const DetectedFile f = Json::parse(line).get<DetectedFile>();
+    csv += csv_rows(f);
+    for (const CocoResult& c : coco_results(7, f)) coco += dump(Json(c)) + "\n";
+  }
+  EXPECT_EQ(csv, read_golden("detect.csv"));
+  EXPECT_EQ(coco, read_golden("detect.coco.jsonl"));
+  for (const std::string& line : golden_lines("detect.coco.jsonl")) round_trip<CocoResult>(line);
+}
+
+}  // namespace
+}  // namespace lookout::wire
