@@ -75,10 +75,10 @@ std::vector<uint8_t> warmup_png(int width, int height) {
 }
 
 Pool::Pool(std::shared_ptr<const engine::Model> model, std::shared_ptr<const detect::Labels> labels,
-           detect::DetectorOptions options, int workers, int max_queue, Metrics& metrics)
+           detect::DetectorOptions options, int workers, int max_queue, ModelMetrics& metrics)
     : model_(std::move(model)), labels_(std::move(labels)), options_(std::move(options)),
       max_queue_(max_queue), metrics_(metrics) {
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run(i); });
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work_loop(i); });
 }
 
 Pool::~Pool() {
@@ -125,7 +125,7 @@ std::optional<std::vector<std::future<wire::ApiImage>>> Pool::submit(std::vector
   return futures;
 }
 
-void Pool::run(int index) {
+void Pool::work_loop(int index) {
   std::unique_ptr<detect::Detector> detector;
   try {
     detector = std::make_unique<detect::Detector>(model_, labels_, options_);

@@ -20,7 +20,7 @@
 
 namespace lookout::server {
 
-class Metrics;
+struct ModelMetrics;
 
 // One image waiting for a detector.
 struct DetectJob {
@@ -31,7 +31,7 @@ struct DetectJob {
 class Pool {
  public:
   Pool(std::shared_ptr<const engine::Model> model, std::shared_ptr<const detect::Labels> labels,
-       detect::DetectorOptions options, int workers, int max_queue, Metrics& metrics);
+       detect::DetectorOptions options, int workers, int max_queue, ModelMetrics& metrics);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -55,13 +55,13 @@ class Pool {
     std::chrono::steady_clock::time_point enqueued;
     std::promise<wire::ApiImage> done;
   };
-  void run(int index);
+  void work_loop(int index);
 
   std::shared_ptr<const engine::Model> model_;
   std::shared_ptr<const detect::Labels> labels_;
   detect::DetectorOptions options_;
   int max_queue_;
-  Metrics& metrics_;
+  ModelMetrics& metrics_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_, ready_cv_;

@@ -297,7 +297,7 @@ TEST_F(ApiTest, DeepStackCurlDefaultConfidence) {
 
 TEST_F(ApiTest, DeepStackErrorShape) {
   auto c = server_->client();
-  httplib::MultipartFormDataItems items = {{"notimage", read_file(kDog), "dog.jpg", "image/jpeg"}};
+  httplib::MultipartFormDataItems items = {{"image", "not an image", "notes.txt", "text/plain"}};
   auto res = c->Post("/v1/vision/detection", items);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status / 100, 4) << res->body;

@@ -19,7 +19,7 @@ TEST(EnvConfig, WorkersAndLimitsComeFromTheEnvironment) {
   for (int i = 0; i < 100 && server.log().find("listening on") == std::string::npos; ++i) {
     std::this_thread::sleep_for(50ms);
   }
-  EXPECT_NE(server.log().find("(1 workers)"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find("(1 workers;"), std::string::npos) << server.log();
   auto res = server.client()->Post("/api/detect?id=dog.jpg", read_file(kDog), "image/jpeg");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 400) << res->body;  // over LOOKOUT_MAX_PIXELS

@@ -52,6 +52,9 @@ inline const fs::path kPhotos = kRoot / "data" / "small";
 inline const fs::path kDog = kPhotos / "darknet__dog.jpg";          // dog, bicycle (and a truck)
 inline const fs::path kGiraffe = kPhotos / "darknet__giraffe.jpg";  // giraffe(s)
 inline const fs::path kKite = kPhotos / "darknet__kite.jpg";        // the largest photo (1.4 MB)
+// The name the server gives the default model (its file stem): /metrics
+// labels, ?model=, /v1/vision/custom/{name}.
+inline constexpr const char* kModelName = "mobilenet_ssd_v2_coco_quant_postprocess";
 
 // Sanitized builds are several times slower: scale every timeout.
 inline int slow_factor() { return std::getenv("LOOKOUT_SANITIZED") != nullptr ? 4 : 1; }
