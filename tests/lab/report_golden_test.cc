@@ -16,7 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "offload/report.h"
+#include "offload/report_data.h"
+#include "offload/report_page.h"
 
 namespace {
 
@@ -44,7 +45,7 @@ class InGoldenDir {
 
 std::string render(const std::vector<fs::path>& files) {
   const InGoldenDir in_golden;
-  return offload::render_html(offload::read_inputs(files), "CHART_JS");
+  return offload::render_html(offload::aggregate(offload::read_inputs(files)), "CHART_JS");
 }
 
 // The chart data the page carries.
