@@ -251,6 +251,42 @@ TEST(Failures, CountedByTargetAndMessage) {
   EXPECT_EQ(counts[1], (std::pair<std::string, size_t>{"local: cannot decode JPEG", 1}));
 }
 
+TEST(Aggregate, TotalsQuantilesAndOneVerdictPerOffloadSummary) {
+  offload::ReportInput input;
+  input.files = {"results.jsonl", "a.json", "b.json"};
+  input.warnings = {"results.jsonl:3: not JSON"};
+  input.records = {record("small", "local", true, 8, 0, 10, 2000), record("small", "local", true, 9, 0, 30, 2000),
+                   record("small", "local", true, 9, 0, 20, 2000), record("small", "http://r:1", false, 0, 0, 0, 5000),
+                   record("big", "http://r:1", true, 20, 10, 50, 4000000)};
+  input.records[1].image = "other.jpg";
+  input.records[4].file_bytes = 8000000;  // sent resized
+  input.offloads = {{"a.json", summary_small()}, {"b.json", summary_small()}};
+  input.offloads[1].summary.collection = "big";
+  input.offloads[1].summary.verdict = "";
+  const offload::ReportData d = offload::aggregate(input);
+
+  EXPECT_EQ(d.totals.results, 5u);
+  EXPECT_EQ(d.totals.distinct_images, 3u);  // small/img.jpg, small/other.jpg, big/img.jpg
+  EXPECT_EQ(d.totals.ok, 4u);
+  EXPECT_EQ(d.totals.failed, 1u);
+  EXPECT_EQ(d.totals.resized, 1u);
+  EXPECT_DOUBLE_EQ(d.totals.bytes_sent, 4011000);
+
+  ASSERT_EQ(d.groups.size(), 3u);
+  EXPECT_EQ(d.groups[0].name(), "small · local");
+  EXPECT_DOUBLE_EQ(*d.groups[0].median_total_ms, 20);  // nearest rank of 10, 20, 30
+  EXPECT_DOUBLE_EQ(*d.groups[0].p95_total_ms, 30);
+  EXPECT_FALSE(d.groups[1].median_total_ms.has_value());  // small · http://r:1: all failed
+
+  // Several summaries: each verdict names its collection; one without a verdict says so.
+  EXPECT_EQ(d.offload_verdicts, (std::vector<std::string>{"small: Run locally.", "big: (no verdict in b.json)"}));
+  EXPECT_THAT(d.results_verdict, StartsWith("Local and remote ran on different collections"));
+  EXPECT_EQ(d.failures, (std::vector<std::pair<std::string, size_t>>{{"http://r:1: connection refused", 1}}));
+  EXPECT_EQ(d.warnings, input.warnings);
+  ASSERT_EQ(d.charts.size(), 3u);
+  EXPECT_EQ(d.charts[2].id, "break-even");
+}
+
 TEST(Charts, EveryChartHasDataAndTheBreakEvenCurveFollowsTheModel) {
   const auto groups = offload::group_results(
       {record("small", "local", true, 8, 0, 10), record("small", "local", true, 9, 0, 12),
