@@ -14,14 +14,12 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "wire/field.h"
 
 namespace lookout::offload {
 
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Points on the break-even chart's model curves.
@@ -81,11 +79,11 @@ ReportInput read_inputs(const std::vector<fs::path>& files) {
     input.files.push_back(path.string());
     const std::string text = read_whole_file(path);
     // A file that is one offload summary (pretty-printed over many lines).
-    const json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const wire::Json whole = wire::Json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (wire::looks_like_offload(whole)) {
       try {
         input.offloads.push_back({path.filename().string(), whole.get<wire::OffloadSummary>()});
-      } catch (const wire::FieldError& e) {
+      } catch (const wire::FormatError& e) {
         throw std::runtime_error(path.string() + ": not an offload summary as `lookout offload` writes it: " + e.what() +
                                  "; write it again with `lookout offload DIR --remote URL --json FILE`");
       }

@@ -8,9 +8,10 @@
 // Written in this order, durations by the wire rounding rule (wire/number.h:
 // milliseconds to three decimals; seconds likewise to the microsecond);
 // rates, byte means and fractions as computed. Read strictly: a missing or
-// mistyped field throws FieldError naming it (wire/field.h). Optional parts
-// are the ones `lookout offload` leaves out: the measured side of "hybrid"
-// and "measured" without the validation runs (--no-validate).
+// mistyped field throws FormatError naming it ("remote": "bandwidth_mbps" is
+// missing). Optional parts are the ones `lookout offload` leaves out: the
+// measured side of "hybrid" and "measured" without the validation runs
+// (--no-validate).
 #pragma once
 
 #include <cstddef>
@@ -18,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "wire/detection.h"
 
 namespace lookout::wire {
 
@@ -78,29 +79,29 @@ struct OffloadSummary {
   std::optional<Measured> measured;
 };
 
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::Local& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::Remote& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::Model& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::BreakEven& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::Hybrid& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::Run& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary::Measured& v);
-void to_json(nlohmann::ordered_json& j, const OffloadSummary& v);
+void to_json(Json& j, const OffloadSummary::Local& v);
+void to_json(Json& j, const OffloadSummary::Remote& v);
+void to_json(Json& j, const OffloadSummary::Model& v);
+void to_json(Json& j, const OffloadSummary::BreakEven& v);
+void to_json(Json& j, const OffloadSummary::Hybrid& v);
+void to_json(Json& j, const OffloadSummary::Run& v);
+void to_json(Json& j, const OffloadSummary::Measured& v);
+void to_json(Json& j, const OffloadSummary& v);
 
-void from_json(const nlohmann::json& j, OffloadSummary::Local& v);
-void from_json(const nlohmann::json& j, OffloadSummary::Remote& v);
-void from_json(const nlohmann::json& j, OffloadSummary::Model& v);
-void from_json(const nlohmann::json& j, OffloadSummary::BreakEven& v);
-void from_json(const nlohmann::json& j, OffloadSummary::Hybrid& v);
-void from_json(const nlohmann::json& j, OffloadSummary::Run& v);
-void from_json(const nlohmann::json& j, OffloadSummary::Measured& v);
-void from_json(const nlohmann::json& j, OffloadSummary& v);
+void from_json(const Json& j, OffloadSummary::Local& v);
+void from_json(const Json& j, OffloadSummary::Remote& v);
+void from_json(const Json& j, OffloadSummary::Model& v);
+void from_json(const Json& j, OffloadSummary::BreakEven& v);
+void from_json(const Json& j, OffloadSummary::Hybrid& v);
+void from_json(const Json& j, OffloadSummary::Run& v);
+void from_json(const Json& j, OffloadSummary::Measured& v);
+void from_json(const Json& j, OffloadSummary& v);
 
 // The file's text: two-space indents, a newline at the end.
 std::string offload_text(const OffloadSummary& v);
 
 // True for a document that claims to be an offload summary (it has "model"
 // or "verdict"), as opposed to a results line.
-bool looks_like_offload(const nlohmann::json& doc);
+bool looks_like_offload(const Json& doc);
 
 }  // namespace lookout::wire

@@ -38,7 +38,7 @@ Offload offload(const std::string& dir, const std::string& url, const fs::path& 
   std::error_code ec;
   if (!fs::exists(out / "offload.json", ec)) return o;
   try {
-    o.summary = json::parse(read_file(out / "offload.json")).get<OffloadSummary>();
+    o.summary = wire::Json::parse(read_file(out / "offload.json")).get<OffloadSummary>();
   } catch (const std::exception& e) {
     o.read_error = e.what();
   }

@@ -111,7 +111,7 @@ TEST(ReadInputs, MissingFileAndIncompleteSummaryAreErrors) {
     FAIL() << "an offload summary without the remote's bandwidth was accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), StartsWith(incomplete.string() + ": "));
-    EXPECT_THAT(e.what(), HasSubstr("remote.bandwidth_mbps: missing"));
+    EXPECT_THAT(e.what(), HasSubstr(R"("remote": "bandwidth_mbps" is missing)"));
     EXPECT_THAT(e.what(), HasSubstr("lookout offload DIR --remote URL --json FILE"));
   }
 }
