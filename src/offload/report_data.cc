@@ -14,7 +14,6 @@
 #include <stdexcept>
 #include <tuple>
 
-
 namespace lookout::offload {
 
 namespace {
