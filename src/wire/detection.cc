@@ -346,6 +346,7 @@ void from_json(const Json& j, ModelCatalog& c) {
   // A server from before several models were served answers one model at the top.
   if (j.contains("models")) c.models = required<std::vector<ModelInfo>>(j, "models");
   else c.models.push_back(j.get<ModelInfo>());
+  if (c.models.empty()) throw FormatError("\"models\" is empty: a server serves one model at least");
   const auto labels = j.find("labels");
   if (labels != j.end() && !labels->is_array()) throw FormatError("\"labels\" must be an array");
   if (labels != j.end())
