@@ -25,8 +25,9 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "detect/detector.h"
-#include "detect/files.h"
+#include "detect/parallel.h"
 #include "engine/engine.h"
+#include "image/files.h"
 #include "image/image.h"
 
 namespace lookout::cli {
@@ -66,7 +67,7 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& args) {
     }
     std::vector<fs::path> found;
     try {
-      found = detect::find_images(root);
+      found = image::find_images(root);
     } catch (const std::runtime_error& e) {
       throw UsageError(e.what());
     }
@@ -115,7 +116,7 @@ ImageRecord process(const Input& in, detect::Detector& detector, const RunOption
   r.file = in.file;
   std::vector<uint8_t> bytes;
   try {
-    bytes = detect::read_file_bytes(in.path);
+    bytes = image::read_file_bytes(in.path);
     r.result = detector.detect(bytes);
   } catch (const std::exception& e) {  // image::DecodeError, I/O, engine
     r.error = e.what();

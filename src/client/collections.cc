@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "detect/files.h"
+#include "image/files.h"
 
 namespace lookout::client {
 
@@ -110,7 +110,7 @@ std::vector<SourcePhoto> load_sources(const fs::path& dir) {
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && detect::has_image_extension(it->path())) files.push_back(it->path());
+    if (it->is_regular_file(type_ec) && image::has_image_extension(it->path())) files.push_back(it->path());
   }
   if (ec) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
   if (files.empty()) throw std::runtime_error("no .jpg, .jpeg or .png photos directly in " + dir.string());
@@ -118,7 +118,7 @@ std::vector<SourcePhoto> load_sources(const fs::path& dir) {
   std::vector<SourcePhoto> sources;
   for (const fs::path& f : files) {
     try {
-      sources.push_back({f.filename().string(), image::decode(detect::read_file_bytes(f), image::DecodeOptions{}).image});
+      sources.push_back({f.filename().string(), image::decode(image::read_file_bytes(f), image::DecodeOptions{}).image});
     } catch (const std::exception& e) {
       throw std::runtime_error("source photo " + f.string() + ": " + e.what());
     }

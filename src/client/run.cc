@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-#include "detect/files.h"
+#include "image/files.h"
 
 namespace lookout::client {
 
@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 std::vector<ImageJob> collection_jobs(const fs::path& dir) {
   std::vector<ImageJob> jobs;
-  for (const fs::path& p : detect::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
+  for (const fs::path& p : image::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
   return jobs;
 }
 
