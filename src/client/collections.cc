@@ -6,7 +6,6 @@
 #include "client/collections.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -18,8 +17,8 @@
 #include <random>
 #include <set>
 #include <stdexcept>
-#include <thread>
 
+#include "detect/parallel.h"
 #include "image/files.h"
 
 namespace lookout::client {
@@ -251,35 +250,21 @@ MakeResult make_collection(const std::vector<SourcePhoto>& sources, const Collec
   fs::remove(result.dir / kManifestName, ec);
 
   std::vector<DerivedFile> entries(spec.images);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;  // guards done, error, and serializes on_progress
+  std::mutex mutex;  // serializes on_progress
   size_t done = 0;
-  std::string error;
-  const auto work = [&] {
-    while (!failed) {
-      const size_t i = next++;
-      if (i >= spec.images) return;
-      try {
-        DerivedImage img = derive_image(sources, spec, i);
-        write_atomically(result.dir / img.meta.file, img.jpeg.data(), img.jpeg.size());
-        entries[i] = std::move(img.meta);
-      } catch (const std::exception& e) {
-        std::lock_guard lock(mutex);
-        if (!failed.exchange(true)) error = spec.name + " image " + std::to_string(i) + ": " + e.what();
-        return;
-      }
-      std::lock_guard lock(mutex);
-      ++done;
-      if (options.on_progress) options.on_progress(done, spec.images);
+  detect::parallel_for(spec.images, std::max(1, options.jobs), [&](int, size_t i) {
+    try {
+      DerivedImage img = derive_image(sources, spec, i);
+      write_atomically(result.dir / img.meta.file, img.jpeg.data(), img.jpeg.size());
+      entries[i] = std::move(img.meta);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(spec.name + " image " + std::to_string(i) + ": " + e.what());
     }
-  };
-  const int jobs = std::max(1, options.jobs);
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; j++) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
-  if (failed) throw std::runtime_error(error);
+    std::lock_guard lock(mutex);
+    ++done;
+    if (options.on_progress) options.on_progress(done, spec.images);
+    return true;
+  });
 
   // Numbered images from an earlier, different build, and stray temporaries.
   std::set<std::string> produced;
