@@ -77,7 +77,4 @@ class Pool {
   std::vector<std::thread> threads_;
 };
 
-// A tiny valid PNG (gray, stored deflate), for the warm-up inference.
-std::vector<uint8_t> warmup_png(int width, int height);
-
 }  // namespace lookout::server

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "image/png_fixture.h"
 #include "server/server_process.h"
 
 namespace lookout::server_test {
@@ -113,29 +114,6 @@ std::string json_batch(const std::vector<std::pair<std::string, std::string>>& i
   for (const auto& [id, bytes] : images) j["images"].push_back({{"id", id}, {"data", base64(bytes)}});
   j["threshold"] = threshold;
   return j.dump();
-}
-
-// A PNG that is only a signature and an IHDR declaring width x height (the
-// CRC right): the server must refuse it from the header, before decoding.
-std::string png_declaring(uint32_t width, uint32_t height) {
-  auto be32 = [](std::string& s, uint32_t v) {
-    for (int sh = 24; sh >= 0; sh -= 8) s += static_cast<char>((v >> sh) & 0xff);
-  };
-  std::string chunk = "IHDR";
-  be32(chunk, width);
-  be32(chunk, height);
-  chunk += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB, deflate, no filter, no interlace
-  uint32_t crc = 0xffffffffu;
-  for (unsigned char c : chunk) {
-    crc ^= c;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-  }
-  crc ^= 0xffffffffu;
-  std::string png("\x89PNG\r\n\x1a\n", 8);
-  be32(png, 13);
-  png += chunk;
-  be32(png, crc);
-  return png;
 }
 
 class ApiTest : public ::testing::Test {
@@ -359,7 +337,9 @@ TEST_F(ApiTest, MalformedMultipartIs400) {
 
 TEST_F(ApiTest, PixelLimitIs400) {
   auto c = server_->client();
-  auto res = c->Post("/api/detect?id=huge.png", png_declaring(100000, 100000), "image/png");
+  // Only a signature and an IHDR: the server must refuse it from the header, before decoding.
+  const std::vector<uint8_t> huge = image::testing::png_header_only(100000, 100000);
+  auto res = c->Post("/api/detect?id=huge.png", std::string(huge.begin(), huge.end()), "image/png");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 400) << res->body;
   expect_error(res->body, 400, "pixels");
