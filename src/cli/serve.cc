@@ -3,21 +3,12 @@
 #include <CLI/CLI.hpp>
 
 #include <cctype>
-#include <cstdlib>
-#include <filesystem>
 
 #include "cli/commands.h"
 #include "detect/detector.h"
 #include "server/server.h"
 
 namespace lookout::cli {
-
-namespace {
-
-namespace fs = std::filesystem;
-
-
-}  // namespace
 
 int serve_main(int argc, char** argv) {
   server::ServerOptions o;

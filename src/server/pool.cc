@@ -59,11 +59,6 @@ bool Pool::ready() const {
   return failure_.empty() && warmed_ == static_cast<int>(threads_.size());
 }
 
-size_t Pool::depth() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
-
 std::optional<std::vector<std::future<ImageOutcome>>> Pool::submit(std::vector<ImageJob> jobs) {
   std::vector<std::future<ImageOutcome>> futures;
   {

@@ -50,7 +50,6 @@ class Pool {
   // max_queue (std::nullopt: the caller answers 503).
   std::optional<std::vector<std::future<ImageOutcome>>> submit(std::vector<ImageJob> jobs);
 
-  size_t depth() const;
   int workers() const { return static_cast<int>(threads_.size()); }
   int max_queue() const { return max_queue_; }
 
