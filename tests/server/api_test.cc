@@ -1,6 +1,6 @@
 // POST /api/detect in its three body styles (JSON base64 batch, multipart,
 // raw image body), the DeepStack route, the health and model routes, and
-// every 4xx the issue names — against one real `lookout serve` on a
+// every 4xx the API documents — against one real `lookout serve` on a
 // loopback port, with cpp-httplib's client and with the curl CLI.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
