@@ -13,7 +13,7 @@
 
 #include <httplib.h>
 
-#include "detect/files.h"
+#include "image/files.h"
 #include "image/image.h"
 
 namespace lookout::client {
@@ -55,7 +55,7 @@ class LocalWorker : public Worker {
   Record process(const ImageJob& job) override {
     std::vector<uint8_t> bytes;
     try {
-      bytes = detect::read_file_bytes(job.path);
+      bytes = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, "local", 0, e.what(), true);
     }
@@ -150,7 +150,7 @@ class HttpWorker : public Worker {
   Record process(const ImageJob& job) override {
     std::vector<uint8_t> original;
     try {
-      original = detect::read_file_bytes(job.path);
+      original = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, target_.name, 0, e.what(), true);
     }

@@ -45,7 +45,6 @@ class Pool {
   // max_queue (std::nullopt: the caller answers 503).
   std::optional<std::vector<std::future<wire::ApiImage>>> submit(std::vector<DetectJob> jobs);
 
-  size_t depth() const;
   int workers() const { return static_cast<int>(threads_.size()); }
   int max_queue() const { return max_queue_; }
 
@@ -71,8 +70,5 @@ class Pool {
   std::string failure_;
   std::vector<std::thread> threads_;
 };
-
-// A tiny valid PNG (gray, stored deflate), for the warm-up inference.
-std::vector<uint8_t> warmup_png(int width, int height);
 
 }  // namespace lookout::server

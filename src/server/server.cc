@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "detect/parallel.h"
 #include "server/connections.h"
 #include "server/metrics.h"
 #include "server/pool.h"
@@ -359,18 +360,11 @@ void Service::install(httplib::Server& svr) {
   svr.set_logger([this](const Request& req, const Response& res) { log(req, res); });
 }
 
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
 }  // namespace
 
 int run_server(const ServerOptions& options) {
   ServerOptions o = options;
-  if (o.workers <= 0) o.workers = available_cores();
+  if (o.workers <= 0) o.workers = detect::available_cores();
 
   // SIGINT/SIGTERM are taken by a sigwait thread, never by a handler.
   sigset_t signals;

@@ -80,11 +80,10 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
   for (const Setting& s : {Setting{"10mbit", "40ms", 10, 40}, Setting{"200mbit", "2ms", 200, 2}}) {
     SCOPED_TRACE(std::string(s.rate) + " / " + s.rtt);
     lab.set(s.rate, s.rtt);
-    // This machine's speed drifts by 10-20 % from one second to the next
-    // (one run's inference went from 10.5 to 9.0 ms per image midway), more
-    // than the model's error. So a setting gets up to three attempts and
-    // must hold within 15 % in one of them: a model that is off by more
-    // than that misses every time, noise rarely three times in a row.
+    // A shared machine's speed drifts by 10-20 % from one second to the
+    // next, more than the model's error. So a setting gets up to three
+    // attempts and must hold within 15 % in one of them: a model that is off
+    // by more than that misses every time, noise rarely three times in a row.
     std::string misses;
     for (int attempt = 1; attempt <= 3; ++attempt) {
       const fs::path out = tmp.path() / (std::string(s.rate) + "-" + std::to_string(attempt));

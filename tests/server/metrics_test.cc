@@ -1,6 +1,6 @@
 // GET /metrics: the exposition parsed strictly (prometheus_text.h, and
-// `promtool check metrics` too when promtool is installed), the families the
-// issue names with their types, and counters that move with requests. The
+// `promtool check metrics` too when promtool is installed), the documented
+// families with their types, and counters that move with requests. The
 // parser itself is tested first on good and bad expositions.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
