@@ -245,8 +245,7 @@ int detect_main(int argc, char** argv) {
   app.add_option("--max-pixels", max_pixels, "refuse images declaring more pixels than this, before decoding")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--model", model_path, "TFLite model file")->type_name("FILE")->capture_default_str();
-  app.add_option("--labels", labels_path, "labels file (\"id name\" lines)")->type_name("FILE")->capture_default_str();
+  add_model_options(app, model_path, labels_path, "");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

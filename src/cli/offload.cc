@@ -114,8 +114,7 @@ int offload_main(int argc, char** argv) {
   app.add_flag("--no-validate", no_validate, "model and verdict only: skip the local, remote and hybrid runs");
   app.add_option("--api-key", plan.http.api_key, "API key for the remote (sent as X-API-Key)")->envname("LOOKOUT_API_KEY");
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
-  app.add_option("--model", model_path, "TFLite model file (local side)")->capture_default_str();
-  app.add_option("--labels", labels_path, "labels file (local side)")->capture_default_str();
+  add_model_options(app, model_path, labels_path, "local side");
   app.add_flag("--quiet,-q", quiet, "no progress bars");
   try {
     app.parse(argc, argv);

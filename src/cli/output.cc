@@ -45,7 +45,7 @@ int64_t file_name_id(const std::string& file) {
 
 class TableWriter : public Writer {
  public:
-  explicit TableWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void write(const wire::DetectedFile& f, int64_t) override {
     if (f.error) {
       out_ << f.file << "  FAILED: " << *f.error << "\n" << std::flush;
@@ -66,14 +66,11 @@ class TableWriter : public Writer {
     }
     out_ << std::flush;
   }
-
- private:
-  std::ostream& out_;
 };
 
 class JsonWriter : public Writer {
  public:
-  explicit JsonWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void begin() override { out_ << "{\"images\":[" << std::flush; }
   void write(const wire::DetectedFile& f, int64_t) override {
     out_ << (first_ ? "\n" : ",\n") << wire::dump(f) << std::flush;
@@ -82,32 +79,25 @@ class JsonWriter : public Writer {
   void end(const Summary& s) override { out_ << "\n],\n\"summary\":" << wire::dump(s.to_json()) << "}\n" << std::flush; }
 
  private:
-  std::ostream& out_;
   bool first_ = true;
 };
 
 class JsonlWriter : public Writer {
  public:
-  explicit JsonlWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void write(const wire::DetectedFile& f, int64_t) override { out_ << wire::dump(f) << "\n" << std::flush; }
-
- private:
-  std::ostream& out_;
 };
 
 class CsvWriter : public Writer {
  public:
-  explicit CsvWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void begin() override { out_ << wire::csv_header() << std::flush; }
   void write(const wire::DetectedFile& f, int64_t) override { out_ << wire::csv_rows(f) << std::flush; }
-
- private:
-  std::ostream& out_;
 };
 
 class CocoWriter : public Writer {
  public:
-  explicit CocoWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void begin() override { out_ << "[" << std::flush; }
   void write(const wire::DetectedFile& f, int64_t image_id) override {
     for (const wire::CocoResult& entry : wire::coco_results(image_id, f)) {
@@ -119,7 +109,6 @@ class CocoWriter : public Writer {
   void end(const Summary&) override { out_ << (first_ ? "]\n" : "\n]\n") << std::flush; }
 
  private:
-  std::ostream& out_;
   bool first_ = true;
 };
 

@@ -51,11 +51,15 @@ class Summary {
 // the last (with the summary, which only the json format embeds).
 class Writer {
  public:
+  explicit Writer(std::ostream& out) : out_(out) {}
   virtual ~Writer() = default;
   virtual void begin() {}
   // `image_id`: the file's COCO image id (coco_image_ids), for the coco format.
   virtual void write(const wire::DetectedFile& file, int64_t image_id) = 0;
   virtual void end(const Summary& summary) { (void)summary; }
+
+ protected:
+  std::ostream& out_;
 };
 
 inline const std::vector<std::string>& format_names() {

@@ -111,8 +111,7 @@ int run_main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 86400));
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
   app.add_option("--ca-cert", plan.http.ca_cert, "https: trust the CA certificates in FILE")->check(CLI::ExistingFile);
-  app.add_option("--model", model_path, "TFLite model file (local target)")->capture_default_str();
-  app.add_option("--labels", labels_path, "labels file (local target)")->capture_default_str();
+  add_model_options(app, model_path, labels_path, "local target");
   app.add_flag("--quiet,-q", quiet, "no progress bar and no table");
   try {
     app.parse(argc, argv);
