@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "server/connections.h"
+#include "server/kserve.h"
 #include "server/metrics.h"
 #include "server/pool.h"
 #include "server/request.h"
@@ -75,9 +76,9 @@ std::array<uint8_t, SHA256_DIGEST_LENGTH> sha256(const std::string& s) {
 class Service {
  public:
   Service(const ServerOptions& o, Pool& pool, Metrics& metrics, std::string model_name,
-          std::shared_ptr<const detect::Labels> labels, int input_w, int input_h)
+          std::shared_ptr<const detect::Labels> labels, int input_w, int input_h, wire::KServeModelMetadata kserve)
       : o_(o), pool_(pool), metrics_(metrics), model_name_(std::move(model_name)), labels_(std::move(labels)),
-        input_w_(input_w), input_h_(input_h), key_digest_(sha256(o.api_key)) {}
+        input_w_(input_w), input_h_(input_h), key_digest_(sha256(o.api_key)), kserve_{std::move(kserve), &pool} {}
 
   void install(httplib::Server& svr);
   std::atomic<bool> draining{false};
@@ -97,6 +98,7 @@ class Service {
   std::shared_ptr<const detect::Labels> labels_;
   int input_w_, input_h_;
   std::array<uint8_t, SHA256_DIGEST_LENGTH> key_digest_;
+  KServeModel kserve_;
   std::mutex log_mu_;
 };
 
@@ -179,6 +181,7 @@ const char* route_label(const std::string& path) {
                                  "/v2/health/live", "/v2/health/ready", "/metrics"};
   for (const char* r : routes)
     if (path == r) return r;
+  if (const char* kserve = kserve_route_label(path)) return kserve;
   if (is_web_ui_path(path)) return "/";
   return "other";
 }
@@ -259,6 +262,9 @@ void Service::install(httplib::Server& svr) {
   svr.Get("/metrics", [this](const Request&, Response& res) {
     res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  install_kserve(svr, {[this](const std::string& name) { return name == kserve_.metadata.name ? &kserve_ : nullptr; },
+                       [this] { return std::vector<std::string>{kserve_.metadata.name}; },
+                       [this](const Request& req) { check_key(req); }, [this] { return !draining.load(); }});
   install_web_ui(svr);
   // The wrong method on a known route: 405 with Allow.
   for (const char* path : {"/api/detect", kDeepStack})
@@ -373,7 +379,8 @@ int run_server(const ServerOptions& options) {
     input_w = probe.input_width();
     input_h = probe.input_height();
   }
-  Service service(o, pool, metrics, std::filesystem::path(o.model).filename().string(), labels, input_w, input_h);
+  Service service(o, pool, metrics, std::filesystem::path(o.model).filename().string(), labels, input_w, input_h,
+                  kserve_metadata(std::filesystem::path(o.model).stem().string(), *model));
   service.install(*svr);
 
   if (!svr->bind_to_port(o.host, o.port)) {
