@@ -111,14 +111,9 @@ void expect_raw_outputs(const json& response, const json& detections, double thr
   EXPECT_EQ(above, detections.size());
 }
 
-class KServeTest : public ::testing::Test {
+class KServeTest : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess(ServerOptions{{"--workers", "2"}, {}, false, {}}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(server_->running()) << server_->log(); }
+  static void SetUpTestSuite() { start(ServerOptions{{"--workers", "2"}, {}, false, {}}); }
 
   static httplib::Result post(const std::string& path, const std::string& body) {
     return server_->client()->Post(path, body, "application/json");
@@ -136,11 +131,7 @@ class KServeTest : public ::testing::Test {
     ASSERT_TRUE(body.is_object()) << res->body;
     EXPECT_THAT(body.value("error", ""), HasSubstr(mentions));
   }
-
-  static ServerProcess* server_;
 };
-
-ServerProcess* KServeTest::server_ = nullptr;
 
 TEST_F(KServeTest, ServerMetadataNamesLookoutAndItsVersion) {
   auto res = server_->client()->Get("/v2");

@@ -6,9 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "wire/golden.h"
 #include "wire/kserve.h"
 
 namespace lookout::wire {
@@ -16,34 +14,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string read_golden(const std::string& name) {
-  const std::string path = std::string(LOOKOUT_SOURCE_DIR) + "/tests/wire/golden/" + name;
-  std::ifstream in(path);
-  EXPECT_TRUE(in) << "cannot open " << path;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
+using namespace lookout::wire::testing;
 
-// The golden read as T and written back byte for byte.
+// The golden's one line, read as T and written back byte for byte.
 template <typename T>
-T round_trip(const std::string& name) {
-  const std::string text = read_golden(name);
-  const T value = Json::parse(text).get<T>();
-  EXPECT_EQ(dump(Json(value)), text);
-  return value;
-}
-
-template <typename T>
-std::string refusal(const std::string& text) {
-  try {
-    (void)Json::parse(text).get<T>();
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "(accepted)";
+T golden(const std::string& name) {
+  const std::vector<std::string> lines = golden_lines(name);
+  EXPECT_EQ(lines.size(), 1u) << name;
+  return round_trip<T>(lines.at(0));
 }
 
 // An inference request of one input with the given shape, datatype and data.
@@ -52,14 +30,14 @@ std::string request_with(const std::string& shape, const std::string& datatype, 
 }
 
 TEST(KServeServerMetadata, GoldenRoundTrips) {
-  const KServeServerMetadata m = round_trip<KServeServerMetadata>("kserve_server_metadata.json");
+  const KServeServerMetadata m = golden<KServeServerMetadata>("kserve_server_metadata.json");
   EXPECT_EQ(m.name, "lookout");
   EXPECT_EQ(m.version, "0.1.0");
   EXPECT_TRUE(m.extensions.empty());
 }
 
 TEST(KServeModelMetadata, GoldenRoundTrips) {
-  const KServeModelMetadata m = round_trip<KServeModelMetadata>("kserve_model_metadata.json");
+  const KServeModelMetadata m = golden<KServeModelMetadata>("kserve_model_metadata.json");
   EXPECT_EQ(m.name, "mobilenet_ssd_v2_coco_quant_postprocess");
   EXPECT_EQ(m.versions, std::vector<std::string>{"1"});
   EXPECT_EQ(m.platform, "tflite");
@@ -78,13 +56,13 @@ TEST(KServeModelMetadata, VariableDimensionsAreMinusOneAndNothingLess) {
 }
 
 TEST(KServeModelReady, GoldenRoundTrips) {
-  const KServeModelReady r = round_trip<KServeModelReady>("kserve_model_ready.json");
+  const KServeModelReady r = golden<KServeModelReady>("kserve_model_ready.json");
   EXPECT_EQ(r.name, "mobilenet_ssd_v2_coco_quant_postprocess");
   EXPECT_TRUE(r.ready);
 }
 
 TEST(KServeInferRequest, GoldenRoundTrips) {
-  const KServeInferRequest r = round_trip<KServeInferRequest>("kserve_infer_request.json");
+  const KServeInferRequest r = golden<KServeInferRequest>("kserve_infer_request.json");
   EXPECT_EQ(r.id, "42");
   EXPECT_EQ(r.parameters["lookout_detections"], true);
   EXPECT_EQ(r.parameters["threshold"], 0.4);
@@ -101,7 +79,7 @@ TEST(KServeInferRequest, GoldenRoundTrips) {
 }
 
 TEST(KServeInferRequest, BytesGoldenRoundTrips) {
-  const KServeInferRequest r = round_trip<KServeInferRequest>("kserve_infer_request_bytes.json");
+  const KServeInferRequest r = golden<KServeInferRequest>("kserve_infer_request_bytes.json");
   EXPECT_FALSE(r.id.has_value());
   EXPECT_FALSE(r.outputs.has_value());
   ASSERT_EQ(r.inputs.size(), 1u);
@@ -155,7 +133,7 @@ TEST(KServeInferRequest, RefusesWhatTheProtocolDoesNotAllowNamingTheField) {
 }
 
 TEST(KServeInferResponse, GoldenRoundTrips) {
-  const KServeInferResponse r = round_trip<KServeInferResponse>("kserve_infer_response.json");
+  const KServeInferResponse r = golden<KServeInferResponse>("kserve_infer_response.json");
   EXPECT_EQ(r.model_name, "mobilenet_ssd_v2_coco_quant_postprocess");
   EXPECT_EQ(r.model_version, "1");
   EXPECT_EQ(r.id, "42");
