@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <charconv>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "server/request.h"
 
@@ -17,6 +22,11 @@ namespace lookout::server {
 namespace {
 
 constexpr const char* kVersion = "1";
+constexpr const char* kJsonLengthHeader = "Inference-Header-Content-Length";
+constexpr const char* kBinaryDataSize = "binary_data_size";
+// A BYTES element in binary: its length as 4 bytes, little-endian, then the bytes.
+constexpr size_t kBytesLengthSize = 4;
+static_assert(std::endian::native == std::endian::little, "binary tensor data is little-endian, as this host");
 constexpr const char* kPlatform = "tflite";
 
 // The post-process outputs, in the graph's order.
@@ -76,10 +86,7 @@ bool bool_parameter(const wire::Json& parameters, const char* key, bool fallback
 void infer(const KServeRoutes& routes, const httplib::Request& req, httplib::Response& res) {
   const KServeModel& model = model_of(routes, req);
   routes.admit(req);
-  if (req.has_header("Inference-Header-Content-Length"))
-    throw HttpError(400, "the binary tensor data extension (Inference-Header-Content-Length) is not supported: "
-                         "send the tensor data in the JSON body");
-  KServeInfer parsed = parse_infer(req.body, model);
+  KServeInfer parsed = parse_infer(req.body, req.get_header_value(kJsonLengthHeader), model);
   if (model.pool == nullptr || !model.pool->ready() || !routes.serving())
     throw HttpError(503, "model '" + model.metadata.name + "' is not ready");
   detect::RawOutputs raw;
@@ -91,7 +98,68 @@ void infer(const KServeRoutes& routes, const httplib::Request& req, httplib::Res
                              std::to_string(model.pool->max_queue()) + "; retry later");
   const wire::ApiImage image = (*futures)[0].get();
   if (image.status != 200) throw HttpError(image.status, image.error.value_or("inference failed"));
-  answer(res, infer_response(parsed, model, raw, image));
+  const KServeBody body = encode_response(infer_response(parsed, model, raw, image), parsed);
+  if (!body.binary) {
+    res.set_content(body.text, "application/json");
+  } else {
+    res.set_header(kJsonLengthHeader, std::to_string(body.json_length));
+    res.set_content(body.text, "application/octet-stream");
+  }
+}
+
+// The body's JSON and the bytes after it.
+struct BodyParts {
+  std::string_view json, binary;
+};
+
+BodyParts split_body(const std::string& body, const std::string& json_length) {
+  const std::string_view all(body);
+  if (json_length.empty()) return {all, {}};
+  size_t n = 0;
+  const auto [end, ec] = std::from_chars(json_length.data(), json_length.data() + json_length.size(), n);
+  if (ec != std::errc() || end != json_length.data() + json_length.size() || n > all.size())
+    throw HttpError(400, std::string(kJsonLengthHeader) + " '" + json_length +
+                             "' must be a whole number of bytes within the body (" + std::to_string(all.size()) + ")");
+  return {all.substr(0, n), all.substr(n)};
+}
+
+// The input's bytes from after the JSON: raw RGB for UINT8, one
+// length-prefixed element for BYTES.
+std::vector<uint8_t> binary_input(const wire::KServeTensor& input, std::string_view binary, int64_t size) {
+  if (static_cast<uint64_t>(size) != binary.size())
+    throw HttpError(400, "input '" + input.name + "' has binary_data_size " + std::to_string(size) + "; the body has " +
+                             std::to_string(binary.size()) + " bytes after the JSON");
+  if (input.datatype == "UINT8") {
+    const int64_t elements = wire::kserve_elements(input.shape);
+    if (size != elements)
+      throw HttpError(400, "input '" + input.name + "' has binary_data_size " + std::to_string(size) + "; shape " +
+                               shape_text(input.shape) + " of UINT8 needs " + std::to_string(elements));
+    return {binary.begin(), binary.end()};
+  }
+  uint32_t length = 0;
+  if (binary.size() >= kBytesLengthSize) std::memcpy(&length, binary.data(), kBytesLengthSize);
+  if (binary.size() < kBytesLengthSize || binary.size() - kBytesLengthSize != length)
+    throw HttpError(400, "input '" + input.name + "': BYTES in binary are one 4-byte little-endian length and that "
+                         "many bytes; " + std::to_string(binary.size()) + " bytes do not make one element");
+  return {binary.begin() + kBytesLengthSize, binary.end()};
+}
+
+// The tensor's data as the binary extension carries it.
+std::string binary_data(const wire::KServeTensor& t) {
+  std::string out;
+  if (t.datatype == "BYTES") {
+    for (const std::string& s : t.strings) {
+      const auto length = static_cast<uint32_t>(s.size());
+      out.append(reinterpret_cast<const char*>(&length), kBytesLengthSize);
+      out += s;
+    }
+  } else {  // FP32, the only other datatype we answer
+    for (double v : t.numbers) {
+      const auto f = static_cast<float>(v);
+      out.append(reinterpret_cast<const char*>(&f), sizeof f);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -118,10 +186,13 @@ wire::KServeModelMetadata kserve_metadata(const std::string& name, const engine:
   return m;
 }
 
-KServeInfer parse_infer(const std::string& body, const KServeModel& model) {
+KServeInfer parse_infer(const std::string& body, const std::string& json_length, const KServeModel& model) {
   KServeInfer out;
+  const BodyParts parts = split_body(body, json_length);
+  std::optional<int64_t> binary_size;
   try {
-    out.request = wire::Json::parse(body).get<wire::KServeInferRequest>();
+    out.request = wire::Json::parse(parts.json.begin(), parts.json.end()).get<wire::KServeInferRequest>();
+    if (!out.request.inputs.empty()) binary_size = wire::kserve_binary_size(out.request.inputs[0]);
   } catch (const wire::Json::parse_error& e) {
     throw HttpError(400, std::string("malformed JSON: ") + e.what());
   } catch (const wire::FormatError& e) {
@@ -133,6 +204,9 @@ KServeInfer parse_infer(const std::string& body, const KServeModel& model) {
     throw HttpError(400, "the model takes one input, '" + expected.name + "'; the request has " +
                              std::to_string(r.inputs.size()));
   const wire::KServeTensor& input = r.inputs[0];
+  if (!binary_size && !parts.binary.empty())
+    throw HttpError(400, std::to_string(parts.binary.size()) +
+                             " bytes follow the JSON, but no input has the parameter \"binary_data_size\"");
   if (input.name != expected.name)
     throw HttpError(400, "unknown input '" + input.name + "': the model's input is '" + expected.name + "'");
   const std::string rgb_form = "UINT8 " + shape_text(expected.shape);
@@ -141,14 +215,20 @@ KServeInfer parse_infer(const std::string& body, const KServeModel& model) {
       throw HttpError(400, "input '" + input.name + "' has shape " + shape_text(input.shape) + "; UINT8 takes " +
                                shape_text(expected.shape) + " (the RGB image, row-major)");
     out.input = DetectJob::Input::rgb;
-    out.bytes.reserve(input.numbers.size());
-    for (double v : input.numbers) out.bytes.push_back(static_cast<uint8_t>(v));  // 0..255: checked by the wire
+    if (binary_size) {
+      out.bytes = binary_input(input, parts.binary, *binary_size);
+    } else {
+      out.bytes.reserve(input.numbers.size());
+      for (double v : input.numbers) out.bytes.push_back(static_cast<uint8_t>(v));  // 0..255: checked by the wire
+    }
   } else if (input.datatype == "BYTES") {
     if (input.shape != std::vector<int64_t>{1})
       throw HttpError(400, "input '" + input.name + "' has shape " + shape_text(input.shape) +
                                "; BYTES takes [1] (one base64 JPEG or PNG)");
     out.input = DetectJob::Input::encoded;
-    out.bytes = base64_decode(input.strings[0], "inputs[0].data[0]");
+    out.bytes = binary_size ? binary_input(input, parts.binary, *binary_size)
+                            : base64_decode(input.strings[0], "inputs[0].data[0]");
+    if (out.bytes.empty()) throw HttpError(400, "input '" + input.name + "' holds no image bytes");
   } else {
     throw HttpError(400, "input '" + input.name + "' has datatype " + input.datatype + "; send " + rgb_form +
                              " (the RGB image) or BYTES [1] (a base64 JPEG or PNG)");
@@ -161,9 +241,13 @@ KServeInfer parse_infer(const std::string& body, const KServeModel& model) {
     out.filter.threshold = t->get<float>();
   }
   bool detections = bool_parameter(r.parameters, kDetectionsOutput, false);
+  const bool all_binary = bool_parameter(r.parameters, "binary_data_output", false);
 
   std::vector<std::string> known;
   for (const wire::KServeTensorMetadata& o : model.metadata.outputs) known.push_back(o.name);
+  const auto answered = [&](const std::string& name) {
+    return std::any_of(out.outputs.begin(), out.outputs.end(), [&](const KServeOutput& o) { return o.name == name; });
+  };
   if (r.outputs) {
     for (const wire::KServeRequestedOutput& o : *r.outputs) {
       if (o.name == kDetectionsOutput) {
@@ -172,13 +256,12 @@ KServeInfer parse_infer(const std::string& body, const KServeModel& model) {
         throw HttpError(400, "unknown output '" + o.name + "': the model's outputs are " + joined(known) +
                                  ", and '" + kDetectionsOutput + "'");
       }
-      if (std::find(out.outputs.begin(), out.outputs.end(), o.name) == out.outputs.end())
-        out.outputs.push_back(o.name);
+      if (!answered(o.name)) out.outputs.push_back({o.name, bool_parameter(o.parameters, "binary_data", all_binary)});
     }
   } else {
-    out.outputs = known;
+    for (const std::string& name : known) out.outputs.push_back({name, all_binary});
   }
-  if (detections) out.outputs.push_back(kDetectionsOutput);
+  if (detections) out.outputs.push_back({kDetectionsOutput, all_binary});
   return out;
 }
 
@@ -198,7 +281,8 @@ wire::KServeInferResponse infer_response(const KServeInfer& infer, const KServeM
     return t;
   };
   const std::vector<wire::KServeTensorMetadata>& outputs = model.metadata.outputs;
-  for (const std::string& name : infer.outputs) {
+  for (const KServeOutput& output : infer.outputs) {
+    const std::string& name = output.name;
     if (name == kDetectionsOutput) {
       wire::KServeTensor t;
       t.name = name;
@@ -219,6 +303,25 @@ wire::KServeInferResponse infer_response(const KServeInfer& infer, const KServeM
   return r;
 }
 
+KServeBody encode_response(wire::KServeInferResponse response, const KServeInfer& infer) {
+  std::string binary;
+  for (size_t i = 0; i < response.outputs.size() && i < infer.outputs.size(); ++i) {
+    if (!infer.outputs[i].binary) continue;
+    wire::KServeTensor& t = response.outputs[i];
+    const std::string bytes = binary_data(t);
+    t.parameters[kBinaryDataSize] = bytes.size();
+    t.numbers.clear();
+    t.strings.clear();
+    binary += bytes;
+  }
+  KServeBody body;
+  body.text = wire::dump(response);
+  body.json_length = body.text.size();
+  body.binary = std::any_of(infer.outputs.begin(), infer.outputs.end(), [](const KServeOutput& o) { return o.binary; });
+  body.text += binary;
+  return body;
+}
+
 const char* kserve_route_label(const std::string& path) {
   if (path == "/v2") return "/v2";
   if (std::regex_match(path, kModelPath)) return "/v2/models/{name}";
@@ -234,7 +337,7 @@ void install_kserve(httplib::Server& svr, KServeRoutes routes) {
   const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
 
   svr.Get("/v2", [](const Request&, Response& res) {
-    answer(res, wire::KServeServerMetadata{"lookout", LOOKOUT_VERSION, {}});
+    answer(res, wire::KServeServerMetadata{"lookout", LOOKOUT_VERSION, {"binary_tensor_data"}});
   });
   svr.Get(model, [r](const Request& req, Response& res) { answer(res, model_of(*r, req).metadata); });
   svr.Get(model + "/ready", [r](const Request& req, Response& res) {

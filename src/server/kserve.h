@@ -12,7 +12,12 @@
 // request parameter "lookout_detections": true (or that output requested)
 // a fifth, BYTES [N]: each detection above "threshold" (default 0.5) as
 // the JSON text of /api/detect's detection. Requests run on the model's
-// Pool like any other image.
+// Pool like any other image. Triton's binary tensor data extension: the
+// input's bytes may follow the JSON (Inference-Header-Content-Length, the
+// input's "binary_data_size"), raw RGB for UINT8 or one 4-byte
+// little-endian length and the JPEG/PNG for BYTES; outputs asked for with
+// "binary_data" (or all, with the request's "binary_data_output") come back
+// the same way.
 #pragma once
 
 #include <httplib.h>
@@ -56,24 +61,40 @@ void install_kserve(httplib::Server& svr, KServeRoutes routes);
 // or nullptr when the path is none of them.
 const char* kserve_route_label(const std::string& path);
 
+// An output to answer, and whether its data follows the JSON.
+struct KServeOutput {
+  std::string name;
+  bool binary = false;
+};
+
 // An inference request read and checked against the model, ready for its Pool.
 struct KServeInfer {
   wire::KServeInferRequest request;
   DetectJob::Input input = DetectJob::Input::encoded;
   std::vector<uint8_t> bytes;         // the RGB input or the encoded image
   detect::Filter filter;              // for the labelled detections
-  std::vector<std::string> outputs;   // the outputs to answer, in order
+  std::vector<KServeOutput> outputs;  // in the order to answer them
 };
 
 inline constexpr const char* kDetectionsOutput = "lookout_detections";
 
-// Throws HttpError 400 naming what is wrong: JSON, field, shape, datatype,
-// element count, value range, input or output name, parameter.
-KServeInfer parse_infer(const std::string& body, const KServeModel& model);
+// `json_length`: the Inference-Header-Content-Length header ("" when
+// absent: the body is all JSON). Throws HttpError 400 naming what is
+// wrong: JSON, field, shape, datatype, element count, value range, input or
+// output name, parameter, binary data size.
+KServeInfer parse_infer(const std::string& body, const std::string& json_length, const KServeModel& model);
 
 // The response to `infer` from the model's raw outputs and the labelled,
 // filtered detections of the same run.
 wire::KServeInferResponse infer_response(const KServeInfer& infer, const KServeModel& model,
                                          const detect::RawOutputs& raw, const wire::ApiImage& image);
+
+// The response body: its JSON, then the binary outputs' bytes in order.
+struct KServeBody {
+  std::string text;
+  size_t json_length = 0;
+  bool binary = false;  // some output's data follows the JSON (send Inference-Header-Content-Length)
+};
+KServeBody encode_response(wire::KServeInferResponse response, const KServeInfer& infer);
 
 }  // namespace lookout::server

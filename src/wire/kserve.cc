@@ -37,6 +37,7 @@ constexpr std::array<IntegerType, 8> kIntegerTypes = {
      {"INT32", -2147483648.0, 2147483648.0, "-2^31..2^31-1"},
      {"INT64", -9223372036854775808.0, 9223372036854775808.0, "-2^63..2^63-1"}}};
 constexpr std::array<const char*, 3> kFloatTypes = {"FP16", "FP32", "FP64"};
+constexpr const char* kBinaryDataSize = "binary_data_size";
 
 const IntegerType* integer_type(const std::string& datatype) {
   for (const IntegerType& t : kIntegerTypes)
@@ -201,6 +202,16 @@ int64_t kserve_elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
+std::optional<int64_t> kserve_binary_size(const KServeTensor& t) {
+  const auto it = t.parameters.find(kBinaryDataSize);
+  if (it == t.parameters.end()) return std::nullopt;
+  const double v = it->is_number() ? it->get<double>() : -1.0;
+  if (!(v >= 0 && v < static_cast<double>(kMaxElements) && v == std::floor(v)))
+    throw FormatError(std::string("parameter \"") + kBinaryDataSize + "\" must be a whole number >= 0, not " +
+                      it->dump());
+  return static_cast<int64_t>(v);
+}
+
 void to_json(Json& j, const KServeServerMetadata& m) {
   j = Json{{"name", m.name}, {"version", m.version}, {"extensions", m.extensions}};
 }
@@ -251,7 +262,7 @@ void from_json(const Json& j, KServeModelReady& r) {
 void to_json(Json& j, const KServeTensor& t) {
   j = Json{{"name", t.name}, {"shape", t.shape}, {"datatype", t.datatype}};
   put_parameters(j, t.parameters);
-  j["data"] = write_data(t);
+  if (!t.parameters.contains(kBinaryDataSize)) j["data"] = write_data(t);
 }
 
 void from_json(const Json& j, KServeTensor& t) {
@@ -261,7 +272,12 @@ void from_json(const Json& j, KServeTensor& t) {
   t.shape = read_shape(j, false);
   t.datatype = read_datatype(j);
   t.parameters = read_parameters(j);
-  read_data(j, t);
+  if (!t.parameters.contains(kBinaryDataSize)) {
+    read_data(j, t);
+    return;
+  }
+  (void)kserve_binary_size(t);  // checks it
+  if (j.contains("data")) throw FormatError("\"data\" must be absent with the parameter \"binary_data_size\": the data follows the JSON");
 }
 
 void to_json(Json& j, const KServeRequestedOutput& o) {

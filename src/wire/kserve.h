@@ -5,6 +5,10 @@
 // (nested arrays are flattened, as the protocol allows) and its element
 // count and value range are checked against the shape and datatype.
 // Errors are FormatError naming the field ("inputs[0].data[7]").
+//
+// Triton's binary tensor data extension: a tensor whose parameters hold
+// "binary_data_size" has no "data" in the JSON; its bytes follow the JSON
+// in the HTTP body (the server reads and writes them).
 #pragma once
 
 #include <cstdint>
@@ -49,7 +53,9 @@ struct KServeModelReady {
 };
 
 // A tensor with its data: an input of a request or an output of a response.
-// `parameters` is an object of string, number or boolean values.
+// `parameters` is an object of string, number or boolean values; with
+// "binary_data_size" in it, the data travels after the JSON and both data
+// vectors stay empty here.
 struct KServeTensor {
   std::string name;
   std::vector<int64_t> shape;
@@ -90,6 +96,9 @@ bool is_kserve_datatype(const std::string& datatype);
 // The number of elements a shape holds; FormatError for a negative
 // dimension or a count past 2^40.
 int64_t kserve_elements(const std::vector<int64_t>& shape);
+// The tensor's "binary_data_size" parameter (binary tensor data extension),
+// or nullopt when its data is in the JSON.
+std::optional<int64_t> kserve_binary_size(const KServeTensor& t);
 
 void to_json(Json& j, const KServeServerMetadata& m);
 void from_json(const Json& j, KServeServerMetadata& m);

@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -56,6 +58,58 @@ const json& output(const json& response, const std::string& name) {
   for (const json& o : response.at("outputs"))
     if (o.at("name") == name) return o;
   throw std::runtime_error("no output " + name + " in " + response.dump().substr(0, 300));
+}
+
+// The binary tensor data extension: the JSON, then `binary`.
+httplib::Result post_binary(ServerProcess& server, const json& request, const std::string& binary) {
+  const std::string text = request.dump();
+  return server.client()->Post(kInfer, {{"Inference-Header-Content-Length", std::to_string(text.size())}},
+                               text + binary, "application/octet-stream");
+}
+
+// A response of the extension: its JSON, and the bytes of each binary output by name.
+struct BinaryAnswer {
+  json body;
+  std::map<std::string, std::string> data;
+};
+
+BinaryAnswer read_binary(const httplib::Response& res) {
+  BinaryAnswer a;
+  const size_t json_length = std::stoul(res.get_header_value("Inference-Header-Content-Length"));
+  a.body = json::parse(res.body.substr(0, json_length));
+  size_t at = json_length;
+  for (const json& o : a.body.at("outputs")) {
+    if (!o.contains("parameters") || !o["parameters"].contains("binary_data_size")) continue;
+    EXPECT_FALSE(o.contains("data")) << o.dump();
+    const size_t size = o["parameters"]["binary_data_size"].get<size_t>();
+    a.data[o.at("name").get<std::string>()] = res.body.substr(at, size);
+    at += size;
+  }
+  EXPECT_EQ(at, res.body.size());
+  return a;
+}
+
+std::vector<float> floats_of(const std::string& bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// BYTES elements in binary: a 4-byte little-endian length, then the bytes.
+std::string length_prefixed(const std::string& element) {
+  const auto n = static_cast<uint32_t>(element.size());
+  return std::string(reinterpret_cast<const char*>(&n), 4) + element;
+}
+
+std::vector<std::string> strings_of(const std::string& bytes) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at + 4 <= bytes.size();) {
+    uint32_t n = 0;
+    std::memcpy(&n, bytes.data() + at, 4);
+    out.push_back(bytes.substr(at + 4, n));
+    at += 4 + n;
+  }
+  return out;
 }
 
 // The labelled detections of a response (its lookout_detections output).
@@ -140,7 +194,7 @@ TEST_F(KServeTest, ServerMetadataNamesLookoutAndItsVersion) {
   const json m = json::parse(res->body);
   EXPECT_EQ(m.at("name"), "lookout");
   EXPECT_FALSE(m.at("version").get<std::string>().empty());
-  EXPECT_TRUE(m.at("extensions").is_array());
+  EXPECT_EQ(m.at("extensions"), json({"binary_tensor_data"}));
 }
 
 TEST_F(KServeTest, ModelMetadataReadFromTheModel) {
@@ -304,9 +358,71 @@ TEST_F(KServeTest, BadRequestsAre400NamingTheProblem) {
   json flag = bytes_request(read_file(kDog));
   flag["parameters"]["lookout_detections"] = "yes";
   expect_refused(post(kInfer, flag.dump()), 400, "\"lookout_detections\" must be true or false");
-  auto binary = server_->client()->Post(kInfer, {{"Inference-Header-Content-Length", "10"}},
-                                        bytes_request(read_file(kDog)).dump(), "application/octet-stream");
-  expect_refused(binary, 400, "binary tensor data extension");
+}
+
+TEST_F(KServeTest, BinaryTensorInputAndOutputAsTritonClientsSendThem) {
+  const std::vector<uint8_t> rgb = model_input(read_file(kDog));
+  json req = tensor_request(json::array());
+  req["inputs"][0].erase("data");
+  req["inputs"][0]["parameters"] = {{"binary_data_size", rgb.size()}};
+  req["outputs"] = {{{"name", kScores}, {"parameters", {{"binary_data", true}}}}, {{"name", "lookout_detections"}}};
+  auto res = post_binary(*server_, req, std::string(rgb.begin(), rgb.end()));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body.substr(0, 300);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/octet-stream");
+  const BinaryAnswer binary = read_binary(*res);
+  ASSERT_EQ(binary.body.at("outputs").size(), 2u);
+  EXPECT_EQ(binary.body["outputs"][0]["parameters"]["binary_data_size"], 80);
+  ASSERT_EQ(binary.data.count(kScores), 1u);
+
+  auto plain = post(kInfer, tensor_request(rgb).dump());
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200);
+  const json expected = json::parse(plain->body);
+  EXPECT_EQ(floats_of(binary.data.at(kScores)), output(expected, kScores).at("data").get<std::vector<float>>());
+  EXPECT_EQ(binary.body["outputs"][1].at("data"), output(expected, "lookout_detections").at("data"));
+}
+
+TEST_F(KServeTest, BinaryImageBytesAndEveryOutputInBinary) {
+  const std::string jpeg = read_file(kGiraffe);
+  const json req = {{"inputs", {{{"name", kInput}, {"shape", {1}}, {"datatype", "BYTES"},
+                                 {"parameters", {{"binary_data_size", jpeg.size() + 4}}}}}},
+                    {"parameters", {{"binary_data_output", true}, {"lookout_detections", true}}}};
+  auto res = post_binary(*server_, req, length_prefixed(jpeg));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body.substr(0, 300);
+  const BinaryAnswer binary = read_binary(*res);
+  ASSERT_EQ(binary.data.size(), 5u);
+
+  auto plain = post(kInfer, bytes_request(jpeg).dump());
+  ASSERT_TRUE(plain);
+  const json expected = json::parse(plain->body);
+  for (const std::string& name : {kBoxes, kClasses, kScores, kCount})
+    EXPECT_EQ(floats_of(binary.data.at(name)), output(expected, name).at("data").get<std::vector<float>>()) << name;
+  EXPECT_EQ(strings_of(binary.data.at("lookout_detections")),
+            output(expected, "lookout_detections").at("data").get<std::vector<std::string>>());
+  EXPECT_FALSE(strings_of(binary.data.at("lookout_detections")).empty());
+}
+
+TEST_F(KServeTest, BinaryDataOfTheWrongSizeIs400) {
+  const std::string jpeg = read_file(kGiraffe);
+  json bytes = bytes_request(jpeg);
+  bytes["inputs"][0].erase("data");
+  bytes["inputs"][0]["parameters"] = {{"binary_data_size", jpeg.size() + 4}};
+  auto c = server_->client();
+  expect_refused(c->Post(kInfer, {{"Inference-Header-Content-Length", "999999"}}, bytes.dump(), "application/json"),
+                 400, "Inference-Header-Content-Length '999999' must be a whole number of bytes within the body");
+  expect_refused(post_binary(*server_, bytes, length_prefixed(jpeg) + "extra"), 400,
+                 "has binary_data_size " + std::to_string(jpeg.size() + 4) + "; the body has " +
+                     std::to_string(jpeg.size() + 9) + " bytes after the JSON");
+  expect_refused(post_binary(*server_, bytes, std::string(4, '\xff') + jpeg), 400, "4-byte little-endian length");
+  expect_refused(post_binary(*server_, bytes_request(jpeg), "tail"), 400,
+                 "4 bytes follow the JSON, but no input has the parameter \"binary_data_size\"");
+  json rgb = tensor_request(json::array());
+  rgb["inputs"][0].erase("data");
+  rgb["inputs"][0]["parameters"] = {{"binary_data_size", 1000}};
+  expect_refused(post_binary(*server_, rgb, std::string(1000, '\x10')), 400,
+                 "has binary_data_size 1000; shape [1,300,300,3] of UINT8 needs 270000");
 }
 
 TEST_F(KServeTest, MetricsLabelTheRoutesByPattern) {

@@ -33,7 +33,7 @@ TEST(KServeServerMetadata, GoldenRoundTrips) {
   const KServeServerMetadata m = golden<KServeServerMetadata>("kserve_server_metadata.json");
   EXPECT_EQ(m.name, "lookout");
   EXPECT_EQ(m.version, "0.1.0");
-  EXPECT_TRUE(m.extensions.empty());
+  EXPECT_EQ(m.extensions, std::vector<std::string>{"binary_tensor_data"});
 }
 
 TEST(KServeModelMetadata, GoldenRoundTrips) {
@@ -130,6 +130,23 @@ TEST(KServeInferRequest, RefusesWhatTheProtocolDoesNotAllowNamingTheField) {
   EXPECT_THAT(refused(R"({"parameters":{"a":[1]},"inputs":[]})"),
               HasSubstr("parameter \"a\" must be a string, number or boolean, not array"));
   EXPECT_THAT(refused(R"({"inputs":[],"outputs":[{"parameters":{}}]})"), HasSubstr("outputs[0]: \"name\" is missing"));
+}
+
+TEST(KServeInferRequest, BinaryDataSizeStandsForTheData) {
+  const std::string binary =
+      R"({"inputs":[{"name":"x","shape":[1,2],"datatype":"UINT8","parameters":{"binary_data_size":2}}]})";
+  const auto r = Json::parse(binary).get<KServeInferRequest>();
+  EXPECT_EQ(kserve_binary_size(r.inputs[0]), 2);
+  EXPECT_TRUE(r.inputs[0].numbers.empty());
+  EXPECT_EQ(dump(Json(r)), binary);  // written back without "data"
+  EXPECT_EQ(kserve_binary_size(Json::parse(request_with("[1]", "UINT8", "[1]")).get<KServeInferRequest>().inputs[0]),
+            std::nullopt);
+  EXPECT_THAT(refusal<KServeInferRequest>(
+                  R"({"inputs":[{"name":"x","shape":[1],"datatype":"UINT8","data":[1],"parameters":{"binary_data_size":1}}]})"),
+              HasSubstr("inputs[0]: \"data\" must be absent with the parameter \"binary_data_size\""));
+  EXPECT_THAT(refusal<KServeInferRequest>(
+                  R"({"inputs":[{"name":"x","shape":[1],"datatype":"UINT8","parameters":{"binary_data_size":-4}}]})"),
+              HasSubstr("parameter \"binary_data_size\" must be a whole number >= 0, not -4"));
 }
 
 TEST(KServeInferResponse, GoldenRoundTrips) {
