@@ -22,12 +22,12 @@ namespace lookout::server {
 namespace {
 
 constexpr const char* kVersion = "1";
+constexpr const char* kPlatform = "tflite";
 constexpr const char* kJsonLengthHeader = "Inference-Header-Content-Length";
 constexpr const char* kBinaryDataSize = "binary_data_size";
 // A BYTES element in binary: its length as 4 bytes, little-endian, then the bytes.
 constexpr size_t kBytesLengthSize = 4;
 static_assert(std::endian::native == std::endian::little, "binary tensor data is little-endian, as this host");
-constexpr const char* kPlatform = "tflite";
 
 // The post-process outputs, in the graph's order.
 constexpr size_t kOutputBoxes = 0;
