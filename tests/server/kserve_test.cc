@@ -2,7 +2,7 @@
 // loopback port: server and model metadata, model readiness, and inference
 // with the model's own tensor (a real photo decoded and resized here as the
 // detector does it) and with the photo's JPEG bytes, both checked against
-// POST /api/detect on the same photo; requested outputs, the labelled
+// POST /api/detect and `lookout detect` on the same photo; requested outputs, the labelled
 // detections, every refusal the protocol names (400, 404, 405), the API
 // key, and the /metrics route labels.
 #include <gmock/gmock.h>
@@ -58,6 +58,16 @@ const json& output(const json& response, const std::string& name) {
   for (const json& o : response.at("outputs"))
     if (o.at("name") == name) return o;
   throw std::runtime_error("no output " + name + " in " + response.dump().substr(0, 300));
+}
+
+// The labelled detections `lookout detect` finds in `photo`, in-process.
+json cli_detections(const fs::path& photo) {
+  const CommandResult r = run_command("cd " + shell_quote(kRoot.string()) + " && " + shell_quote(LOOKOUT_BINARY) +
+                                      " detect --format json " + shell_quote(photo.string()) + " 2>/dev/null");
+  EXPECT_EQ(r.status, 0) << r.out;
+  const json doc = json::parse(r.out, nullptr, false);
+  if (doc.is_discarded()) return json::array();
+  return doc.at("images")[0].at("detections");
 }
 
 // The binary tensor data extension: the JSON, then `binary`.
@@ -258,8 +268,8 @@ TEST_F(KServeTest, ImageBytesGiveTheDetectionsOfApiDetect) {
   EXPECT_FALSE(r.contains("id"));
   ASSERT_EQ(r.at("outputs").size(), 5u);
   const json detections = detections_of(r);
-  const json api = api_detections(jpeg);
-  expect_same_detections(detections, api);
+  expect_same_detections(detections, api_detections(jpeg));
+  expect_same_detections(detections, cli_detections(kDog));
   for (const json& d : detections) EXPECT_NEAR(d.at("box_px").at("xmax").get<double>(), d["box"]["xmax"].get<double>() * 768, 1e-3);
   expect_raw_outputs(r, detections, 0.5);
 }
@@ -278,6 +288,7 @@ TEST_F(KServeTest, TheModelTensorGivesTheDetectionsOfApiDetect) {
     const json detections = detections_of(r);
     EXPECT_FALSE(detections.empty());
     expect_same_detections(detections, api_detections(jpeg));
+    expect_same_detections(detections, cli_detections(photo));
     // Pixels of the tensor given: 300x300.
     for (const json& d : detections) EXPECT_NEAR(d.at("box_px").at("xmax").get<double>(), d["box"]["xmax"].get<double>() * kSide, 1e-3);
     expect_raw_outputs(r, detections, 0.5);
