@@ -5,7 +5,7 @@
 //   OUT/image/    the small photos of data/small as they are, every photo
 //                 re-encoded at 96 px (JPEG), tagged with each EXIF
 //                 orientation in both byte orders, and PNGs of every colour type
-//   OUT/request/  HTTP requests to /api/detect and /v1/vision/detection as
+//   OUT/request/  HTTP requests to /api/detect and /v1/vision/* as
 //                 curl and httplib send them (JSON base64, multipart, raw
 //                 body, query strings, chunked), with a real photo inside;
 //                 and to the KServe V2 routes (metadata, ready, inference
@@ -201,6 +201,18 @@ void request_seeds(const fs::path& root, const fs::path& out) {
               post("/v1/vision/detection?min_confidence=0.2", multipart_type,
                    part("image", "frame.jpg", "image/jpeg", jpeg) + part("min_confidence", "", "", "0.6") + "--" +
                        boundary + "--\r\n"));
+  // As deepstack-python, Home Assistant and Frigate send it: the key as a form
+  // field, the image part with neither filename nor Content-Type.
+  write_bytes(out / "deepstack_api_key_field.http",
+              post("/v1/vision/detection", multipart_type,
+                   part("image", "", "", jpeg) + part("api_key", "", "", "fuzz-key") +
+                       part("min_confidence", "", "", "") + "--" + boundary + "--\r\n"));
+  write_bytes(out / "deepstack_custom_other_field.http",
+              post("/v1/vision/custom/second", multipart_type,
+                   part("upload", "frame.jpg", "image/jpeg", jpeg) + "--" + boundary + "--\r\n",
+                   "X-API-Key: fuzz-key\r\n"));
+  write_bytes(out / "deepstack_custom_list.http",
+              post("/v1/vision/custom/list", "application/x-www-form-urlencoded", "api_key=fuzz%2Dkey&x=1"));
   write_bytes(out / "deepstack_empty_image.http",
               post("/v1/vision/detection", multipart_type, part("image", "", "", "") + "--" + boundary + "--\r\n"));
   // Chunked, as a streaming client sends it.

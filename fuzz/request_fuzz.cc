@@ -76,9 +76,15 @@ class FuzzServer : public httplib::Server {
     Post("/api/detect", [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
       lookout::server::read_detect(req, res, reader, kMaxBodyMb, [] {});
     });
-    Post("/v1/vision/detection",
+    // A key is set, so both ways of sending it (headers before the body, the
+    // api_key form field after it) are exercised.
+    static const lookout::server::ApiKey key("fuzz-key");
+    Post(R"(/v1/vision/(detection|custom/[^/]+))",
          [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-           lookout::server::read_deepstack(req, res, reader, kMaxBodyMb, [] {});
+           if (req.path == "/v1/vision/custom/list")
+             lookout::server::read_deepstack_auth(req, res, reader, kMaxBodyMb, key);
+           else
+             lookout::server::read_deepstack(req, res, reader, kMaxBodyMb, key, [] {});
          });
     lookout::server::install_kserve(
         *this, {[this](const std::string& name) { return name == kserve_.metadata.name ? &kserve_ : nullptr; },

@@ -13,15 +13,15 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "client/run.h"
-#include "detect/files.h"
+#include "detect/parallel.h"
 #include "offload/measure.h"
+#include "wire/offload.h"
 
 namespace lookout::cli {
 
 namespace {
 
 namespace fs = std::filesystem;
-using ojson = nlohmann::ordered_json;
 
 const char* kFooter = R"(
 What it does:
@@ -197,9 +197,9 @@ int offload_main(int argc, char** argv) {
   std::printf("verdict: %s\n", model->verdict().c_str());
   std::fflush(stdout);
 
-  ojson doc = model->to_json(collection, jobs.size(), mean_bytes);
-  doc["hybrid"] = {{"predicted_s", hybrid.wall_s}, {"predicted_local_share", hybrid.local_share}};
-  doc["runs"] = ojson::array();
+  wire::OffloadSummary summary = model->summary(collection, jobs.size(), mean_bytes);
+  summary.hybrid.predicted_s = hybrid.wall_s;
+  summary.hybrid.predicted_local_share = hybrid.local_share;
 
   // 3. Predicted vs measured on the whole collection.
   int status = 0;
@@ -243,27 +243,19 @@ int offload_main(int argc, char** argv) {
         std::printf("  %zu images failed in the runs (see the results files)\n", failures);
         status = 1;
       }
-      doc["hybrid"]["measured_s"] = hm.wall_s;
-      doc["hybrid"]["local_images"] = hybrid_local;
-      doc["hybrid"]["remote_images"] = hr.records.size() - hybrid_local;
-      doc["measured"] = {{"local_ms_per_image", lm.ms_per_image},
-                         {"remote_ms_per_image", rm.ms_per_image},
-                         {"local_wall_s", lm.wall_s},
-                         {"remote_wall_s", rm.wall_s},
-                         {"hybrid_wall_s", hm.wall_s},
-                         {"agrees_with_verdict", measured_remote_pays == model->remote_pays()}};
-      doc["runs"].push_back({{"label", std::string("remote ") + link},
-                             {"bandwidth_mbps", rp.bandwidth_mbps},
-                             {"rtt_ms", rp.rtt_ms},
-                             {"ms_per_image", rm.ms_per_image},
-                             {"predicted_ms_per_image", t_remote}});
+      summary.hybrid.measured_s = hm.wall_s;
+      summary.hybrid.local_images = hybrid_local;
+      summary.hybrid.remote_images = hr.records.size() - hybrid_local;
+      summary.measured = wire::OffloadSummary::Measured{lm.ms_per_image, rm.ms_per_image, lm.wall_s, rm.wall_s, hm.wall_s,
+                                                        measured_remote_pays == model->remote_pays()};
+      summary.runs.push_back({std::string("remote ") + link, rp.bandwidth_mbps, rp.rtt_ms, rm.ms_per_image, t_remote});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "lookout offload: validation run failed: %s\n", e.what());
       status = 2;
     }
   }
   std::ofstream f(json_path, std::ios::trunc);
-  f << doc.dump(2) << '\n';
+  f << wire::offload_text(summary);
   f.close();
   if (!f) {
     std::fprintf(stderr, "lookout offload: cannot write %s\n", json_path.c_str());

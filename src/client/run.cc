@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
-#include <thread>
 
-#include "detect/files.h"
+#include "detect/parallel.h"
+#include "image/files.h"
 
 namespace lookout::client {
 
@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 std::vector<ImageJob> collection_jobs(const fs::path& dir) {
   std::vector<ImageJob> jobs;
-  for (const fs::path& p : detect::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
+  for (const fs::path& p : image::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
   return jobs;
 }
 
@@ -55,32 +55,28 @@ RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& wo
   RunStats stats;
   stats.skipped = jobs.size() - todo.size();
 
-  std::atomic<size_t> next{0};
   std::mutex mu;
   std::string write_error;
   const auto t0 = std::chrono::steady_clock::now();
-  auto work = [&](Worker& worker) {
-    for (size_t i; (stop == nullptr || !stop->load()) && (i = next.fetch_add(1)) < todo.size();) {
-      Record r = worker.process(*todo[i]);
+  if (!workers.empty())
+    detect::parallel_for(todo.size(), static_cast<int>(workers.size()), [&](int w, size_t i) {
+      if (stop != nullptr && stop->load()) return false;
+      Record r = workers[static_cast<size_t>(w)].worker->process(*todo[i]);
       r.collection = stamp.collection;
       r.schedule = stamp.schedule;
       r.label = stamp.label;
       std::lock_guard lock(mu);
-      if (!write_error.empty()) return;
+      if (!write_error.empty()) return false;
       try {
         if (out != nullptr) out->append(r);
       } catch (const std::exception& e) {
         write_error = e.what();  // a full disk: stop everyone, nothing half-recorded
-        next.store(todo.size());
-        return;
+        return false;
       }
       ++stats.sent;
       if (on_record) on_record(r);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (WorkerSlot& w : workers) threads.emplace_back(work, std::ref(*w.worker));
-  for (std::thread& t : threads) t.join();
+      return true;
+    });
   stats.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!write_error.empty()) throw std::runtime_error(write_error);
   return stats;

@@ -13,7 +13,7 @@
 
 #include <httplib.h>
 
-#include "detect/files.h"
+#include "image/files.h"
 #include "image/image.h"
 
 namespace lookout::client {
@@ -55,7 +55,7 @@ class LocalWorker : public Worker {
   Record process(const ImageJob& job) override {
     std::vector<uint8_t> bytes;
     try {
-      bytes = detect::read_file_bytes(job.path);
+      bytes = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, "local", 0, e.what(), true);
     }
@@ -141,16 +141,16 @@ class HttpWorker : public Worker {
     // server's kernel has acknowledged the whole body (the upload time).
     client_->set_socket_options([this](int fd) { fd_ = fd; });
     if (options_.resize_before_upload) {
-      const json info = fetch_model_info(target, options);
-      input_width_ = info.at("input").at("width").get<int>();
-      input_height_ = info.at("input").at("height").get<int>();
+      const wire::ModelInfo info = fetch_model_info(target, options).models.front();
+      input_width_ = info.width;
+      input_height_ = info.height;
     }
   }
 
   Record process(const ImageJob& job) override {
     std::vector<uint8_t> original;
     try {
-      original = detect::read_file_bytes(job.path);
+      original = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, target_.name, 0, e.what(), true);
     }
@@ -336,16 +336,18 @@ Prepared shrink_for_upload(std::vector<uint8_t> original, int width, int height,
   return p;
 }
 
-json fetch_model_info(const TargetSpec& target, const HttpOptions& options) {
+wire::ModelCatalog fetch_model_info(const TargetSpec& target, const HttpOptions& options) {
   auto c = make_client(target, options);
   httplib::Result res = c->Get("/api/model", auth_headers(options));
   if (!res) throw std::runtime_error(target.name + "/api/model: " + error_text(res.error(), target.name));
   if (res->status != 200)
     throw std::runtime_error(target.name + "/api/model: " + answer_error(*res));
   try {
-    return json::parse(res->body);
-  } catch (const json::exception& e) {
+    return wire::Json::parse(res->body).get<wire::ModelCatalog>();
+  } catch (const wire::Json::exception& e) {
     throw std::runtime_error(target.name + "/api/model: not JSON: " + e.what());
+  } catch (const wire::FormatError& e) {
+    throw std::runtime_error(target.name + "/api/model: " + e.what());
   }
 }
 

@@ -81,6 +81,6 @@ double measure_rtt_ms(const TargetSpec& target, const HttpOptions& options, int 
 
 // The server's /api/model document (input size, workers, labels).
 // Throws std::runtime_error when it cannot be had.
-nlohmann::json fetch_model_info(const TargetSpec& target, const HttpOptions& options);
+wire::ModelCatalog fetch_model_info(const TargetSpec& target, const HttpOptions& options);
 
 }  // namespace lookout::client

@@ -93,8 +93,7 @@ RemoteProfile remote_profile(const client::TargetSpec& target, const client::Htt
   p.concurrency = concurrency;
   p.mean_request_bytes = mean_request_bytes;
   p.rtt_ms = client::measure_rtt_ms(target, http, 10);
-  const nlohmann::json info = client::fetch_model_info(target, http);
-  p.server_workers = std::max(1, info.value("workers", 1));
+  p.server_workers = std::max(1, client::fetch_model_info(target, http).models.front().workers);
   size_t ok = 0;
   double response = 0;
   for (const client::Record& r : records)

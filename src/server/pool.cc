@@ -1,7 +1,5 @@
 #include "server/pool.h"
 
-#include <array>
-
 #include "image/image.h"
 #include "server/metrics.h"
 
@@ -15,70 +13,24 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-uint32_t crc32(const uint8_t* p, size_t n, uint32_t crc = 0) {
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) {
-    crc ^= p[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-void put32(std::vector<uint8_t>& v, uint32_t x) {
-  for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<uint8_t>(x >> s));
-}
-
-void chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
-  put32(png, static_cast<uint32_t>(data.size()));
-  std::vector<uint8_t> body(type, type + 4);
-  body.insert(body.end(), data.begin(), data.end());
-  png.insert(png.end(), body.begin(), body.end());
-  put32(png, crc32(body.data(), body.size()));
+// The warm-up inference's input: a small JPEG (the format most requests
+// carry) of a gray pattern, made by the project's own encoder.
+constexpr int kWarmupSide = 8;
+std::vector<uint8_t> warmup_jpeg() {
+  image::Image img;
+  img.width = img.height = kWarmupSide;
+  for (int y = 0; y < kWarmupSide; ++y)
+    for (int x = 0; x < kWarmupSide; ++x) img.rgb.insert(img.rgb.end(), 3, static_cast<uint8_t>((x * 7 + y * 13) & 0xff));
+  return image::encode_jpeg(img, 90);
 }
 
 }  // namespace
 
-std::vector<uint8_t> warmup_png(int width, int height) {
-  std::vector<uint8_t> raw;  // filter byte 0 + gray row
-  for (int y = 0; y < height; ++y) {
-    raw.push_back(0);
-    for (int x = 0; x < width; ++x) raw.push_back(static_cast<uint8_t>((x * 7 + y * 13) & 0xff));
-  }
-  std::vector<uint8_t> z = {0x78, 0x01};  // zlib header, stored blocks
-  uint32_t a = 1, b = 0;
-  for (uint8_t c : raw) {
-    a = (a + c) % 65521;
-    b = (b + a) % 65521;
-  }
-  for (size_t off = 0; off < raw.size() || off == 0;) {
-    const size_t n = std::min<size_t>(65535, raw.size() - off);
-    const bool last = off + n == raw.size();
-    z.push_back(last ? 1 : 0);
-    z.push_back(static_cast<uint8_t>(n & 0xff));
-    z.push_back(static_cast<uint8_t>(n >> 8));
-    z.push_back(static_cast<uint8_t>(~n & 0xff));
-    z.push_back(static_cast<uint8_t>((~n >> 8) & 0xff));
-    z.insert(z.end(), raw.begin() + static_cast<std::ptrdiff_t>(off), raw.begin() + static_cast<std::ptrdiff_t>(off + n));
-    off += n;
-    if (last) break;
-  }
-  put32(z, (b << 16) | a);
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  std::vector<uint8_t> ihdr;
-  put32(ihdr, static_cast<uint32_t>(width));
-  put32(ihdr, static_cast<uint32_t>(height));
-  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit gray, deflate, no interlace
-  chunk(png, "IHDR", ihdr);
-  chunk(png, "IDAT", z);
-  chunk(png, "IEND", {});
-  return png;
-}
-
 Pool::Pool(std::shared_ptr<const engine::Model> model, std::shared_ptr<const detect::Labels> labels,
-           detect::DetectorOptions options, int workers, int max_queue, Metrics& metrics)
+           detect::DetectorOptions options, int workers, int max_queue, ModelMetrics& metrics)
     : model_(std::move(model)), labels_(std::move(labels)), options_(std::move(options)),
       max_queue_(max_queue), metrics_(metrics) {
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run(i); });
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work_loop(i); });
 }
 
 Pool::~Pool() {
@@ -104,11 +56,6 @@ bool Pool::ready() const {
   return failure_.empty() && warmed_ == static_cast<int>(threads_.size());
 }
 
-size_t Pool::depth() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
-
 std::optional<std::vector<std::future<wire::ApiImage>>> Pool::submit(std::vector<DetectJob> jobs) {
   std::vector<std::future<wire::ApiImage>> futures;
   {
@@ -125,15 +72,14 @@ std::optional<std::vector<std::future<wire::ApiImage>>> Pool::submit(std::vector
   return futures;
 }
 
-void Pool::run(int index) {
+void Pool::work_loop(int index) {
   std::unique_ptr<detect::Detector> detector;
   try {
     detector = std::make_unique<detect::Detector>(model_, labels_, options_);
-    const std::vector<uint8_t> png = warmup_png(8, 8);
     try {
-      detector->detect(png);
+      detector->detect(warmup_jpeg());
     } catch (const image::TooLargeError&) {
-      // --max-pixels below 64: no warm-up inference, the first request pays.
+      // --max-pixels below the warm-up's 64: no warm-up inference, the first request pays.
     }
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);

@@ -20,7 +20,7 @@
 
 namespace lookout::server {
 
-class Metrics;
+struct ModelMetrics;
 
 // One image waiting for a detector.
 struct DetectJob {
@@ -39,7 +39,7 @@ struct DetectJob {
 class Pool {
  public:
   Pool(std::shared_ptr<const engine::Model> model, std::shared_ptr<const detect::Labels> labels,
-       detect::DetectorOptions options, int workers, int max_queue, Metrics& metrics);
+       detect::DetectorOptions options, int workers, int max_queue, ModelMetrics& metrics);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -53,7 +53,6 @@ class Pool {
   // max_queue (std::nullopt: the caller answers 503).
   std::optional<std::vector<std::future<wire::ApiImage>>> submit(std::vector<DetectJob> jobs);
 
-  size_t depth() const;
   int workers() const { return static_cast<int>(threads_.size()); }
   int max_queue() const { return max_queue_; }
 
@@ -63,13 +62,13 @@ class Pool {
     std::chrono::steady_clock::time_point enqueued;
     std::promise<wire::ApiImage> done;
   };
-  void run(int index);
+  void work_loop(int index);
 
   std::shared_ptr<const engine::Model> model_;
   std::shared_ptr<const detect::Labels> labels_;
   detect::DetectorOptions options_;
   int max_queue_;
-  Metrics& metrics_;
+  ModelMetrics& metrics_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_, ready_cv_;
@@ -79,8 +78,5 @@ class Pool {
   std::string failure_;
   std::vector<std::thread> threads_;
 };
-
-// A tiny valid PNG (gray, stored deflate), for the warm-up inference.
-std::vector<uint8_t> warmup_png(int width, int height);
 
 }  // namespace lookout::server

@@ -1,5 +1,6 @@
 #include "wire/detection.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "wire/fields.h"
@@ -85,7 +86,19 @@ DeepStackResponse deepstack_response(const ApiImage& image, double round_trip_ms
   const StageTimes& t = image.timing;
   r.inference_ms = std::lround(t.inference);
   r.process_ms = std::lround(t.decode + t.preprocess + t.inference + t.postprocess);
+  r.duration_ms = r.process_ms;
   r.round_trip_ms = std::lround(round_trip_ms);
+  // CodeProject.AI's message: the first few distinct labels, best first.
+  std::vector<std::string> labels;
+  for (const DeepStackPrediction& p : r.predictions)
+    if (std::find(labels.begin(), labels.end(), p.label) == labels.end()) labels.push_back(p.label);
+  constexpr size_t kNamed = 3;
+  if (labels.empty()) r.message = "No objects found";
+  else {
+    r.message = "Found ";
+    for (size_t i = 0; i < labels.size() && i < kNamed; ++i) r.message += (i ? ", " : "") + labels[i];
+    if (labels.size() > kNamed) r.message += "...";
+  }
   return r;
 }
 
@@ -252,20 +265,95 @@ void from_json(const Json& j, DeepStackPrediction& p) {
 
 void to_json(Json& j, const DeepStackResponse& r) {
   j = Json{{"success", r.success},
+           {"message", r.message},
            {"predictions", r.predictions},
            {"count", r.predictions.size()},
            {"inferenceMs", r.inference_ms},
            {"processMs", r.process_ms},
-           {"analysisRoundTripMs", r.round_trip_ms}};
+           {"analysisRoundTripMs", r.round_trip_ms},
+           {"duration", r.duration_ms},
+           {"moduleId", r.module_id},
+           {"moduleName", r.module_name},
+           {"command", r.command},
+           {"code", r.code},
+           {"requestId", r.request_id},
+           {"inferenceDevice", r.inference_device},
+           {"executionProvider", r.execution_provider},
+           {"canUseGPU", r.can_use_gpu},
+           {"timestampUTC", r.timestamp_utc}};
 }
 
 void from_json(const Json& j, DeepStackResponse& r) {
   fields::require_object(j, "the answer");
+  r = DeepStackResponse{};
   r.success = required<bool>(j, "success");
+  r.message = value_or<std::string>(j, "message", "");
   r.predictions = value_or(j, "predictions", std::vector<DeepStackPrediction>{});
   r.inference_ms = value_or<int64_t>(j, "inferenceMs", 0);
   r.process_ms = value_or<int64_t>(j, "processMs", 0);
   r.round_trip_ms = value_or<int64_t>(j, "analysisRoundTripMs", 0);
+  r.duration_ms = value_or<int64_t>(j, "duration", 0);
+  r.module_id = value_or<std::string>(j, "moduleId", "");
+  r.module_name = value_or<std::string>(j, "moduleName", "");
+  r.command = value_or<std::string>(j, "command", "");
+  r.code = value_or(j, "code", 200);
+  r.request_id = value_or<std::string>(j, "requestId", "");
+  r.inference_device = value_or<std::string>(j, "inferenceDevice", "");
+  r.execution_provider = value_or<std::string>(j, "executionProvider", "");
+  r.can_use_gpu = value_or(j, "canUseGPU", false);
+  r.timestamp_utc = value_or<std::string>(j, "timestampUTC", "");
+}
+
+void to_json(Json& j, const DeepStackModelList& l) { j = Json{{"success", true}, {"models", l.models}}; }
+
+void from_json(const Json& j, DeepStackModelList& l) {
+  fields::require_object(j, "the model list");
+  l.models = required<std::vector<std::string>>(j, "models");
+}
+
+void to_json(Json& j, const ModelInfo& m) {
+  j = Json{{"name", m.name},
+           {"model", m.file},
+           {"input", {{"width", m.width}, {"height", m.height}, {"channels", m.channels}}},
+           {"input_shape", {1, m.height, m.width, m.channels}},
+           {"backend", m.backend},
+           {"workers", m.workers}};
+}
+
+void from_json(const Json& j, ModelInfo& m) {
+  fields::require_object(j, "a model");
+  m.name = value_or<std::string>(j, "name", "");
+  m.file = required<std::string>(j, "model");
+  const Json input = value_or(j, "input", Json::object());
+  m.width = value_or(input, "width", 0);
+  m.height = value_or(input, "height", 0);
+  m.channels = value_or(input, "channels", 3);
+  m.backend = value_or<std::string>(j, "backend", "");
+  m.workers = value_or(j, "workers", 0);
+}
+
+void to_json(Json& j, const ModelCatalog& c) {
+  j = c.models.empty() ? Json::object() : Json(c.models.front());
+  j["models"] = c.models;
+  Json labels = Json::array();
+  for (const auto& [id, name] : c.labels) labels.push_back({{"id", id}, {"name", name}});
+  j["labels"] = std::move(labels);
+}
+
+void from_json(const Json& j, ModelCatalog& c) {
+  fields::require_object(j, "/api/model's answer");
+  c = ModelCatalog{};
+  // A server from before several models were served answers one model at the top.
+  if (j.contains("models")) c.models = required<std::vector<ModelInfo>>(j, "models");
+  else c.models.push_back(j.get<ModelInfo>());
+  if (c.models.empty()) throw FormatError("\"models\" is empty: a server serves one model at least");
+  const auto labels = j.find("labels");
+  if (labels != j.end() && !labels->is_array()) throw FormatError("\"labels\" must be an array");
+  if (labels != j.end())
+    for (const Json& l : *labels) {
+      fields::require_object(l, "a label");
+      c.labels.emplace_back(required<int>(l, "id"), required<std::string>(l, "name"));
+    }
 }
 
 void to_json(Json& j, const ErrorBody& e) {

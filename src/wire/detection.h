@@ -97,11 +97,28 @@ struct DeepStackPrediction {
   bool operator==(const DeepStackPrediction&) const = default;
 };
 
+// DeepStack's answer with the fields CodeProject.AI adds (its clients, Blue
+// Iris among them, read message, count and the timings).
 struct DeepStackResponse {
   bool success = true;
+  std::string message;        // "Found dog, bicycle" / "No objects found"
   std::vector<DeepStackPrediction> predictions;
   int64_t inference_ms = 0, process_ms = 0, round_trip_ms = 0;  // inferenceMs, processMs, analysisRoundTripMs
+  int64_t duration_ms = 0;    // DeepStack's "duration": the detector's time
+  std::string module_id = "lookout", module_name = "Lookout object detection", command = "detect";
+  int code = 200;
+  std::string request_id;     // unique per request
+  std::string inference_device = "CPU";
+  std::string execution_provider;  // the engine path that ran: "xnnpack", "reference", ...
+  bool can_use_gpu = false;
+  std::string timestamp_utc;  // RFC 1123, as CodeProject.AI writes it
   bool operator==(const DeepStackResponse&) const = default;
+};
+
+// POST|GET /v1/vision/custom/list: the models /v1/vision/custom/{name} takes.
+struct DeepStackModelList {
+  std::vector<std::string> models;
+  bool operator==(const DeepStackModelList&) const = default;
 };
 
 // The error body: {"error","code"}, with "success": false first on the
@@ -111,6 +128,25 @@ struct ErrorBody {
   int code = 0;
   bool deepstack = false;
   bool operator==(const ErrorBody&) const = default;
+};
+
+// ---- GET /api/model ------------------------------------------------------------
+
+struct ModelInfo {
+  std::string name;      // what ?model= and /v1/vision/custom/{name} take
+  std::string file;      // the model file's name
+  int width = 0, height = 0, channels = 3;  // the input tensor
+  std::string backend;   // the engine path: "xnnpack", "reference", ...
+  int workers = 0;       // detectors serving it
+  bool operator==(const ModelInfo&) const = default;
+};
+
+// The default model's facts at the top (what single-model clients read),
+// every served model in "models", and the labels (shared by the models).
+struct ModelCatalog {
+  std::vector<ModelInfo> models;  // the first is the default
+  std::vector<std::pair<int, std::string>> labels;  // class index, name
+  bool operator==(const ModelCatalog&) const = default;
 };
 
 // ---- lookout detect ------------------------------------------------------------
@@ -145,7 +181,8 @@ StageTimes from_detector(const detect::Timings& t);
 
 ApiImage api_image(const std::string& id, const detect::Result& result, double queue_ms);
 ApiImage api_image_failed(const std::string& id, int status, const std::string& error, double queue_ms);
-// processMs is the detector's own stages (decode to postprocess), without the queue.
+// processMs is the detector's own stages (decode to postprocess), without
+// the queue; request_id, execution_provider and timestamp_utc are the caller's.
 DeepStackResponse deepstack_response(const ApiImage& image, double round_trip_ms);
 DetectedFile detected_file(const std::string& file, const detect::Result& result);
 DetectedFile detected_file_failed(const std::string& file, const std::string& error);
@@ -175,6 +212,12 @@ void to_json(Json& j, const DeepStackPrediction& p);
 void from_json(const Json& j, DeepStackPrediction& p);
 void to_json(Json& j, const DeepStackResponse& r);
 void from_json(const Json& j, DeepStackResponse& r);
+void to_json(Json& j, const DeepStackModelList& l);
+void from_json(const Json& j, DeepStackModelList& l);
+void to_json(Json& j, const ModelInfo& m);
+void from_json(const Json& j, ModelInfo& m);
+void to_json(Json& j, const ModelCatalog& c);
+void from_json(const Json& j, ModelCatalog& c);
 void to_json(Json& j, const ErrorBody& e);
 void from_json(const Json& j, ErrorBody& e);
 void to_json(Json& j, const DetectedFile& f);

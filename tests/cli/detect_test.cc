@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "image/image.h"
+#include "image/png_fixture.h"
 #include "wire/detection.h"
 #include "temp_dir.h"
 
@@ -102,40 +103,6 @@ std::vector<std::string> split_csv_simple(const std::string& line) {
   while (std::getline(in, f, ',')) fields.push_back(f);
   if (!line.empty() && line.back() == ',') fields.emplace_back();
   return fields;
-}
-
-// Minimal PNG writer pieces, to declare any size we like.
-uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc = 0) {
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) {
-    crc ^= data[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-void put_be32(std::vector<uint8_t>& v, uint32_t x) {
-  for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<uint8_t>(x >> s));
-}
-
-void put_chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
-  put_be32(png, static_cast<uint32_t>(data.size()));
-  std::vector<uint8_t> body(type, type + 4);
-  body.insert(body.end(), data.begin(), data.end());
-  png.insert(png.end(), body.begin(), body.end());
-  put_be32(png, crc32(body.data(), body.size()));
-}
-
-// A PNG whose header declares width x height RGB8 and that has no pixels.
-std::vector<uint8_t> png_declaring(uint32_t width, uint32_t height) {
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  std::vector<uint8_t> ihdr;
-  put_be32(ihdr, width);
-  put_be32(ihdr, height);
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // 8-bit, RGB, deflate, no filter, no interlace
-  put_chunk(png, "IHDR", ihdr);
-  put_chunk(png, "IEND", {});
-  return png;
 }
 
 class DetectCli : public ::testing::Test {
@@ -326,7 +293,7 @@ TEST_F(DetectCli, BadFilesAreReportedAndTheRestProcessed) {
   noise[0] = 'R';  // not a JPEG or PNG signature by chance
   write_bytes(dir / "d_random.jpg", noise);
   write_bytes(dir / "e_empty.jpg", {});
-  write_bytes(dir / "f_huge.png", png_declaring(100000, 100000));
+  write_bytes(dir / "f_huge.png", lookout::image::testing::png_header_only(100000, 100000));
   write_bytes(dir / "g_notes.txt", {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});  // not walked
 
   const RunResult r = lookout({"detect", "--format", "jsonl", "--jobs", "2", dir.string()}, tmp_);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -167,7 +168,9 @@ TEST(Detector, ResultFieldsForDog) {
   Detector detector = make_detector();
   EXPECT_EQ(detector.input_width(), 300);
   EXPECT_EQ(detector.input_height(), 300);
+  const auto t0 = std::chrono::steady_clock::now();
   const Result r = detector.detect(bytes, everything());
+  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.width, 768);
   EXPECT_EQ(r.height, 576);
   EXPECT_EQ(r.orientation, 1);
@@ -200,8 +203,9 @@ TEST(Detector, ResultFieldsForDog) {
   EXPECT_GT(t.decode_ms, 0);
   EXPECT_GT(t.preprocess_ms, 0);
   EXPECT_GT(t.inference_ms, 0);
-  EXPECT_GE(t.postprocess_ms, 0);
-  EXPECT_DOUBLE_EQ(t.total_ms(), t.decode_ms + t.preprocess_ms + t.inference_ms + t.postprocess_ms);
+  EXPECT_GT(t.postprocess_ms, 0);  // 20 rows filtered, sorted and labelled: never instant
+  // The stages are disjoint parts of the call: together no longer than it.
+  EXPECT_LE(t.total_ms(), wall_ms);
 }
 
 // The detector's result is the engine's output, filtered, sorted (stable)

@@ -96,6 +96,34 @@ TEST(CostModel, BreakEvenIsWhereBothSidesTakeTheSameTime) {
   EXPECT_NE(slow_local.verdict().find("Offload"), std::string::npos) << slow_local.verdict();
 }
 
+TEST(CostModel, WrittenToItsSummaryAndReadBack) {
+  RemoteProfile p = fitted(100000);
+  p.url = "http://r:5029";
+  p.concurrency = 4;
+  p.server_workers = 2;
+  const CostModel m({100, 3}, p);
+  const lookout::wire::OffloadSummary s = m.summary("small", 33, 100000);
+  EXPECT_EQ(s.collection, "small");
+  EXPECT_EQ(s.images, 33u);
+  EXPECT_DOUBLE_EQ(s.remote.ms_per_image, m.remote_ms_at(p.bandwidth_mbps, p.rtt_ms));
+  EXPECT_DOUBLE_EQ(s.model.fixed_ms, m.fixed_ms());
+  EXPECT_DOUBLE_EQ(s.model.bytes_per_image, m.bytes_per_image());
+  EXPECT_EQ(s.break_even.bandwidth_mbps, m.break_even_bandwidth_mbps());
+  EXPECT_EQ(s.verdict, m.verdict());
+  EXPECT_EQ(s.remote.workers, 4);
+
+  const CostModel back = CostModel::from_summary(s);
+  EXPECT_EQ(back.local().workers, 3);
+  EXPECT_EQ(back.remote().url, "http://r:5029");
+  EXPECT_EQ(back.remote().concurrency, 4);
+  EXPECT_EQ(back.remote().server_workers, 2);
+  EXPECT_DOUBLE_EQ(back.remote().fit_r2, p.fit_r2);
+  EXPECT_DOUBLE_EQ(back.remote_ms_at(5, 20), m.remote_ms_at(5, 20));
+  EXPECT_EQ(back.break_even_bandwidth_mbps(), m.break_even_bandwidth_mbps());
+  EXPECT_EQ(back.break_even_rtt_ms(), m.break_even_rtt_ms());
+  EXPECT_EQ(back.verdict(), m.verdict());
+}
+
 TEST(CostModel, HybridAddsTheRatesOfBothSides) {
   RemoteProfile p = fitted(100000);
   p.concurrency = 1;

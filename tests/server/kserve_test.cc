@@ -468,5 +468,30 @@ TEST(KServeApiKey, InferenceNeedsTheKeyMetadataDoesNot) {
   EXPECT_EQ(metadata->status, 200);
 }
 
+TEST(KServeModels, EachServedModelByItsName) {
+  const std::string file = (kRoot / "models" / (kModel + ".tflite")).string();
+  ServerProcess server(ServerOptions{{"--workers", "2", "--model", "front=" + file, "--model", "back=" + file}, {}, false, {}});
+  auto c = server.client();
+  for (const std::string& name : {std::string("front"), std::string("back")}) {
+    SCOPED_TRACE(name);
+    auto metadata = c->Get("/v2/models/" + name);
+    ASSERT_TRUE(metadata);
+    ASSERT_EQ(metadata->status, 200);
+    EXPECT_EQ(json::parse(metadata->body).at("name"), name);
+    auto ready = c->Get("/v2/models/" + name + "/ready");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200);
+    auto res = c->Post("/v2/models/" + name + "/infer", bytes_request(read_file(kDog)).dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(json::parse(res->body).at("model_name"), name);
+    EXPECT_FALSE(detections_of(json::parse(res->body)).empty());
+  }
+  auto unknown = c->Get("/v2/models/" + kModel);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_THAT(unknown->body, HasSubstr("served are 'front', 'back'"));
+}
+
 }  // namespace
 }  // namespace lookout::server_test

@@ -17,8 +17,8 @@ const { chromium } = require('playwright-core');
 const ROOT = path.resolve(__dirname, '..', '..');
 const PHOTOS = path.join(ROOT, 'data', 'small');
 const CHROMIUM = '/usr/bin/chromium';
-// The flags the issue names: no sandbox (CI runs as root), no GPU, nothing
-// that talks to the network on its own.
+// No sandbox (CI runs as root), no GPU, nothing that talks to the network on
+// its own: a headless run that works in a container and stays offline.
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 

@@ -80,6 +80,38 @@ TEST(DeepStackResponse, GoldenRoundTripsWithCountFromThePredictions) {
   EXPECT_EQ(r.predictions[1].x_max, 725);
   EXPECT_EQ(r.inference_ms, 25);
   EXPECT_EQ(r.round_trip_ms, 30);
+  EXPECT_EQ(r.message, "Found dog, car");
+  EXPECT_EQ(r.request_id, "0f8e2c1a-5b7d-4e9f-a3c6-1d2b4e6f8a0c");
+  EXPECT_EQ(r.timestamp_utc, "Wed, 02 Dec 2026 01:28:09 GMT");
+}
+
+TEST(DeepStackResponse, MessageNamesTheFirstDistinctLabels) {
+  ApiImage image;
+  for (const char* label : {"dog", "car", "dog", "bicycle", "person"})
+    image.detections.push_back({0, label, 0.5f, {}, Box{}});
+  EXPECT_EQ(deepstack_response(image, 1).message, "Found dog, car, bicycle...");
+  image.detections.resize(2);
+  EXPECT_EQ(deepstack_response(image, 1).message, "Found dog, car");
+  image.detections.clear();
+  EXPECT_EQ(deepstack_response(image, 1).message, "No objects found");
+}
+
+TEST(ModelCatalog, DefaultModelAtTheTopEveryModelInTheList) {
+  ModelCatalog c;
+  c.models = {{"coco", "ssd.tflite", 300, 300, 3, "xnnpack", 2}, {"tiny", "tiny.tflite", 2, 1, 3, "xnnpack", 1}};
+  c.labels = {{0, "person"}, {17, "dog"}};
+  const std::string text = dump(Json(c));
+  EXPECT_EQ(text,
+            R"({"name":"coco","model":"ssd.tflite","input":{"width":300,"height":300,"channels":3},"input_shape":[1,300,300,3],)"
+            R"("backend":"xnnpack","workers":2,"models":[{"name":"coco","model":"ssd.tflite","input":{"width":300,"height":300,)"
+            R"("channels":3},"input_shape":[1,300,300,3],"backend":"xnnpack","workers":2},{"name":"tiny","model":"tiny.tflite",)"
+            R"("input":{"width":2,"height":1,"channels":3},"input_shape":[1,1,2,3],"backend":"xnnpack","workers":1}],)"
+            R"("labels":[{"id":0,"name":"person"},{"id":17,"name":"dog"}]})");
+  EXPECT_EQ(Json::parse(text).get<ModelCatalog>(), c);
+  // A server of one model, from before "models" existed.
+  const ModelCatalog old = Json::parse(R"({"model":"ssd.tflite","input":{"width":300,"height":300},"workers":4})").get<ModelCatalog>();
+  ASSERT_EQ(old.models.size(), 1u);
+  EXPECT_EQ(old.models[0].workers, 4);
 }
 
 TEST(ErrorBody, DeepStackRouteLeadsWithSuccessFalse) {
