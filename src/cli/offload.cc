@@ -60,10 +60,10 @@ double pct_error(double predicted, double measured) {
 
 // Runs `jobs` on fresh workers for `targets`, into a new results file.
 struct ValidationRun {
-  std::vector<client::Record> records;
+  std::vector<wire::Record> records;
   double wall_s = 0;
 };
-ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jobs,
+ValidationRun validate(const char* what, const std::vector<client::ImageFile>& jobs,
                        const std::vector<client::TargetSpec>& targets, const client::WorkerPlan& plan,
                        const std::string& collection, const std::string& label, const fs::path& file,
                        bool show_progress) {
@@ -74,8 +74,8 @@ ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jo
                workers.size() == 1 ? "" : "s");
   Progress progress(jobs.size(), show_progress);
   ValidationRun run;
-  const client::RunStats stats = client::run_jobs(jobs, workers, {collection, client::schedule_name(targets), label}, &out, {},
-                                                  [&](const client::Record& r) {
+  const client::RunStats stats = client::process_images(jobs, workers, {collection, client::schedule_name(targets), label}, &out, {},
+                                                  [&](const wire::Record& r) {
                                                     run.records.push_back(r);
                                                     progress.update(run.records.size());
                                                   });
@@ -130,7 +130,7 @@ int offload_main(int argc, char** argv) {
 
   client::TargetSpec remote;
   const client::TargetSpec local{"local", true};
-  std::vector<client::ImageJob> jobs;
+  std::vector<client::ImageFile> jobs;
   std::optional<offload::CostModel> model;
   double mean_bytes = 0;
   try {
@@ -145,7 +145,7 @@ int offload_main(int argc, char** argv) {
     mean_bytes = offload::mean_file_bytes(jobs);
 
     // 1. Measurements, one image at a time on each side.
-    const std::vector<client::ImageJob> sample = offload::size_spread_sample(jobs, sample_size);
+    const std::vector<client::ImageFile> sample = offload::size_spread_sample(jobs, sample_size);
     std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n", jobs.size(),
                  collection.c_str(), mean_bytes / 1024.0, sample.size());
     offload::SampleRecords timed;
@@ -225,9 +225,9 @@ int offload_main(int argc, char** argv) {
       const offload::RunMeasurement rm = offload::measure_run(rr.records, rr.wall_s);
       const offload::RunMeasurement hm = offload::measure_run(hr.records, hr.wall_s);
       size_t hybrid_local = 0, failures = 0;
-      for (const client::Record& r : hr.records) hybrid_local += r.target == "local" ? 1 : 0;
+      for (const wire::Record& r : hr.records) hybrid_local += r.target == "local" ? 1 : 0;
       for (const auto* run : {&lr, &rr, &hr})
-        for (const client::Record& r : run->records) failures += r.ok ? 0 : 1;
+        for (const wire::Record& r : run->records) failures += r.ok ? 0 : 1;
       const double share = hr.records.empty() ? 0.0 : static_cast<double>(hybrid_local) / static_cast<double>(hr.records.size());
       std::printf("  local         %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", lp.ms_per_image,
                   lm.ms_per_image, pct_error(lp.ms_per_image, lm.ms_per_image));

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string line_of(const Record& r) { return wire::dump(wire::Json(r)) + "\n"; }
+std::string line_of(const wire::Record& r) { return wire::dump(wire::Json(r)) + "\n"; }
 
 void write_all(int fd, const std::string& s, const fs::path& path) {
   size_t off = 0;
@@ -43,20 +43,20 @@ std::string utc_now() {
   return buf;
 }
 
-std::vector<Record> read_records(const fs::path& path, std::vector<std::string>* warnings) {
+std::vector<wire::Record> read_records(const fs::path& path, std::vector<std::string>* warnings) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
   return read_records(in, path.string(), warnings);
 }
 
-std::vector<Record> read_records(std::istream& in, const std::string& name, std::vector<std::string>* warnings) {
-  std::vector<Record> records;
+std::vector<wire::Record> read_records(std::istream& in, const std::string& name, std::vector<std::string>* warnings) {
+  std::vector<wire::Record> records;
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string why;
     try {
-      records.push_back(wire::Json::parse(line).get<Record>());
+      records.push_back(wire::Json::parse(line).get<wire::Record>());
       continue;
     } catch (const wire::Json::parse_error& e) {
       // nlohmann's message starts with "[json.exception.parse_error.101] ".
@@ -75,11 +75,11 @@ ResultsFile::ResultsFile(const fs::path& path) : path_(path) {
   std::error_code ec;
   if (fs::exists(path, ec)) {
     std::vector<std::string> skipped;
-    std::vector<Record> all = read_records(path, &skipped);
+    std::vector<wire::Record> all = read_records(path, &skipped);
     dropped_ = skipped.size();
     // The last record of an image wins (an older file may hold retries).
-    std::vector<Record> kept;
-    for (Record& r : all) {
+    std::vector<wire::Record> kept;
+    for (wire::Record& r : all) {
       if (!r.done()) {
         ++dropped_;
         continue;
@@ -94,7 +94,7 @@ ResultsFile::ResultsFile(const fs::path& path) : path_(path) {
       const fs::path tmp = fs::path(path.string() + ".tmp");
       {
         std::ofstream out(tmp, std::ios::trunc);
-        for (const Record& r : kept) out << line_of(r);
+        for (const wire::Record& r : kept) out << line_of(r);
         out.flush();
         if (!out) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
       }
@@ -113,7 +113,7 @@ ResultsFile::~ResultsFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void ResultsFile::append(const Record& r) {
+void ResultsFile::append(const wire::Record& r) {
   const std::string line = line_of(r);
   std::lock_guard lock(mu_);
   write_all(fd_, line, path_);

@@ -15,8 +15,6 @@
 
 namespace lookout::client {
 
-using wire::Record;
-
 // Current UTC time as 2026-11-26T16:30:00.123Z.
 std::string utc_now();
 
@@ -39,27 +37,27 @@ class ResultsFile {
     return done_.count(collection + '\n' + image) > 0;
   }
   // The records kept from earlier runs.
-  const std::vector<Record>& previous() const { return previous_; }
+  const std::vector<wire::Record>& previous() const { return previous_; }
   // Lines dropped when reading (transient failures, torn or foreign lines).
   size_t dropped() const { return dropped_; }
 
   // Appends one line and hands it to the kernel (thread-safe).
-  void append(const Record& r);
+  void append(const wire::Record& r);
 
  private:
   std::filesystem::path path_;
   int fd_ = -1;
   std::mutex mu_;  // one line at a time
   std::set<std::string> done_;
-  std::vector<Record> previous_;
+  std::vector<wire::Record> previous_;
   size_t dropped_ = 0;
 };
 
 // Every record in a JSON-lines file (blank lines ignored), skipping lines
 // that are not records; `warnings` gets "file:line: reason" for each
 // skipped line. Throws std::runtime_error when the file cannot be read.
-std::vector<Record> read_records(const std::filesystem::path& path, std::vector<std::string>* warnings);
+std::vector<wire::Record> read_records(const std::filesystem::path& path, std::vector<std::string>* warnings);
 // The same from text already read; `name` stands for the file in warnings.
-std::vector<Record> read_records(std::istream& in, const std::string& name, std::vector<std::string>* warnings);
+std::vector<wire::Record> read_records(std::istream& in, const std::string& name, std::vector<std::string>* warnings);
 
 }  // namespace lookout::client

@@ -12,8 +12,8 @@ namespace lookout::client {
 
 namespace fs = std::filesystem;
 
-std::vector<ImageJob> collection_jobs(const fs::path& dir) {
-  std::vector<ImageJob> jobs;
+std::vector<ImageFile> collection_jobs(const fs::path& dir) {
+  std::vector<ImageFile> jobs;
   for (const fs::path& p : image::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
   return jobs;
 }
@@ -46,11 +46,11 @@ std::vector<WorkerSlot> make_workers(const std::vector<TargetSpec>& targets, con
   return workers;
 }
 
-RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
+RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
                   ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
-                  const std::function<void(const Record&)>& on_record, const std::atomic<bool>* stop) {
-  std::vector<const ImageJob*> todo;
-  for (const ImageJob& j : jobs)
+                  const std::function<void(const wire::Record&)>& on_record, const std::atomic<bool>* stop) {
+  std::vector<const ImageFile*> todo;
+  for (const ImageFile& j : jobs)
     if (!skip || !skip(stamp.collection, j.image)) todo.push_back(&j);
   RunStats stats;
   stats.skipped = jobs.size() - todo.size();
@@ -61,7 +61,7 @@ RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& wo
   if (!workers.empty())
     detect::parallel_for(todo.size(), static_cast<int>(workers.size()), [&](int w, size_t i) {
       if (stop != nullptr && stop->load()) return false;
-      Record r = workers[static_cast<size_t>(w)].worker->process(*todo[i]);
+      wire::Record r = workers[static_cast<size_t>(w)].worker->process(*todo[i]);
       r.collection = stamp.collection;
       r.schedule = stamp.schedule;
       r.label = stamp.label;
@@ -82,7 +82,7 @@ RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& wo
   return stats;
 }
 
-std::vector<TargetSummary> summarize(const std::vector<Record>& records) {
+std::vector<TargetSummary> summarize(const std::vector<wire::Record>& records) {
   std::vector<TargetSummary> rows;
   auto row_for = [&](const std::string& target) {
     for (size_t i = 0; i < rows.size(); ++i)
@@ -91,7 +91,7 @@ std::vector<TargetSummary> summarize(const std::vector<Record>& records) {
     rows.back().target = target;
     return rows.size() - 1;
   };
-  for (const Record& r : records) {
+  for (const wire::Record& r : records) {
     const size_t mine = row_for(r.target), all = row_for("all");
     for (TargetSummary* s : {&rows[mine], &rows[all]}) {
       ++s->images;
@@ -119,7 +119,7 @@ std::vector<TargetSummary> summarize(const std::vector<Record>& records) {
   return rows;
 }
 
-std::string table3(const std::vector<TargetSummary>& rows) {
+std::string summary_table(const std::vector<TargetSummary>& rows) {
   std::string out;
   char line[512];
   std::snprintf(line, sizeof line, "%-28s %7s %6s %12s %10s %9s %10s\n", "target", "images", "failed",

@@ -32,8 +32,8 @@ const char* sniff_content_type(const std::vector<uint8_t>& b) {
 
 // A failure before any server work: counted against the image only when it
 // cannot be read at all.
-Record failed(const ImageJob& job, const std::string& target, int status, std::string error, bool permanent) {
-  Record r;
+wire::Record failed(const ImageFile& job, const std::string& target, int status, std::string error, bool permanent) {
+  wire::Record r;
   r.image = job.image;
   r.target = target;
   r.ok = false;
@@ -52,14 +52,14 @@ class LocalWorker : public Worker {
               const detect::DetectorOptions& options)
       : detector_(std::move(model), std::move(labels), options) {}
 
-  Record process(const ImageJob& job) override {
+  wire::Record process(const ImageFile& job) override {
     std::vector<uint8_t> bytes;
     try {
       bytes = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, "local", 0, e.what(), true);
     }
-    Record r;
+    wire::Record r;
     r.image = job.image;
     r.target = "local";
     r.attempts = 1;
@@ -147,7 +147,7 @@ class HttpWorker : public Worker {
     }
   }
 
-  Record process(const ImageJob& job) override {
+  wire::Record process(const ImageFile& job) override {
     std::vector<uint8_t> original;
     try {
       original = image::read_file_bytes(job.path);
@@ -160,7 +160,7 @@ class HttpWorker : public Worker {
       try {
         body = shrink_for_upload(std::move(original), input_width_, input_height_, options_.resize_quality);
       } catch (const std::exception& e) {
-        Record r = failed(job, target_.name, 400, std::string("cannot resize before upload: ") + e.what(), true);
+        wire::Record r = failed(job, target_.name, 400, std::string("cannot resize before upload: ") + e.what(), true);
         r.file_bytes = file_bytes;
         return r;
       }
@@ -169,7 +169,7 @@ class HttpWorker : public Worker {
       body.bytes = std::move(original);
     }
 
-    Record r;
+    wire::Record r;
     double backoff = options_.backoff_first_ms;
     for (int attempt = 1;; ++attempt) {
       r = send_once(job, body);
@@ -205,8 +205,8 @@ class HttpWorker : public Worker {
     }
   }
 
-  Record send_once(const ImageJob& job, const Prepared& body) {
-    Record r;
+  wire::Record send_once(const ImageFile& job, const Prepared& body) {
+    wire::Record r;
     r.image = job.image;
     r.target = target_.name;
     r.bytes_sent = body.bytes.size();

@@ -46,15 +46,15 @@ LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   return f;
 }
 
-double server_ms(const client::Record& r) {
+double server_ms(const wire::Record& r) {
   const wire::RecordTimes& t = r.timing;
   return t.queue + t.decode + t.preprocess + t.inference + t.postprocess;
 }
 
-void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remote) {
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote) {
   std::vector<double> x, y;
   double server = 0;
-  for (const client::Record& r : records) {
+  for (const wire::Record& r : records) {
     if (!r.ok) continue;
     x.push_back(static_cast<double>(r.bytes_sent + r.response_bytes));
     y.push_back(r.timing.round_trip - server_ms(r));
@@ -71,11 +71,11 @@ void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remot
   remote.server_ms = server / static_cast<double>(x.size());
 }
 
-RunMeasurement measure_run(const std::vector<client::Record>& records, double wall_s) {
+RunMeasurement measure_run(const std::vector<wire::Record>& records, double wall_s) {
   RunMeasurement m;
   m.wall_s = wall_s;
   double sum = 0;
-  for (const client::Record& r : records)
+  for (const wire::Record& r : records)
     if (r.ok) {
       ++m.images;
       sum += r.timing.total;

@@ -112,11 +112,11 @@ class CostModel {
 // `remote`: overhead (intercept - rtt_ms), bandwidth, fit_r2, server_ms.
 // Throws std::invalid_argument when the records cannot support a fit (too
 // few, all the same size, or bytes not costing time: the message says).
-void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remote);
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote);
 
-double server_ms(const client::Record& r);
+double server_ms(const wire::Record& r);
 
 // Mean of total (local) / round trip (remote) over ok records.
-RunMeasurement measure_run(const std::vector<client::Record>& records, double wall_s);
+RunMeasurement measure_run(const std::vector<wire::Record>& records, double wall_s);
 
 }  // namespace lookout::offload

@@ -89,7 +89,7 @@ ReportInput read_inputs(const std::vector<fs::path>& files) {
       continue;
     }
     std::istringstream lines(text);
-    std::vector<client::Record> records = client::read_records(lines, path.string(), &input.warnings);
+    std::vector<wire::Record> records = client::read_records(lines, path.string(), &input.warnings);
     std::move(records.begin(), records.end(), std::back_inserter(input.records));
   }
   return input;
@@ -104,10 +104,10 @@ std::string GroupStats::name() const {
   return (collection.empty() ? std::string("(no collection)") : collection) + " · " + target_label();
 }
 
-std::vector<GroupStats> group_results(const std::vector<client::Record>& records) {
+std::vector<GroupStats> group_results(const std::vector<wire::Record>& records) {
   // First-appearance ranks of collections and targets, for a stable order.
   std::map<std::string, size_t> collection_rank, target_rank, label_rank;
-  for (const client::Record& r : records) {
+  for (const wire::Record& r : records) {
     collection_rank.emplace(r.collection, collection_rank.size());
     target_rank.emplace(r.target, target_rank.size());
     label_rank.emplace(r.label, label_rank.size());
@@ -117,7 +117,7 @@ std::vector<GroupStats> group_results(const std::vector<client::Record>& records
     std::vector<double> inference, upload, total, bytes;
   };
   std::map<std::tuple<std::string, std::string, std::string, std::string>, Acc> by_key;
-  for (const client::Record& r : records) {
+  for (const wire::Record& r : records) {
     Acc& a = by_key[{r.collection, r.target, r.schedule, r.label}];
     GroupStats& g = a.stats;
     g.collection = r.collection;
@@ -252,9 +252,9 @@ std::string verdict_from_results(const std::vector<GroupStats>& groups) {
   return "No image succeeded, so there is nothing to compare: see the failures below.";
 }
 
-std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<client::Record>& records) {
+std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<wire::Record>& records) {
   std::map<std::string, size_t> counts;
-  for (const client::Record& r : records) {
+  for (const wire::Record& r : records) {
     if (r.ok) continue;
     std::string message = r.error;
     if (message.empty()) message = r.status ? "status " + std::to_string(r.status) + ", no message" : "no message";
@@ -453,7 +453,7 @@ ReportData aggregate(const ReportInput& input) {
   }
   std::set<std::string> images;
   ResultTotals& t = d.totals;
-  for (const client::Record& r : input.records) {
+  for (const wire::Record& r : input.records) {
     (r.ok ? t.ok : t.failed)++;
     if (r.resized()) ++t.resized;
     t.bytes_sent += static_cast<double>(r.bytes_sent);

@@ -25,7 +25,7 @@ struct OffloadInput {
 
 // The inputs of a report, read from files.
 struct ReportInput {
-  std::vector<client::Record> records;
+  std::vector<wire::Record> records;
   std::vector<OffloadInput> offloads;
   std::vector<std::string> files;     // as given
   std::vector<std::string> warnings;  // "file:line: reason" for each skipped line
@@ -61,7 +61,7 @@ struct GroupStats {
 // Groups in first-appearance order of collection; within one, runs of their
 // own before shares, local first, then targets and labels in
 // first-appearance order.
-std::vector<GroupStats> group_results(const std::vector<client::Record>& records);
+std::vector<GroupStats> group_results(const std::vector<wire::Record>& records);
 
 // Value at quantile q in [0, 1] of ascending values (nearest rank).
 double quantile(const std::vector<double>& ascending, double q);
@@ -85,7 +85,7 @@ std::optional<double> measured_bandwidth_mbps(const GroupStats& remote);
 std::string verdict_from_results(const std::vector<GroupStats>& groups);
 
 // Failure messages with their counts, most frequent first ("target: message").
-std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<client::Record>& records);
+std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<wire::Record>& records);
 
 // The charts of the page, as data: what the page hands to Chart.js.
 // kind: "bar" (labels + one value per label) or "xy" (points {x,y}).

@@ -637,23 +637,10 @@ TEST(Detector, RefusesAModelWithoutDetectionOutputs) {
   }
 }
 
-// A float SSD in miniature: the 1x2 RGB input reshaped into the class
-// scores of two anchors (R = background, G = class 0, B = class 1), box
-// encodings 0 so each box is its anchor. The scores the detector reports
-// are therefore its normalized input, (v - 127.5) / 127.5.
+// The float SSD in miniature (tiny_model.h): its scores are its normalized
+// input, so they show the float input path's (v - 127.5) / 127.5.
 TEST(Detector, FloatModelTakesNormalizedInput) {
-  TinyModel m;
-  const int32_t input = m.tensor({1, 1, 2, 3});
-  const int32_t scores = m.tensor({1, 2, 3});
-  const int32_t encodings = m.tensor({1, 2, 4}, TinyModel::kFloat32, std::vector<float>(8, 0.0f));
-  // Anchors (ycenter, xcenter, h, w): boxes (ymin, xmin, ymax, xmax) =
-  // (0, 0, 0.5, 0.25) and (0.5, 0.5, 1.1, 1.0), the latter clamped to 1.
-  const int32_t anchors = m.tensor({2, 4}, TinyModel::kFloat32, {0.25f, 0.125f, 0.5f, 0.25f, 0.8f, 0.75f, 0.6f, 0.5f});
-  m.inputs = {input};
-  m.outputs = {m.tensor({1, 2, 4}), m.tensor({1, 2}), m.tensor({1, 2}), m.tensor({1})};
-  m.op(TinyModel::kReshape, {input}, {scores});
-  m.op(TinyModel::kCustom, {encodings, scores, anchors}, m.outputs, testing::postprocess_options(2, 2));
-  Detector detector(engine::Model::from_bytes(m.build()), Labels::parse("0 green\n1 blue\n", "mem"), {});
+  Detector detector(engine::Model::from_bytes(testing::tiny_float_ssd()), Labels::parse("0 green\n1 blue\n", "mem"), {});
   EXPECT_EQ(detector.input_width(), 2);
   EXPECT_EQ(detector.input_height(), 1);
 

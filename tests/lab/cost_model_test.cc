@@ -17,10 +17,10 @@ TEST(FitLine, RecoversAnExactLine) {
 
 // Requests over a link with 40 ms RTT + 2 ms overhead and 10 Mbit/s (1250
 // bytes per ms), to a server taking 12 ms per image; one failure, ignored.
-std::vector<client::Record> link_records() {
-  std::vector<client::Record> rs;
+std::vector<wire::Record> link_records() {
+  std::vector<wire::Record> rs;
   for (double kb : {20.0, 80.0, 150.0, 300.0, 490.0}) {
-    client::Record r;
+    wire::Record r;
     r.ok = true;
     r.bytes_sent = static_cast<uint64_t>(kb * 1000);
     r.response_bytes = 1000;
@@ -31,7 +31,7 @@ std::vector<client::Record> link_records() {
     r.timing.round_trip = 42 + static_cast<double>(r.bytes_sent + r.response_bytes) / 1250.0 + 12;
     rs.push_back(r);
   }
-  client::Record failed;
+  wire::Record failed;
   failed.bytes_sent = 1000;
   failed.timing.round_trip = 5000;
   rs.push_back(failed);
@@ -57,17 +57,17 @@ TEST(FitRemote, RecoversBandwidthOverheadAndServerTime) {
 
 TEST(FitRemote, RefusesRecordsThatCannotShowALink) {
   RemoteProfile p;
-  std::vector<client::Record> same = link_records();
-  for (client::Record& r : same) r.bytes_sent = 5000;
+  std::vector<wire::Record> same = link_records();
+  for (wire::Record& r : same) r.bytes_sent = 5000;
   EXPECT_THROW(fit_remote(same, p), std::invalid_argument);
-  std::vector<client::Record> faster_when_larger = link_records();
-  for (client::Record& r : faster_when_larger) r.timing.round_trip = 1e6 / static_cast<double>(r.bytes_sent + 1);
+  std::vector<wire::Record> faster_when_larger = link_records();
+  for (wire::Record& r : faster_when_larger) r.timing.round_trip = 1e6 / static_cast<double>(r.bytes_sent + 1);
   EXPECT_THROW(fit_remote(faster_when_larger, p), std::invalid_argument);
 }
 
 TEST(CostModel, PredictsTheFittedRequests) {
   const CostModel m({100, 1}, fitted(100000));
-  for (const client::Record& r : link_records())
+  for (const wire::Record& r : link_records())
     if (r.ok) {
       EXPECT_NEAR(m.remote_ms(static_cast<double>(r.bytes_sent)), r.timing.round_trip, 1e-6);
     }

@@ -37,17 +37,17 @@ inline CommandResult lookout(const std::string& args) {
 }
 
 // The records of a results file (no warnings allowed).
-inline std::vector<client::Record> records(const fs::path& file) {
+inline std::vector<wire::Record> records(const fs::path& file) {
   std::vector<std::string> warnings;
-  std::vector<client::Record> r = client::read_records(file, &warnings);
+  std::vector<wire::Record> r = client::read_records(file, &warnings);
   for (const std::string& w : warnings) ADD_FAILURE() << "unreadable line: " << w;
   return r;
 }
 
 // How often each image appears.
-inline std::map<std::string, int> image_counts(const std::vector<client::Record>& rs) {
+inline std::map<std::string, int> image_counts(const std::vector<wire::Record>& rs) {
   std::map<std::string, int> n;
-  for (const client::Record& r : rs) ++n[r.image];
+  for (const wire::Record& r : rs) ++n[r.image];
   return n;
 }
 

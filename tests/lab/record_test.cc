@@ -12,8 +12,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Record make(const std::string& image, bool ok, bool permanent = false) {
-  Record r;
+wire::Record make(const std::string& image, bool ok, bool permanent = false) {
+  wire::Record r;
   r.image = image;
   r.collection = "c";
   r.target = "local";
@@ -26,7 +26,7 @@ Record make(const std::string& image, bool ok, bool permanent = false) {
   return r;
 }
 
-std::string line(const Record& r) { return wire::dump(wire::Json(r)) + "\n"; }
+std::string line(const wire::Record& r) { return wire::dump(wire::Json(r)) + "\n"; }
 
 TEST(ResultsFile, KeepsDoneDropsTransientFailuresAndATornLine) {
   lookout::testing::TempDir tmp;
@@ -46,7 +46,7 @@ TEST(ResultsFile, KeepsDoneDropsTransientFailuresAndATornLine) {
   EXPECT_EQ(results.dropped(), 3u);  // the transient failure, the duplicate, the torn line
   results.append(make("later.jpg", true));
   std::vector<std::string> warnings;
-  const std::vector<Record> all = read_records(file, &warnings);
+  const std::vector<wire::Record> all = read_records(file, &warnings);
   EXPECT_TRUE(warnings.empty());
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].image, "ok.jpg");

@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using lookout::offload::ChartSpec;
 using lookout::offload::GroupStats;
-using lookout::client::Record;
+using lookout::wire::Record;
 using lookout::testing::TempDir;
 using nlohmann::json;
 using ::testing::HasSubstr;

@@ -9,7 +9,8 @@
 //     POST /v1/vision/custom/{model} with each model listed;
 //   - CodeProject.AI's response fields, and its lone upload of another name.
 // Three models are served at once: the real one under two names and a tiny
-// synthetic SSD whose detections are its own.
+// synthetic SSD (detect/tiny_model.h) whose detections are its own: its two
+// anchors' boxes, whatever the photo.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -124,31 +125,14 @@ std::vector<std::string> labels_of(const json& answer) {
   return labels;
 }
 
-// The float SSD of detector_test in miniature: two anchors, scores from the
-// input's green and blue. Whatever the photo, it finds classes 0 and 1 in
-// its anchors' boxes, which the real model does not.
-std::string tiny_ssd_model() {
-  using detect::testing::TinyModel;
-  TinyModel m;
-  const int32_t input = m.tensor({1, 1, 2, 3});
-  const int32_t scores = m.tensor({1, 2, 3});
-  const int32_t encodings = m.tensor({1, 2, 4}, TinyModel::kFloat32, std::vector<float>(8, 0.0f));
-  const int32_t anchors = m.tensor({2, 4}, TinyModel::kFloat32, {0.25f, 0.125f, 0.5f, 0.25f, 0.8f, 0.75f, 0.6f, 0.5f});
-  m.inputs = {input};
-  m.outputs = {m.tensor({1, 2, 4}), m.tensor({1, 2}), m.tensor({1, 2}), m.tensor({1})};
-  m.op(TinyModel::kReshape, {input}, {scores});
-  m.op(TinyModel::kCustom, {encodings, scores, anchors}, m.outputs, detect::testing::postprocess_options(2, 2));
-  const std::vector<uint8_t> bytes = m.build();
-  return std::string(bytes.begin(), bytes.end());
-}
-
 class DropIn : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!fs::exists(kRoot / "models" / "coco_labels.txt") || !fs::exists(kDog)) return;
     tmp_ = new TempDir;
     const fs::path tiny = tmp_->path() / "tiny.tflite";
-    write_file(tiny, tiny_ssd_model());
+    const std::vector<uint8_t> tiny_bytes = detect::testing::tiny_float_ssd();
+    write_file(tiny, std::string(tiny_bytes.begin(), tiny_bytes.end()));
     const std::string model = (kRoot / "models" / "mobilenet_ssd_v2_coco_quant_postprocess.tflite").string();
     ServerOptions o;
     o.args = {"--api-key", kKey,   "--workers", "3", "--max-body-mb", "4", "--model", model,
