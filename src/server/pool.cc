@@ -107,7 +107,9 @@ void Pool::work_loop(int index) {
     metrics_.queue_duration.observe(queue_ms / 1000.0);
     wire::ApiImage o;
     try {
-      const detect::Result result = detector->detect(p.job.bytes, p.job.filter);
+      detect::Result result = p.job.input == DetectJob::Input::rgb ? detector->detect_rgb(p.job.bytes, p.job.filter)
+                                                                   : detector->detect(p.job.bytes, p.job.filter);
+      if (p.job.raw != nullptr) *p.job.raw = std::move(result.raw);
       metrics_.inference_duration.observe(result.timing.inference_ms / 1000.0);
       o = wire::api_image("", result, queue_ms);
     } catch (const image::DecodeError& e) {

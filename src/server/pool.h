@@ -24,8 +24,16 @@ struct ModelMetrics;
 
 // One image waiting for a detector.
 struct DetectJob {
+  enum class Input {
+    encoded,  // a JPEG or PNG: decoded and resized
+    rgb,      // the model input as it is (Detector::detect_rgb)
+  };
   std::span<const uint8_t> bytes;  // owned by the waiting handler
   detect::Filter filter;
+  Input input = Input::encoded;
+  // When set (owned by the waiting handler): receives the model's raw
+  // outputs before the future is ready.
+  detect::RawOutputs* raw = nullptr;
 };
 
 class Pool {

@@ -18,6 +18,7 @@
 
 #include "detect/parallel.h"
 #include "server/connections.h"
+#include "server/kserve.h"
 #include "server/metrics.h"
 #include "server/pool.h"
 #include "server/request.h"
@@ -98,6 +99,7 @@ struct ServedModel {
   std::string file;
   std::unique_ptr<Pool> pool;
   int input_w = 0, input_h = 0;
+  KServeModel kserve;  // as the KServe V2 routes show it
 };
 
 class Service {
@@ -120,6 +122,8 @@ class Service {
   void deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                  const std::string& model_name);
   bool ready() const;
+  // The key from a header (these routes take no form field); HttpError 401 without it.
+  void require_key_header(const httplib::Request& req) const;
 
   const ServerOptions& o_;
   std::vector<ServedModel>& models_;
@@ -135,6 +139,11 @@ ServedModel& Service::model_named(const std::string& name) const {
   std::string names;
   for (const ServedModel& m : models_) names += (names.empty() ? "" : ", ") + m.name;
   throw HttpError(404, "no model named '" + name + "': this server has " + names);
+}
+
+void Service::require_key_header(const httplib::Request& req) const {
+  if (key_.required() && !key_.check_headers(req))
+    throw HttpError(401, "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY");
 }
 
 bool Service::ready() const {
@@ -163,8 +172,7 @@ std::vector<wire::ApiImage> Service::detect_images(ServedModel& model, const std
 void Service::detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   ServedModel* model = &models_.front();
   DetectRequest parsed = read_detect(req, res, reader, o_.max_body_mb, [&] {
-    if (key_.required() && !key_.check_headers(req))
-      throw HttpError(401, "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY");
+    require_key_header(req);
     if (req.has_param("model")) model = &model_named(req.get_param_value("model"));
   });
   const std::vector<Upload>& images = parsed.images;
@@ -227,6 +235,7 @@ const char* route_label(const std::string& path) {
                                  "/metrics"};
   for (const char* r : routes)
     if (path == r) return r;
+  if (const char* kserve = kserve_route_label(path)) return kserve;
   if (path.rfind("/v1/vision/custom/", 0) == 0) return "/v1/vision/custom/{model}";
   if (is_web_ui_path(path)) return "/";
   return "other";
@@ -324,6 +333,18 @@ void Service::install(httplib::Server& svr) {
   svr.Get("/metrics", [this](const Request&, Response& res) {
     res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  install_kserve(svr, {[this](const std::string& name) -> const KServeModel* {
+                         for (const ServedModel& m : models_)
+                           if (m.name == name) return &m.kserve;
+                         return nullptr;
+                       },
+                       [this] {
+                         std::vector<std::string> names;
+                         for (const ServedModel& m : models_) names.push_back(m.name);
+                         return names;
+                       },
+                       [this](const Request& req) { require_key_header(req); },
+                       [this] { return !draining.load(); }});
   install_web_ui(svr);
   // The wrong method on a known route: 405 with Allow.
   for (const char* path : {"/api/detect", kDeepStack, kCustomModel})
@@ -410,6 +431,7 @@ int run_server(const ServerOptions& options) {
     }
     m.pool = std::make_unique<Pool>(loaded[static_cast<size_t>(i)], labels, dopt, workers, o.max_queue,
                                     metrics.model(m.name));
+    m.kserve = {kserve_metadata(m.name, *loaded[static_cast<size_t>(i)]), m.pool.get()};
     models.push_back(std::move(m));
   }
 

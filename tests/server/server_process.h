@@ -358,4 +358,19 @@ class ServerProcess {
   int exit_status_ = -1;
 };
 
+// A test suite sharing one server: a suite's SetUpTestSuite calls start(),
+// the server stops after the suite's last test; each test first checks that
+// it still runs.
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void start(ServerOptions options) { server_ = new ServerProcess(std::move(options)); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(server_ != nullptr && server_->running()) << (server_ ? server_->log() : ""); }
+
+  static inline ServerProcess* server_ = nullptr;
+};
+
 }  // namespace lookout::server_test

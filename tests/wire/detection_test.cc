@@ -4,48 +4,13 @@
 // the jsonl golden and must equal theirs.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "wire/detection.h"
+#include "wire/golden.h"
 
 namespace lookout::wire {
 namespace {
 
-std::string golden_path(const std::string& name) { return std::string(LOOKOUT_SOURCE_DIR) + "/tests/wire/golden/" + name; }
-
-std::string read_golden(const std::string& name) {
-  std::ifstream in(golden_path(name));
-  EXPECT_TRUE(in) << "cannot open " << golden_path(name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> golden_lines(const std::string& name) {
-  std::vector<std::string> lines;
-  std::stringstream ss(read_golden(name));
-  for (std::string line; std::getline(ss, line);) lines.push_back(line);
-  return lines;
-}
-
-// The golden's one line, read as T and written back.
-template <typename T>
-T round_trip(const std::string& line) {
-  const T value = Json::parse(line).get<T>();
-  EXPECT_EQ(dump(Json(value)), line);
-  return value;
-}
-
-template <typename T>
-std::string refusal(const std::string& text) {
-  try {
-    (void)Json::parse(text).get<T>();
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
+using namespace lookout::wire::testing;
 
 TEST(ApiResponse, GoldenReadsIntoTheTypeAndWritesBackByteForByte) {
   const std::vector<std::string> lines = golden_lines("api_detect.json");

@@ -2,21 +2,13 @@
 // reader's leniency and refusals (README "Results file").
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "wire/golden.h"
 #include "wire/record.h"
 
 namespace lookout::wire {
 namespace {
 
-std::vector<std::string> golden_lines(const std::string& name) {
-  std::ifstream in(std::string(LOOKOUT_SOURCE_DIR) + "/tests/wire/golden/" + name);
-  EXPECT_TRUE(in) << name;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using lookout::wire::testing::golden_lines;
 
 Record read(const std::string& line) { return Json::parse(line).get<Record>(); }
 
