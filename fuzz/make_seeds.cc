@@ -5,9 +5,12 @@
 //   OUT/image/    the small photos of data/small as they are, every photo
 //                 re-encoded at 96 px (JPEG), tagged with each EXIF
 //                 orientation in both byte orders, and PNGs of every colour type
-//   OUT/request/  HTTP requests to /api/detect and /v1/vision/detection as
+//   OUT/request/  HTTP requests to /api/detect and /v1/vision/* as
 //                 curl and httplib send them (JSON base64, multipart, raw
-//                 body, query strings, chunked), with a real photo inside
+//                 body, query strings, chunked), with a real photo inside;
+//                 and to the KServe V2 routes (metadata, ready, inference
+//                 with a BYTES image or a small UINT8 tensor, flat, nested
+//                 or binary)
 // Usage: make_seeds REPO_ROOT OUT
 #include <cstdio>
 #include <filesystem>
@@ -123,6 +126,44 @@ void image_seeds(const fs::path& root, const fs::path& out) {
   }
 }
 
+// KServe V2 requests as tritonclient.http and curl send them.
+template <class Post>
+void kserve_seeds(const fs::path& out, const Post& post, const std::string& host, const std::string& b64) {
+  const std::string model = "/v2/models/mobilenet_ssd_v2_coco_quant_postprocess";
+  const std::string input = R"("name":"normalized_input_image_tensor",)";
+  write_bytes(out / "kserve_bytes.http",
+              post(model + "/infer", "application/json",
+                   R"({"id":"1","inputs":[{)" + input + R"("shape":[1],"datatype":"BYTES","data":[")" + b64 +
+                       R"("]}],"parameters":{"lookout_detections":true,"threshold":0.4}})"));
+  write_bytes(out / "kserve_tensor_outputs.http",
+              post(model + "/versions/1/infer", "application/json",
+                   R"({"inputs":[{)" + input + R"("shape":[1,1,2,3],"datatype":"UINT8","data":[0,1,2,253,254,255],)" +
+                       R"("parameters":{"binary_data":false}}],"outputs":[{"name":"TFLite_Detection_PostProcess:2"},)" +
+                       R"({"name":"lookout_detections","parameters":{"binary_data":true}}]})"));
+  write_bytes(out / "kserve_tensor_nested.http",
+              post(model + "/infer", "application/json",
+                   R"({"inputs":[{)" + input + R"("shape":[1,2,1,3],"datatype":"UINT8","data":[[[[1,2,3]],[[4,5,6]]]]}]})"));
+  write_bytes(out / "kserve_bool_fp32.http",
+              post(model + "/infer", "application/json",
+                   R"({"inputs":[{"name":"a","shape":[2],"datatype":"BOOL","data":[true,false]},)"
+                   R"({"name":"b","shape":[1],"datatype":"FP32","data":[1.5e-3]}]})"));
+  const std::pair<const char*, std::string> gets[] = {{"server_metadata", "/v2"},
+                                                      {"model_metadata", model},
+                                                      {"ready", model + "/versions/1/ready"},
+                                                      {"infer", "/v2/models/other/infer"}};
+  for (const auto& [name, path] : gets)
+    write_bytes(out / ("kserve_get_" + std::string(name) + ".http"), "GET " + path + " HTTP/1.1\r\n" + host + "\r\n");
+  write_bytes(out / "kserve_post_metadata.http", post(model, "application/json", "{}"));
+  // The binary tensor data extension: JSON, then a length-prefixed BYTES element.
+  const std::string json = R"({"inputs":[{)" + input +
+                           R"("shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":10}}],)"
+                           R"("parameters":{"binary_data_output":true}})";
+  const std::string element = std::string("\x06\0\0\0", 4) + "\xff\xd8\xff\xe0" "ab";
+  write_bytes(out / "kserve_binary.http",
+              post(model + "/infer", "application/octet-stream", json + element,
+                   "Inference-Header-Content-Length: " + std::to_string(json.size()) + "\r\n"));
+}
+
 void request_seeds(const fs::path& root, const fs::path& out) {
   const std::vector<uint8_t> photo = read_bytes(root / "data" / "small" / "libdlib19.1__frame_000100.jpg");
   const std::string jpeg(photo.begin(), photo.end());
@@ -160,6 +201,18 @@ void request_seeds(const fs::path& root, const fs::path& out) {
               post("/v1/vision/detection?min_confidence=0.2", multipart_type,
                    part("image", "frame.jpg", "image/jpeg", jpeg) + part("min_confidence", "", "", "0.6") + "--" +
                        boundary + "--\r\n"));
+  // As deepstack-python, Home Assistant and Frigate send it: the key as a form
+  // field, the image part with neither filename nor Content-Type.
+  write_bytes(out / "deepstack_api_key_field.http",
+              post("/v1/vision/detection", multipart_type,
+                   part("image", "", "", jpeg) + part("api_key", "", "", "fuzz-key") +
+                       part("min_confidence", "", "", "") + "--" + boundary + "--\r\n"));
+  write_bytes(out / "deepstack_custom_other_field.http",
+              post("/v1/vision/custom/second", multipart_type,
+                   part("upload", "frame.jpg", "image/jpeg", jpeg) + "--" + boundary + "--\r\n",
+                   "X-API-Key: fuzz-key\r\n"));
+  write_bytes(out / "deepstack_custom_list.http",
+              post("/v1/vision/custom/list", "application/x-www-form-urlencoded", "api_key=fuzz%2Dkey&x=1"));
   write_bytes(out / "deepstack_empty_image.http",
               post("/v1/vision/detection", multipart_type, part("image", "", "", "") + "--" + boundary + "--\r\n"));
   // Chunked, as a streaming client sends it.
@@ -175,6 +228,7 @@ void request_seeds(const fs::path& root, const fs::path& out) {
   write_bytes(out / "chunked.http", chunked);
   write_bytes(out / "wrong_type.http", post("/api/detect", "text/plain", "hello"));
   write_bytes(out / "get.http", "GET /api/detect?x=%41%zz&y HTTP/1.1\r\n" + host + "Range: bytes=0-1\r\n\r\n");
+  kserve_seeds(out, post, host, b64);
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 // would send it; httplib's own request parser (request line, headers, query
 // string, Content-Length or chunked body, multipart/form-data) hands it to
 // the server's detection routes (src/server/request.h: JSON, base64,
-// multipart fields, thresholds), served from memory without a socket. The
-// routes stop before the detector (the image path has its own target). A
+// multipart fields, thresholds) and to the KServe V2 routes (src/server/
+// kserve.h: model and version in the path, the inference request's JSON
+// tensors and binary tensor data), served from memory without a socket. The routes stop before
+// the detector (the image path has its own target): the KServe model here
+// has no pool, so a request that parses is answered 503. A
 // refusal is an HttpError shaped into a 4xx; any other exception, a crash
 // or a sanitizer report is a finding.
 #include <httplib.h>
@@ -14,6 +17,7 @@
 #include <cstring>
 #include <string>
 
+#include "server/kserve.h"
 #include "server/request.h"
 
 namespace {
@@ -49,6 +53,21 @@ class FuzzedStream : public httplib::Stream {
 
 constexpr int kMaxBodyMb = 1;
 
+// The served model's metadata, as `lookout serve` reads it from the SSD
+// MobileNet V2 file (tests/wire/golden/kserve_model_metadata.json).
+lookout::server::KServeModel kserve_model() {
+  lookout::server::KServeModel m;
+  m.metadata = {"mobilenet_ssd_v2_coco_quant_postprocess",
+                {"1"},
+                "tflite",
+                {{"normalized_input_image_tensor", "UINT8", {1, 300, 300, 3}}},
+                {{"TFLite_Detection_PostProcess", "FP32", {1, 20, 4}},
+                 {"TFLite_Detection_PostProcess:1", "FP32", {1, 20}},
+                 {"TFLite_Detection_PostProcess:2", "FP32", {1, 20}},
+                 {"TFLite_Detection_PostProcess:3", "FP32", {1}}}};
+  return m;
+}
+
 class FuzzServer : public httplib::Server {
  public:
   FuzzServer() {
@@ -57,10 +76,20 @@ class FuzzServer : public httplib::Server {
     Post("/api/detect", [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
       lookout::server::read_detect(req, res, reader, kMaxBodyMb, [] {});
     });
-    Post("/v1/vision/detection",
+    // A key is set, so both ways of sending it (headers before the body, the
+    // api_key form field after it) are exercised.
+    static const lookout::server::ApiKey key("fuzz-key");
+    Post(R"(/v1/vision/(detection|custom/[^/]+))",
          [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-           lookout::server::read_deepstack(req, res, reader, kMaxBodyMb, [] {});
+           if (req.path == "/v1/vision/custom/list")
+             lookout::server::read_deepstack_auth(req, res, reader, kMaxBodyMb, key);
+           else
+             lookout::server::read_deepstack(req, res, reader, kMaxBodyMb, key, [] {});
          });
+    lookout::server::install_kserve(
+        *this, {[this](const std::string& name) { return name == kserve_.metadata.name ? &kserve_ : nullptr; },
+                [this] { return std::vector<std::string>{kserve_.metadata.name}; }, [](const httplib::Request&) {},
+                [] { return true; }});
     // As in the server: HttpError is a refusal; any other exception would be a 500, a bug.
     set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       try {
@@ -76,6 +105,9 @@ class FuzzServer : public httplib::Server {
     bool closed = false;
     process_request(stream, /*close_connection=*/true, closed, nullptr);
   }
+
+ private:
+  const lookout::server::KServeModel kserve_ = kserve_model();
 };
 
 }  // namespace

@@ -106,9 +106,9 @@ load_state() {
 # tbf for one direction: rate, a burst of 2 ms of traffic (at least 10
 # full-size frames) and a queue of up to 200 ms. The queue is long because
 # the delay proxy acknowledges at once: TCP sees no round trip, so its window
-# outgrows a short queue. At 50 ms, a third of a 10 mbit upload's packets
-# were dropped and resent, which added ~20 ms per request and scattered
-# the link fit (r2 0.945); at 200 ms none are (r2 1.000).
+# outgrows a short queue. With 50 ms, a third of a 10 mbit upload's packets
+# are dropped and resent, adding ~20 ms per request and scattering the link
+# fit (r2 0.945); with 200 ms none are (r2 1.000).
 tbf_args() {
   local bps=$1
   local burst=$(( bps / 8 / 500 ))

@@ -104,14 +104,39 @@ window.addEventListener('unhandledrejection', (e) => showError(`page error: ${e.
 
 // ---- model info ----------------------------------------------------------
 
+let models = [];        // /api/model's "models": the first is the server's default
+let modelChoice = '';   // the name new photos are sent to ('' = the default)
+
+function describeModel(m, classes) {
+  const input = m.input || {};
+  return `${m.model} · input ${input.width}×${input.height}×${input.channels} · ` +
+    `${m.backend} backend · ${plural(m.workers, 'worker')} · ${plural(classes, 'class', 'classes')}`;
+}
+
 async function loadModelInfo() {
   const info = $('model-info');
   try {
     const { res, body, text } = await apiFetch('/api/model', () => ({}));
     if (!res.ok || !body) throw new Error(apiErrorMessage(res, body, text));
-    const input = body.input || {};
-    info.textContent = `${body.model} · input ${input.width}×${input.height}×${input.channels} · ` +
-      `${body.backend} backend · ${plural(body.workers, 'worker')} · ${plural(body.labels.length, 'class', 'classes')}`;
+    const classes = (body.labels || []).length;
+    models = Array.isArray(body.models) && body.models.length ? body.models : [body];
+    info.textContent = describeModel(models[0], classes);
+    // Several models served: a menu picks the one new photos go to.
+    if (models.length > 1) {
+      const select = $('model-select');
+      for (const m of models) {
+        const option = document.createElement('option');
+        option.value = m.name;
+        option.textContent = m === models[0] ? `${m.name} (default)` : m.name;
+        select.append(option);
+      }
+      select.hidden = false;
+      $('model-label').hidden = false;
+      select.addEventListener('change', () => {
+        modelChoice = select.value === models[0].name ? '' : select.value;
+        info.textContent = describeModel(models.find((m) => m.name === select.value) || models[0], classes);
+      });
+    }
   } catch (e) {
     info.textContent = 'Model info unavailable.';
     showError(`/api/model: ${e.message}`);
@@ -149,7 +174,9 @@ async function detect(photo) {
   photo.card.querySelector('.state').textContent = 'Detecting…';
   let t0;  // per attempt: the time spent typing an API key is not round trip
   try {
-    const { res, body, text } = await apiFetch('/api/detect', () => {
+    photo.model = modelChoice;
+    const path = photo.model ? `/api/detect?model=${encodeURIComponent(photo.model)}` : '/api/detect';
+    const { res, body, text } = await apiFetch(path, () => {
       t0 = performance.now();
       const form = new FormData();
       form.append('threshold', String(REQUEST_THRESHOLD));

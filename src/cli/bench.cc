@@ -16,9 +16,9 @@
 #include "cli/commands.h"
 #include "cli/stats.h"
 #include "detect/detector.h"
-#include "detect/files.h"
 #include "detect/ssd_outputs.h"
 #include "engine/engine.h"
+#include "image/files.h"
 #include "image/image.h"
 
 namespace lookout::cli {
@@ -174,7 +174,7 @@ int bench_main(int argc, char** argv) {
     std::vector<std::filesystem::path> paths;
     for (const auto& f : files) {
       if (std::filesystem::is_directory(f)) {
-        const std::vector<std::filesystem::path> found = detect::find_images(f);
+        const std::vector<std::filesystem::path> found = image::find_images(f);
         paths.insert(paths.end(), found.begin(), found.end());
       } else {
         paths.emplace_back(f);
@@ -182,10 +182,10 @@ int bench_main(int argc, char** argv) {
     }
     if (paths.empty()) throw std::runtime_error("no images found in the given paths");
     for (const auto& p : paths) {
-      Input i{p.filename().string(), detect::read_file_bytes(p), false};
+      Input i{p.filename().string(), image::read_file_bytes(p), false};
       // A file of exactly the input tensor's size that is not a JPEG or PNG
       // is a raw tensor.
-      i.raw = i.bytes.size() == in.bytes && !detect::has_image_extension(p);
+      i.raw = i.bytes.size() == in.bytes && !image::has_image_extension(p);
       inputs.push_back(std::move(i));
     }
 

@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "client/collections.h"
-#include "detect/files.h"
+#include "detect/parallel.h"
 
 namespace lookout::cli {
 

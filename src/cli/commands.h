@@ -8,6 +8,10 @@
 
 #include "detect/detector.h"
 
+namespace CLI {
+class App;
+}
+
 namespace lookout::cli {
 
 // `path` as given, unless it is the default (relative to the repository) and
@@ -22,6 +26,9 @@ struct ModelFiles {
   std::shared_ptr<const detect::Labels> labels;
 };
 ModelFiles load_model_files(const std::string& model_path, const std::string& labels_path);
+// --model FILE and --labels FILE of a verb that runs a detector here; `role`
+// says which one ("local side") in their help, or is empty.
+void add_model_options(CLI::App& app, std::string& model_path, std::string& labels_path, const std::string& role);
 
 int bench_main(int argc, char** argv);
 int collections_main(int argc, char** argv);

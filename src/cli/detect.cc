@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -25,8 +24,9 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "detect/detector.h"
-#include "detect/files.h"
+#include "detect/parallel.h"
 #include "engine/engine.h"
+#include "image/files.h"
 #include "image/image.h"
 
 namespace lookout::cli {
@@ -66,7 +66,7 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& args) {
     }
     std::vector<fs::path> found;
     try {
-      found = detect::find_images(root);
+      found = image::find_images(root);
     } catch (const std::runtime_error& e) {
       throw UsageError(e.what());
     }
@@ -110,54 +110,49 @@ void draw_to_file(const std::vector<uint8_t>& bytes, const detect::Result& resul
   if (!f) throw std::runtime_error("cannot write " + out.string() + ": " + std::strerror(errno));
 }
 
-ImageRecord process(const Input& in, detect::Detector& detector, const RunOptions& options) {
-  ImageRecord r;
-  r.file = in.file;
+wire::DetectedFile process(const Input& in, detect::Detector& detector, const RunOptions& options) {
   std::vector<uint8_t> bytes;
+  detect::Result result;
   try {
-    bytes = detect::read_file_bytes(in.path);
-    r.result = detector.detect(bytes);
+    bytes = image::read_file_bytes(in.path);
+    result = detector.detect(bytes);
   } catch (const std::exception& e) {  // image::DecodeError, I/O, engine
-    r.error = e.what();
-    return r;
+    return wire::detected_file_failed(in.file, e.what());
   }
   if (!options.draw_dir.empty()) {
     try {
-      draw_to_file(bytes, r.result, options.draw_dir / in.draw_name, options.max_pixels);
+      draw_to_file(bytes, result, options.draw_dir / in.draw_name, options.max_pixels);
     } catch (const std::exception& e) {
-      r.error = std::string("drawing failed: ") + e.what();
+      return wire::detected_file_failed(in.file, std::string("drawing failed: ") + e.what());
     }
   }
-  return r;
+  return wire::detected_file(in.file, result);
 }
 
-// The shared queue and the in-order hand-over of results.
+// The in-order hand-over of results from the workers to the writer.
 struct Work {
-  const std::vector<Input>& inputs;
-  const RunOptions& options;
-  std::atomic<size_t> next{0};
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<std::optional<ImageRecord>> done;  // by input index
+  std::vector<std::optional<wire::DetectedFile>> done;  // by input index
   size_t finished = 0;                           // records in `done` so far
-  int workers_alive = 0;
-  std::string worker_error;                      // a detector that could not be created
+  bool stopped = false;                          // every worker has returned
+  std::string worker_error;                      // a detector that could not be created, or a worker's failure
 
-  Work(const std::vector<Input>& in, const RunOptions& opt) : inputs(in), options(opt), done(in.size()) {}
+  explicit Work(size_t inputs) : done(inputs) {}
 
-  void run(detect::Detector& detector) {
-    for (size_t i; (i = next.fetch_add(1)) < inputs.size();) {
-      ImageRecord r = process(inputs[i], detector, options);
-      std::lock_guard lock(mu);
-      done[i] = std::move(r);
-      ++finished;
-      cv.notify_one();
-    }
-  }
-  void worker_exit(const std::string& error) {
+  void finish(size_t i, wire::DetectedFile r) {
     std::lock_guard lock(mu);
-    --workers_alive;
-    if (!error.empty() && worker_error.empty()) worker_error = error;
+    done[i] = std::move(r);
+    ++finished;
+    cv.notify_one();
+  }
+  void note_error(const std::string& error) {
+    std::lock_guard lock(mu);
+    if (worker_error.empty()) worker_error = error;
+  }
+  void stop() {
+    std::lock_guard lock(mu);
+    stopped = true;
     cv.notify_one();
   }
 };
@@ -255,8 +250,7 @@ int detect_main(int argc, char** argv) {
   app.add_option("--max-pixels", max_pixels, "refuse images declaring more pixels than this, before decoding")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--model", model_path, "TFLite model file")->type_name("FILE")->capture_default_str();
-  app.add_option("--labels", labels_path, "labels file (\"id name\" lines)")->type_name("FILE")->capture_default_str();
+  add_model_options(app, model_path, labels_path, "");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -313,10 +307,10 @@ int detect_main(int argc, char** argv) {
   jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), inputs.size()));
 
   // The first detector here, so a model the engine refuses is a clean exit 2;
-  // the others are built by their own threads, in parallel.
-  std::unique_ptr<detect::Detector> first;
+  // the others are built by their own workers, in parallel.
+  std::vector<std::unique_ptr<detect::Detector>> detectors(static_cast<size_t>(jobs));
   try {
-    first = std::make_unique<detect::Detector>(model, labels, detector_options);
+    detectors[0] = std::make_unique<detect::Detector>(model, labels, detector_options);
   } catch (const std::exception& e) {
     std::cerr << "lookout detect: cannot create the detector: " << e.what() << "\n";
     return 2;
@@ -330,60 +324,64 @@ int detect_main(int argc, char** argv) {
   for (const Input& in : inputs) files.push_back(in.file);
   const std::vector<int64_t> image_ids = coco_image_ids(files);
 
-  RunOptions run_options{draw_dir, max_pixels};
-  Work work(inputs, run_options);
+  const RunOptions run_options{draw_dir, max_pixels};
+  Work work(inputs.size());
   Progress progress(inputs.size(), isatty(STDERR_FILENO) != 0);
   Summary summary;
 
   const auto t_run = Clock::now();
-  work.workers_alive = jobs;
-  std::vector<std::thread> workers;
-  for (int j = 0; j < jobs; ++j) {
-    workers.emplace_back([&, j] {
-      std::string error;
-      try {
-        if (j == 0) {
-          work.run(*first);
-        } else {
-          detect::Detector detector(model, labels, detector_options);
-          work.run(detector);
-        }
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      work.worker_exit(error);
-    });
-  }
+  std::thread runner([&] {
+    try {
+      detect::parallel_for(
+          inputs.size(), jobs,
+          [&](int w, size_t i) {
+            work.finish(i, process(inputs[i], *detectors[static_cast<size_t>(w)], run_options));
+            return true;
+          },
+          [&](int w) {  // a detector that cannot be built leaves its share to the others
+            if (w == 0) return true;
+            try {
+              detectors[static_cast<size_t>(w)] = std::make_unique<detect::Detector>(model, labels, detector_options);
+              return true;
+            } catch (const std::exception& e) {
+              work.note_error(e.what());
+              return false;
+            }
+          });
+    } catch (const std::exception& e) {
+      work.note_error(e.what());
+    }
+    work.stop();
+  });
 
   writer->begin();
   size_t emitted = 0;
   std::string fatal;
   while (emitted < inputs.size()) {
-    std::vector<ImageRecord> ready;
+    std::vector<std::pair<wire::DetectedFile, int64_t>> ready;  // with its COCO image id
     size_t finished = 0;
     {
       std::unique_lock lock(work.mu);
       work.cv.wait_for(lock, std::chrono::milliseconds(100),
-                       [&] { return work.done[emitted].has_value() || work.workers_alive == 0; });
+                       [&] { return work.done[emitted].has_value() || work.stopped; });
       for (; emitted < inputs.size() && work.done[emitted].has_value(); ++emitted) {
-        ready.push_back(std::move(*work.done[emitted]));
+        ready.emplace_back(std::move(*work.done[emitted]), image_ids[emitted]);
         work.done[emitted].reset();
-        ready.back().image_id = image_ids[emitted];
       }
       finished = work.finished;
-      if (ready.empty() && work.workers_alive == 0 && emitted < inputs.size()) {
+      if (ready.empty() && work.stopped && emitted < inputs.size()) {
         fatal = work.worker_error.empty() ? "the workers stopped early" : work.worker_error;
         break;
       }
     }
     if (!ready.empty() && out_is_terminal) progress.clear();
-    for (const ImageRecord& r : ready) {
-      writer->write(r);
-      summary.add(r);
+    for (const auto& [file, image_id] : ready) {
+      writer->write(file, image_id);
+      summary.add(file);
     }
     progress.update(finished);
   }
-  for (std::thread& t : workers) t.join();
+  runner.join();
   progress.clear();
   const double wall_s = std::chrono::duration<double>(Clock::now() - t_run).count();
   summary.set_run(wall_s, setup_s, jobs, threads, backend);

@@ -13,15 +13,15 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "client/run.h"
-#include "detect/files.h"
+#include "detect/parallel.h"
 #include "offload/measure.h"
+#include "wire/offload.h"
 
 namespace lookout::cli {
 
 namespace {
 
 namespace fs = std::filesystem;
-using ojson = nlohmann::ordered_json;
 
 const char* kFooter = R"(
 What it does:
@@ -60,10 +60,10 @@ double pct_error(double predicted, double measured) {
 
 // Runs `jobs` on fresh workers for `targets`, into a new results file.
 struct ValidationRun {
-  std::vector<client::Record> records;
+  std::vector<wire::Record> records;
   double wall_s = 0;
 };
-ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jobs,
+ValidationRun validate(const char* what, const std::vector<client::ImageFile>& jobs,
                        const std::vector<client::TargetSpec>& targets, const client::WorkerPlan& plan,
                        const std::string& collection, const std::string& label, const fs::path& file,
                        bool show_progress) {
@@ -74,8 +74,8 @@ ValidationRun validate(const char* what, const std::vector<client::ImageJob>& jo
                workers.size() == 1 ? "" : "s");
   Progress progress(jobs.size(), show_progress);
   ValidationRun run;
-  const client::RunStats stats = client::run_jobs(jobs, workers, {collection, client::schedule_name(targets), label}, &out, {},
-                                                  [&](const client::Record& r) {
+  const client::RunStats stats = client::process_images(jobs, workers, {collection, client::schedule_name(targets), label}, &out, {},
+                                                  [&](const wire::Record& r) {
                                                     run.records.push_back(r);
                                                     progress.update(run.records.size());
                                                   });
@@ -114,8 +114,7 @@ int offload_main(int argc, char** argv) {
   app.add_flag("--no-validate", no_validate, "model and verdict only: skip the local, remote and hybrid runs");
   app.add_option("--api-key", plan.http.api_key, "API key for the remote (sent as X-API-Key)")->envname("LOOKOUT_API_KEY");
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
-  app.add_option("--model", model_path, "TFLite model file (local side)")->capture_default_str();
-  app.add_option("--labels", labels_path, "labels file (local side)")->capture_default_str();
+  add_model_options(app, model_path, labels_path, "local side");
   app.add_flag("--quiet,-q", quiet, "no progress bars");
   try {
     app.parse(argc, argv);
@@ -130,7 +129,7 @@ int offload_main(int argc, char** argv) {
 
   client::TargetSpec remote;
   const client::TargetSpec local{"local", true};
-  std::vector<client::ImageJob> jobs;
+  std::vector<client::ImageFile> jobs;
   std::optional<offload::CostModel> model;
   double mean_bytes = 0;
   try {
@@ -145,7 +144,7 @@ int offload_main(int argc, char** argv) {
     mean_bytes = offload::mean_file_bytes(jobs);
 
     // 1. Measurements, one image at a time on each side.
-    const std::vector<client::ImageJob> sample = offload::size_spread_sample(jobs, sample_size);
+    const std::vector<client::ImageFile> sample = offload::size_spread_sample(jobs, sample_size);
     std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n", jobs.size(),
                  collection.c_str(), mean_bytes / 1024.0, sample.size());
     offload::SampleRecords timed;
@@ -197,9 +196,9 @@ int offload_main(int argc, char** argv) {
   std::printf("verdict: %s\n", model->verdict().c_str());
   std::fflush(stdout);
 
-  ojson doc = model->to_json(collection, jobs.size(), mean_bytes);
-  doc["hybrid"] = {{"predicted_s", hybrid.wall_s}, {"predicted_local_share", hybrid.local_share}};
-  doc["runs"] = ojson::array();
+  wire::OffloadSummary summary = model->summary(collection, jobs.size(), mean_bytes);
+  summary.hybrid.predicted_s = hybrid.wall_s;
+  summary.hybrid.predicted_local_share = hybrid.local_share;
 
   // 3. Predicted vs measured on the whole collection.
   int status = 0;
@@ -225,9 +224,9 @@ int offload_main(int argc, char** argv) {
       const offload::RunMeasurement rm = offload::measure_run(rr.records, rr.wall_s);
       const offload::RunMeasurement hm = offload::measure_run(hr.records, hr.wall_s);
       size_t hybrid_local = 0, failures = 0;
-      for (const client::Record& r : hr.records) hybrid_local += r.target == "local" ? 1 : 0;
+      for (const wire::Record& r : hr.records) hybrid_local += r.target == "local" ? 1 : 0;
       for (const auto* run : {&lr, &rr, &hr})
-        for (const client::Record& r : run->records) failures += r.ok ? 0 : 1;
+        for (const wire::Record& r : run->records) failures += r.ok ? 0 : 1;
       const double share = hr.records.empty() ? 0.0 : static_cast<double>(hybrid_local) / static_cast<double>(hr.records.size());
       std::printf("  local         %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", lp.ms_per_image,
                   lm.ms_per_image, pct_error(lp.ms_per_image, lm.ms_per_image));
@@ -243,27 +242,19 @@ int offload_main(int argc, char** argv) {
         std::printf("  %zu images failed in the runs (see the results files)\n", failures);
         status = 1;
       }
-      doc["hybrid"]["measured_s"] = hm.wall_s;
-      doc["hybrid"]["local_images"] = hybrid_local;
-      doc["hybrid"]["remote_images"] = hr.records.size() - hybrid_local;
-      doc["measured"] = {{"local_ms_per_image", lm.ms_per_image},
-                         {"remote_ms_per_image", rm.ms_per_image},
-                         {"local_wall_s", lm.wall_s},
-                         {"remote_wall_s", rm.wall_s},
-                         {"hybrid_wall_s", hm.wall_s},
-                         {"agrees_with_verdict", measured_remote_pays == model->remote_pays()}};
-      doc["runs"].push_back({{"label", std::string("remote ") + link},
-                             {"bandwidth_mbps", rp.bandwidth_mbps},
-                             {"rtt_ms", rp.rtt_ms},
-                             {"ms_per_image", rm.ms_per_image},
-                             {"predicted_ms_per_image", t_remote}});
+      summary.hybrid.measured_s = hm.wall_s;
+      summary.hybrid.local_images = hybrid_local;
+      summary.hybrid.remote_images = hr.records.size() - hybrid_local;
+      summary.measured = wire::OffloadSummary::Measured{lm.ms_per_image, rm.ms_per_image, lm.wall_s, rm.wall_s, hm.wall_s,
+                                                        measured_remote_pays == model->remote_pays()};
+      summary.runs.push_back({std::string("remote ") + link, rp.bandwidth_mbps, rp.rtt_ms, rm.ms_per_image, t_remote});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "lookout offload: validation run failed: %s\n", e.what());
       status = 2;
     }
   }
   std::ofstream f(json_path, std::ios::trunc);
-  f << doc.dump(2) << '\n';
+  f << wire::offload_text(summary);
   f.close();
   if (!f) {
     std::fprintf(stderr, "lookout offload: cannot write %s\n", json_path.c_str());

@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include "cli/stats.h"
+#include "wire/number.h"
 
 #include <algorithm>
 #include <charconv>
@@ -15,26 +16,7 @@ namespace lookout::cli {
 
 namespace {
 
-// The shortest decimal that reads back as `v` ("0.96", not 0.9599999785...).
-std::string shortest(float v) {
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  if (ec != std::errc()) return "0";
-  return std::string(buf, end);
-}
-
-// A float as a JSON number without float->double noise.
-double clean(float v) { return std::strtod(shortest(v).c_str(), nullptr); }
-
-// Compact JSON; bytes that are not UTF-8 (file names on Linux may hold any)
-// become U+FFFD instead of throwing.
-std::string dump(const nlohmann::ordered_json& j) { return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace); }
-
-double round_ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
-
-nlohmann::ordered_json box_json(const detect::Box& b) {
-  return {{"xmin", clean(b.xmin)}, {"ymin", clean(b.ymin)}, {"xmax", clean(b.xmax)}, {"ymax", clean(b.ymax)}};
-}
+double round_ms(double ms) { return wire::ms(ms); }
 
 // "123" -> 123; anything else (empty, non-digits, too long for int64) -> -1.
 int64_t parse_id(const std::string& digits) {
@@ -59,112 +41,67 @@ int64_t file_name_id(const std::string& file) {
   return -1;
 }
 
-// RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // ---- formats ---------------------------------------------------------------
 
 class TableWriter : public Writer {
  public:
-  explicit TableWriter(std::ostream& out) : out_(out) {}
-  void write(const ImageRecord& r) override {
-    if (!r.ok()) {
-      out_ << r.file << "  FAILED: " << r.error << "\n" << std::flush;
+  using Writer::Writer;
+  void write(const wire::DetectedFile& f, int64_t) override {
+    if (f.error) {
+      out_ << f.file << "  FAILED: " << *f.error << "\n" << std::flush;
       return;
     }
-    const auto& res = r.result;
     char line[256];
-    std::snprintf(line, sizeof line, "  %dx%d  %.1f ms  %zu object%s", res.width, res.height, res.timing.total_ms(),
-                  res.detections.size(), res.detections.size() == 1 ? "" : "s");
-    out_ << r.file << line;
-    if (res.orientation != 1) out_ << "  (EXIF orientation " << res.orientation << ")";
+    std::snprintf(line, sizeof line, "  %dx%d  %.1f ms  %zu object%s", f.width, f.height, f.timing.total,
+                  f.detections.size(), f.detections.size() == 1 ? "" : "s");
+    out_ << f.file << line;
+    if (f.orientation != 1) out_ << "  (EXIF orientation " << f.orientation << ")";
     out_ << "\n";
-    for (const auto& d : res.detections) {
+    for (const wire::Detection& d : f.detections) {
+      const wire::Box px = d.box_px.value_or(wire::Box{});
       std::snprintf(line, sizeof line, "  %-14s %.2f  [%ld, %ld, %ld, %ld]\n", d.label.c_str(),
-                    static_cast<double>(d.score), std::lround(d.box_px.xmin), std::lround(d.box_px.ymin),
-                    std::lround(d.box_px.xmax), std::lround(d.box_px.ymax));
+                    static_cast<double>(d.score), std::lround(px.xmin), std::lround(px.ymin), std::lround(px.xmax),
+                    std::lround(px.ymax));
       out_ << line;
     }
     out_ << std::flush;
   }
-
- private:
-  std::ostream& out_;
 };
 
 class JsonWriter : public Writer {
  public:
-  explicit JsonWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void begin() override { out_ << "{\"images\":[" << std::flush; }
-  void write(const ImageRecord& r) override {
-    out_ << (first_ ? "\n" : ",\n") << dump(record_json(r)) << std::flush;
+  void write(const wire::DetectedFile& f, int64_t) override {
+    out_ << (first_ ? "\n" : ",\n") << wire::dump(f) << std::flush;
     first_ = false;
   }
-  void end(const Summary& s) override { out_ << "\n],\n\"summary\":" << dump(s.to_json()) << "}\n" << std::flush; }
+  void end(const Summary& s) override { out_ << "\n],\n\"summary\":" << wire::dump(s.to_json()) << "}\n" << std::flush; }
 
  private:
-  std::ostream& out_;
   bool first_ = true;
 };
 
 class JsonlWriter : public Writer {
  public:
-  explicit JsonlWriter(std::ostream& out) : out_(out) {}
-  void write(const ImageRecord& r) override { out_ << dump(record_json(r)) << "\n" << std::flush; }
-
- private:
-  std::ostream& out_;
+  using Writer::Writer;
+  void write(const wire::DetectedFile& f, int64_t) override { out_ << wire::dump(f) << "\n" << std::flush; }
 };
 
 class CsvWriter : public Writer {
  public:
-  explicit CsvWriter(std::ostream& out) : out_(out) {}
-  void begin() override {
-    out_ << "file,width,height,class_id,label,score,xmin,ymin,xmax,ymax,xmin_norm,ymin_norm,xmax_norm,ymax_norm,error\n"
-         << std::flush;
-  }
-  void write(const ImageRecord& r) override {
-    const std::string file = csv_field(r.file);
-    if (!r.ok()) {
-      out_ << file << ",,,,,,,,,,,,,," << csv_field(r.error) << "\n" << std::flush;
-      return;
-    }
-    for (const auto& d : r.result.detections) {
-      out_ << file << ',' << r.result.width << ',' << r.result.height << ',' << d.class_id << ',' << csv_field(d.label)
-           << ',' << shortest(d.score) << ',' << shortest(d.box_px.xmin) << ',' << shortest(d.box_px.ymin) << ','
-           << shortest(d.box_px.xmax) << ',' << shortest(d.box_px.ymax) << ',' << shortest(d.box.xmin) << ','
-           << shortest(d.box.ymin) << ',' << shortest(d.box.xmax) << ',' << shortest(d.box.ymax) << ",\n";
-    }
-    out_ << std::flush;
-  }
-
- private:
-  std::ostream& out_;
+  using Writer::Writer;
+  void begin() override { out_ << wire::csv_header() << std::flush; }
+  void write(const wire::DetectedFile& f, int64_t) override { out_ << wire::csv_rows(f) << std::flush; }
 };
 
 class CocoWriter : public Writer {
  public:
-  explicit CocoWriter(std::ostream& out) : out_(out) {}
+  using Writer::Writer;
   void begin() override { out_ << "[" << std::flush; }
-  void write(const ImageRecord& r) override {
-    if (!r.ok()) return;
-    for (const auto& d : r.result.detections) {
-      const nlohmann::ordered_json entry = {
-          {"image_id", r.image_id},
-          {"category_id", detect::Labels::coco_category_id(d.class_id)},
-          {"bbox",
-           {clean(d.box_px.xmin), clean(d.box_px.ymin), clean(d.box_px.xmax - d.box_px.xmin),
-            clean(d.box_px.ymax - d.box_px.ymin)}},
-          {"score", clean(d.score)}};
-      out_ << (first_ ? "\n" : ",\n") << dump(entry);
+  void write(const wire::DetectedFile& f, int64_t image_id) override {
+    for (const wire::CocoResult& entry : wire::coco_results(image_id, f)) {
+      out_ << (first_ ? "\n" : ",\n") << wire::dump(entry);
       first_ = false;
     }
     out_ << std::flush;
@@ -172,7 +109,6 @@ class CocoWriter : public Writer {
   void end(const Summary&) override { out_ << (first_ ? "]\n" : "\n]\n") << std::flush; }
 
  private:
-  std::ostream& out_;
   bool first_ = true;
 };
 
@@ -196,45 +132,21 @@ std::vector<int64_t> coco_image_ids(const std::vector<std::string>& files) {
   return ids;
 }
 
-nlohmann::ordered_json record_json(const ImageRecord& r) {
-  if (!r.ok()) return {{"file", r.file}, {"error", r.error}};
-  const auto& res = r.result;
-  nlohmann::ordered_json dets = nlohmann::ordered_json::array();
-  for (const auto& d : res.detections)
-    dets.push_back({{"class_id", d.class_id},
-                    {"label", d.label},
-                    {"score", clean(d.score)},
-                    {"box", box_json(d.box)},
-                    {"box_px", box_json(d.box_px)}});
-  const auto& t = res.timing;
-  return {{"file", r.file},
-          {"width", res.width},
-          {"height", res.height},
-          {"orientation", res.orientation},
-          {"detections", std::move(dets)},
-          {"timing_ms",
-           {{"decode", round_ms(t.decode_ms)},
-            {"preprocess", round_ms(t.preprocess_ms)},
-            {"inference", round_ms(t.inference_ms)},
-            {"postprocess", round_ms(t.postprocess_ms)},
-            {"total", round_ms(t.total_ms())}}}};
-}
-
 // ---- summary ---------------------------------------------------------------
 
-void Summary::add(const ImageRecord& r) {
+void Summary::add(const wire::DetectedFile& f) {
   ++images_;
-  if (!r.ok()) {
-    failures_.emplace_back(r.file, r.error);
+  if (f.error) {
+    failures_.emplace_back(f.file, *f.error);
     return;
   }
-  const auto& t = r.result.timing;
-  decode_.push_back(t.decode_ms);
-  preprocess_.push_back(t.preprocess_ms);
-  inference_.push_back(t.inference_ms);
-  postprocess_.push_back(t.postprocess_ms);
-  total_.push_back(t.total_ms());
-  for (const auto& d : r.result.detections) {
+  const wire::StageTimes& t = f.timing;
+  decode_.push_back(t.decode);
+  preprocess_.push_back(t.preprocess);
+  inference_.push_back(t.inference);
+  postprocess_.push_back(t.postprocess);
+  total_.push_back(t.total);
+  for (const wire::Detection& d : f.detections) {
     ++per_class_[d.label];
     ++detections_;
   }

@@ -1,5 +1,5 @@
-// `lookout detect` results: one record per input image, written as it comes
-// (in input order) in one of the formats, and the closing summary.
+// `lookout detect` results: one wire::DetectedFile per input image, written as
+// it comes (in input order) in one of the formats, and the closing summary.
 #pragma once
 
 #include <cstdint>
@@ -11,17 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "detect/detector.h"
+#include "wire/detection.h"
 
 namespace lookout::cli {
-
-struct ImageRecord {
-  std::string file;        // the path as given or found while walking a directory
-  int64_t image_id = 0;    // COCO image_id (see coco_image_ids)
-  std::string error;       // empty = the image was processed
-  detect::Result result;   // when processed
-  bool ok() const { return error.empty(); }
-};
 
 // COCO image ids for the inputs, in order: when every file name is a
 // number (COCO val2017 style 000000397133.jpg -> 397133, or COCO 2014
@@ -30,15 +22,11 @@ struct ImageRecord {
 // (mixing both could give two images the same id).
 std::vector<int64_t> coco_image_ids(const std::vector<std::string>& files);
 
-// The record as JSON (json and jsonl formats): {"file","width","height",
-// "orientation","detections":[...],"timing_ms":{...}} or {"file","error"}.
-nlohmann::ordered_json record_json(const ImageRecord& record);
-
 // Counts, per-stage times and failures over the records, for the closing
 // summary (stderr, always) and the json format's "summary".
 class Summary {
  public:
-  void add(const ImageRecord& record);
+  void add(const wire::DetectedFile& file);
   void set_run(double wall_s, double setup_s, int jobs, int threads, const std::string& backend);
 
   size_t images() const { return images_; }
@@ -63,10 +51,15 @@ class Summary {
 // the last (with the summary, which only the json format embeds).
 class Writer {
  public:
+  explicit Writer(std::ostream& out) : out_(out) {}
   virtual ~Writer() = default;
   virtual void begin() {}
-  virtual void write(const ImageRecord& record) = 0;
+  // `image_id`: the file's COCO image id (coco_image_ids), for the coco format.
+  virtual void write(const wire::DetectedFile& file, int64_t image_id) = 0;
   virtual void end(const Summary& summary) { (void)summary; }
+
+ protected:
+  std::ostream& out_;
 };
 
 inline const std::vector<std::string>& format_names() {

@@ -1,6 +1,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/commands.h"
 
 namespace lookout::cli {
@@ -24,6 +26,14 @@ ModelFiles load_model_files(const std::string& model_path, const std::string& la
     throw std::runtime_error("model file " + model_file.string() +
                              " not found: run scripts/setup (or make run) to fetch it, or pass --model");
   return {engine::Model::from_file(model_file), detect::Labels::from_file(labels_file)};
+}
+
+void add_model_options(CLI::App& app, std::string& model_path, std::string& labels_path, const std::string& role) {
+  const std::string suffix = role.empty() ? "" : " (" + role + ")";
+  app.add_option("--model", model_path, "TFLite model file" + suffix)->type_name("FILE")->capture_default_str();
+  app.add_option("--labels", labels_path, "labels file (\"id name\" lines)" + suffix)
+      ->type_name("FILE")
+      ->capture_default_str();
 }
 
 }  // namespace lookout::cli

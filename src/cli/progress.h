@@ -21,7 +21,6 @@ class Progress {
   void update(size_t done, bool force = false);
   // Erases the line if drawn (call before writing anything else to the terminal).
   void clear();
-  bool visible() const { return visible_; }
 
   static constexpr size_t kManyImages = 20;
 

@@ -1,5 +1,5 @@
 // lookout report: results and offload summaries -> one self-contained HTML
-// page (src/offload/report.h does the work).
+// page (src/offload/report_data.h works out the numbers, report_page.h draws them).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -8,7 +8,8 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
-#include "offload/report.h"
+#include "offload/report_data.h"
+#include "offload/report_page.h"
 
 namespace lookout::cli {
 
@@ -59,7 +60,7 @@ int report_main(int argc, char** argv) {
     return 2;
   }
 
-  const std::string html = offload::render_html(input, chart_js);
+  const std::string html = offload::render_html(offload::aggregate(input), chart_js);
   std::ofstream out(output, std::ios::binary | std::ios::trunc);
   out << html;
   out.close();

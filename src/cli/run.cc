@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "client/run.h"
-#include "detect/files.h"
+#include "detect/parallel.h"
 
 namespace lookout::cli {
 
@@ -65,9 +65,9 @@ Examples:
   lookout run data/small --target local --target http://10.77.0.2:5029 --out hybrid.jsonl
   lookout run data/MEDIUM --target http://a:5029 --target http://b:5029 --concurrency 4 --out out.jsonl)";
 
-void print_failures(const std::vector<client::Record>& records) {
+void print_failures(const std::vector<wire::Record>& records) {
   size_t shown = 0, failed = 0;
-  for (const client::Record& r : records) {
+  for (const wire::Record& r : records) {
     if (r.ok) continue;
     ++failed;
     if (shown++ < 10) std::fprintf(stderr, "  failed: %s (%s): %s\n", r.image.c_str(), r.target.c_str(), r.error.c_str());
@@ -111,8 +111,7 @@ int run_main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 86400));
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
   app.add_option("--ca-cert", plan.http.ca_cert, "https: trust the CA certificates in FILE")->check(CLI::ExistingFile);
-  app.add_option("--model", model_path, "TFLite model file (local target)")->capture_default_str();
-  app.add_option("--labels", labels_path, "labels file (local target)")->capture_default_str();
+  add_model_options(app, model_path, labels_path, "local target");
   app.add_flag("--quiet,-q", quiet, "no progress bar and no table");
   try {
     app.parse(argc, argv);
@@ -123,7 +122,7 @@ int run_main(int argc, char** argv) {
   plan.http.verify_tls = !insecure;
 
   std::vector<client::TargetSpec> targets;
-  std::vector<client::ImageJob> jobs;
+  std::vector<client::ImageFile> jobs;
   std::vector<client::WorkerSlot> workers;
   std::unique_ptr<client::ResultsFile> results;
   const std::string collection = client::collection_name(dir);
@@ -148,20 +147,20 @@ int run_main(int argc, char** argv) {
 
   const std::string schedule = client::schedule_name(targets);
   size_t already = 0;
-  for (const client::ImageJob& j : jobs) already += results->is_done(collection, j.image) ? 1 : 0;
+  for (const client::ImageFile& j : jobs) already += results->is_done(collection, j.image) ? 1 : 0;
   if (!quiet)
     std::fprintf(stderr, "lookout run: %zu images in %s, %zu already done in %s; %s over %zu worker%s\n", jobs.size(),
                  collection.c_str(), already, out.c_str(), schedule.c_str(), workers.size(), workers.size() == 1 ? "" : "s");
 
   signal(SIGINT, on_sigint);
   Progress progress(jobs.size() - already, !quiet && isatty(STDERR_FILENO) != 0);
-  std::vector<client::Record> fresh;
+  std::vector<wire::Record> fresh;
   client::RunStats stats;
   try {
-    stats = client::run_jobs(
+    stats = client::process_images(
         jobs, workers, {collection, schedule, label}, results.get(),
         [&](const std::string& c, const std::string& image) { return results->is_done(c, image); },
-        [&](const client::Record& r) {
+        [&](const wire::Record& r) {
           fresh.push_back(r);
           progress.update(fresh.size());
         },
@@ -174,17 +173,17 @@ int run_main(int argc, char** argv) {
   progress.clear();
   signal(SIGINT, SIG_DFL);
 
-  std::vector<client::Record> all = results->previous();
+  std::vector<wire::Record> all = results->previous();
   all.insert(all.end(), fresh.begin(), fresh.end());
   size_t failed = 0;
   uint64_t file_bytes = 0, sent_bytes = 0;
-  for (const client::Record& r : fresh) {
+  for (const wire::Record& r : fresh) {
     failed += r.ok ? 0 : 1;
     file_bytes += r.file_bytes;
     sent_bytes += r.bytes_sent;
   }
   if (!quiet) {
-    std::fprintf(stderr, "\n%s", client::table3(client::summarize(all)).c_str());
+    std::fprintf(stderr, "\n%s", client::summary_table(client::summarize(all)).c_str());
     std::fprintf(stderr, "\nthis run: %zu images in %.1f s (%.1f images/s), %zu failed, %zu skipped (done before)\n",
                  stats.sent, stats.wall_s, stats.wall_s > 0 ? static_cast<double>(stats.sent) / stats.wall_s : 0.0,
                  failed, stats.skipped);
@@ -199,7 +198,7 @@ int run_main(int argc, char** argv) {
     return 1;
   }
   size_t failed_all = 0;
-  for (const client::Record& r : all) failed_all += r.ok ? 0 : 1;
+  for (const wire::Record& r : all) failed_all += r.ok ? 0 : 1;
   return failed_all > 0 ? 1 : 0;
 }
 

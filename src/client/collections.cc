@@ -6,7 +6,6 @@
 #include "client/collections.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -18,9 +17,9 @@
 #include <random>
 #include <set>
 #include <stdexcept>
-#include <thread>
 
-#include "detect/files.h"
+#include "detect/parallel.h"
+#include "image/files.h"
 
 namespace lookout::client {
 
@@ -110,7 +109,7 @@ std::vector<SourcePhoto> load_sources(const fs::path& dir) {
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && detect::has_image_extension(it->path())) files.push_back(it->path());
+    if (it->is_regular_file(type_ec) && image::has_image_extension(it->path())) files.push_back(it->path());
   }
   if (ec) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
   if (files.empty()) throw std::runtime_error("no .jpg, .jpeg or .png photos directly in " + dir.string());
@@ -118,7 +117,7 @@ std::vector<SourcePhoto> load_sources(const fs::path& dir) {
   std::vector<SourcePhoto> sources;
   for (const fs::path& f : files) {
     try {
-      sources.push_back({f.filename().string(), image::decode(detect::read_file_bytes(f), image::DecodeOptions{}).image});
+      sources.push_back({f.filename().string(), image::decode(image::read_file_bytes(f), image::DecodeOptions{}).image});
     } catch (const std::exception& e) {
       throw std::runtime_error("source photo " + f.string() + ": " + e.what());
     }
@@ -251,35 +250,21 @@ MakeResult make_collection(const std::vector<SourcePhoto>& sources, const Collec
   fs::remove(result.dir / kManifestName, ec);
 
   std::vector<DerivedFile> entries(spec.images);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;  // guards done, error, and serializes on_progress
+  std::mutex mutex;  // serializes on_progress
   size_t done = 0;
-  std::string error;
-  const auto work = [&] {
-    while (!failed) {
-      const size_t i = next++;
-      if (i >= spec.images) return;
-      try {
-        DerivedImage img = derive_image(sources, spec, i);
-        write_atomically(result.dir / img.meta.file, img.jpeg.data(), img.jpeg.size());
-        entries[i] = std::move(img.meta);
-      } catch (const std::exception& e) {
-        std::lock_guard lock(mutex);
-        if (!failed.exchange(true)) error = spec.name + " image " + std::to_string(i) + ": " + e.what();
-        return;
-      }
-      std::lock_guard lock(mutex);
-      ++done;
-      if (options.on_progress) options.on_progress(done, spec.images);
+  detect::parallel_for(spec.images, std::max(1, options.jobs), [&](int, size_t i) {
+    try {
+      DerivedImage img = derive_image(sources, spec, i);
+      write_atomically(result.dir / img.meta.file, img.jpeg.data(), img.jpeg.size());
+      entries[i] = std::move(img.meta);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(spec.name + " image " + std::to_string(i) + ": " + e.what());
     }
-  };
-  const int jobs = std::max(1, options.jobs);
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; j++) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
-  if (failed) throw std::runtime_error(error);
+    std::lock_guard lock(mutex);
+    ++done;
+    if (options.on_progress) options.on_progress(done, spec.images);
+    return true;
+  });
 
   // Numbered images from an earlier, different build, and stray temporaries.
   std::set<std::string> produced;

@@ -4,17 +4,17 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
-#include <thread>
 
-#include "detect/files.h"
+#include "detect/parallel.h"
+#include "image/files.h"
 
 namespace lookout::client {
 
 namespace fs = std::filesystem;
 
-std::vector<ImageJob> collection_jobs(const fs::path& dir) {
-  std::vector<ImageJob> jobs;
-  for (const fs::path& p : detect::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
+std::vector<ImageFile> collection_jobs(const fs::path& dir) {
+  std::vector<ImageFile> jobs;
+  for (const fs::path& p : image::find_images(dir)) jobs.push_back({p, p.lexically_relative(dir).generic_string()});
   return jobs;
 }
 
@@ -46,47 +46,43 @@ std::vector<WorkerSlot> make_workers(const std::vector<TargetSpec>& targets, con
   return workers;
 }
 
-RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
+RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
                   ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
-                  const std::function<void(const Record&)>& on_record, const std::atomic<bool>* stop) {
-  std::vector<const ImageJob*> todo;
-  for (const ImageJob& j : jobs)
+                  const std::function<void(const wire::Record&)>& on_record, const std::atomic<bool>* stop) {
+  std::vector<const ImageFile*> todo;
+  for (const ImageFile& j : jobs)
     if (!skip || !skip(stamp.collection, j.image)) todo.push_back(&j);
   RunStats stats;
   stats.skipped = jobs.size() - todo.size();
 
-  std::atomic<size_t> next{0};
   std::mutex mu;
   std::string write_error;
   const auto t0 = std::chrono::steady_clock::now();
-  auto work = [&](Worker& worker) {
-    for (size_t i; (stop == nullptr || !stop->load()) && (i = next.fetch_add(1)) < todo.size();) {
-      Record r = worker.process(*todo[i]);
+  if (!workers.empty())
+    detect::parallel_for(todo.size(), static_cast<int>(workers.size()), [&](int w, size_t i) {
+      if (stop != nullptr && stop->load()) return false;
+      wire::Record r = workers[static_cast<size_t>(w)].worker->process(*todo[i]);
       r.collection = stamp.collection;
       r.schedule = stamp.schedule;
       r.label = stamp.label;
       std::lock_guard lock(mu);
-      if (!write_error.empty()) return;
+      if (!write_error.empty()) return false;
       try {
         if (out != nullptr) out->append(r);
       } catch (const std::exception& e) {
         write_error = e.what();  // a full disk: stop everyone, nothing half-recorded
-        next.store(todo.size());
-        return;
+        return false;
       }
       ++stats.sent;
       if (on_record) on_record(r);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (WorkerSlot& w : workers) threads.emplace_back(work, std::ref(*w.worker));
-  for (std::thread& t : threads) t.join();
+      return true;
+    });
   stats.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!write_error.empty()) throw std::runtime_error(write_error);
   return stats;
 }
 
-std::vector<TargetSummary> summarize(const std::vector<Record>& records) {
+std::vector<TargetSummary> summarize(const std::vector<wire::Record>& records) {
   std::vector<TargetSummary> rows;
   auto row_for = [&](const std::string& target) {
     for (size_t i = 0; i < rows.size(); ++i)
@@ -95,7 +91,7 @@ std::vector<TargetSummary> summarize(const std::vector<Record>& records) {
     rows.back().target = target;
     return rows.size() - 1;
   };
-  for (const Record& r : records) {
+  for (const wire::Record& r : records) {
     const size_t mine = row_for(r.target), all = row_for("all");
     for (TargetSummary* s : {&rows[mine], &rows[all]}) {
       ++s->images;
@@ -123,7 +119,7 @@ std::vector<TargetSummary> summarize(const std::vector<Record>& records) {
   return rows;
 }
 
-std::string table3(const std::vector<TargetSummary>& rows) {
+std::string summary_table(const std::vector<TargetSummary>& rows) {
   std::string out;
   char line[512];
   std::snprintf(line, sizeof line, "%-28s %7s %6s %12s %10s %9s %10s\n", "target", "images", "failed",

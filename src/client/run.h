@@ -20,7 +20,7 @@
 namespace lookout::client {
 
 // The images of a collection directory, in path order, named relative to it.
-std::vector<ImageJob> collection_jobs(const std::filesystem::path& dir);
+std::vector<ImageFile> collection_jobs(const std::filesystem::path& dir);
 
 // The name records carry for a collection directory: its last component.
 std::string collection_name(const std::filesystem::path& dir);
@@ -65,9 +65,9 @@ struct RunStamp {
 // `on_record` (may be empty; called under a lock, one at a time). Jobs for
 // which `skip(collection, image)` is true are not sent. Stops taking new
 // jobs once `stop` becomes true.
-RunStats run_jobs(const std::vector<ImageJob>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
+RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
                   ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
-                  const std::function<void(const Record&)>& on_record, const std::atomic<bool>* stop = nullptr);
+                  const std::function<void(const wire::Record&)>& on_record, const std::atomic<bool>* stop = nullptr);
 
 // Per-target means over successful records: the experiment's Table 3.
 struct TargetSummary {
@@ -76,9 +76,9 @@ struct TargetSummary {
   double inference_ms = 0, upload_ms = 0, queue_ms = 0, round_trip_ms = 0, total_ms = 0;  // means over ok
   uint64_t file_bytes = 0, bytes_sent = 0;
 };
-std::vector<TargetSummary> summarize(const std::vector<Record>& records);
+std::vector<TargetSummary> summarize(const std::vector<wire::Record>& records);
 
 // The summary as a fixed-width table (ms), one row per target and "all".
-std::string table3(const std::vector<TargetSummary>& rows);
+std::string summary_table(const std::vector<TargetSummary>& rows);
 
 }  // namespace lookout::client

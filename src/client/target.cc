@@ -13,7 +13,7 @@
 
 #include <httplib.h>
 
-#include "detect/files.h"
+#include "image/files.h"
 #include "image/image.h"
 
 namespace lookout::client {
@@ -32,8 +32,8 @@ const char* sniff_content_type(const std::vector<uint8_t>& b) {
 
 // A failure before any server work: counted against the image only when it
 // cannot be read at all.
-Record failed(const ImageJob& job, const std::string& target, int status, std::string error, bool permanent) {
-  Record r;
+wire::Record failed(const ImageFile& job, const std::string& target, int status, std::string error, bool permanent) {
+  wire::Record r;
   r.image = job.image;
   r.target = target;
   r.ok = false;
@@ -52,14 +52,14 @@ class LocalWorker : public Worker {
               const detect::DetectorOptions& options)
       : detector_(std::move(model), std::move(labels), options) {}
 
-  Record process(const ImageJob& job) override {
+  wire::Record process(const ImageFile& job) override {
     std::vector<uint8_t> bytes;
     try {
-      bytes = detect::read_file_bytes(job.path);
+      bytes = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, "local", 0, e.what(), true);
     }
-    Record r;
+    wire::Record r;
     r.image = job.image;
     r.target = "local";
     r.attempts = 1;
@@ -77,8 +77,7 @@ class LocalWorker : public Worker {
       r.timing.inference = t.inference_ms;
       r.timing.postprocess = t.postprocess_ms;
       r.timing.total = t.total_ms();
-      for (const detect::Detection& d : result.detections)
-        r.detections.push_back({d.class_id, d.label, d.score, d.box.xmin, d.box.ymin, d.box.xmax, d.box.ymax});
+      r.detections = wire::from_detector(result.detections);
     } catch (const image::DecodeError& e) {
       r.status = 400;
       r.error = e.what();
@@ -126,9 +125,8 @@ std::string error_text(httplib::Error e, const std::string& target) {
 // The reason in an error answer: {"error": "..."} when it is ours, else the status line.
 std::string answer_error(const httplib::Response& res) {
   try {
-    const json j = json::parse(res.body);
-    if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
-  } catch (const json::exception&) {
+    return wire::Json::parse(res.body).get<wire::ErrorBody>().error;
+  } catch (const std::exception&) {
   }
   return "HTTP " + std::to_string(res.status);
 }
@@ -143,16 +141,16 @@ class HttpWorker : public Worker {
     // server's kernel has acknowledged the whole body (the upload time).
     client_->set_socket_options([this](int fd) { fd_ = fd; });
     if (options_.resize_before_upload) {
-      const json info = fetch_model_info(target, options);
-      input_width_ = info.at("input").at("width").get<int>();
-      input_height_ = info.at("input").at("height").get<int>();
+      const wire::ModelInfo info = fetch_model_info(target, options).models.front();
+      input_width_ = info.width;
+      input_height_ = info.height;
     }
   }
 
-  Record process(const ImageJob& job) override {
+  wire::Record process(const ImageFile& job) override {
     std::vector<uint8_t> original;
     try {
-      original = detect::read_file_bytes(job.path);
+      original = image::read_file_bytes(job.path);
     } catch (const std::exception& e) {
       return failed(job, target_.name, 0, e.what(), true);
     }
@@ -162,7 +160,7 @@ class HttpWorker : public Worker {
       try {
         body = shrink_for_upload(std::move(original), input_width_, input_height_, options_.resize_quality);
       } catch (const std::exception& e) {
-        Record r = failed(job, target_.name, 400, std::string("cannot resize before upload: ") + e.what(), true);
+        wire::Record r = failed(job, target_.name, 400, std::string("cannot resize before upload: ") + e.what(), true);
         r.file_bytes = file_bytes;
         return r;
       }
@@ -171,7 +169,7 @@ class HttpWorker : public Worker {
       body.bytes = std::move(original);
     }
 
-    Record r;
+    wire::Record r;
     double backoff = options_.backoff_first_ms;
     for (int attempt = 1;; ++attempt) {
       r = send_once(job, body);
@@ -207,8 +205,8 @@ class HttpWorker : public Worker {
     }
   }
 
-  Record send_once(const ImageJob& job, const Prepared& body) {
-    Record r;
+  wire::Record send_once(const ImageFile& job, const Prepared& body) {
+    wire::Record r;
     r.image = job.image;
     r.target = target_.name;
     r.bytes_sent = body.bytes.size();
@@ -243,41 +241,47 @@ class HttpWorker : public Worker {
       r.error = answer_error(*res);
       return r;
     }
-    json doc;
+    wire::Json doc;
     try {
-      doc = json::parse(res->body);
-    } catch (const json::exception&) {
+      doc = wire::Json::parse(res->body);
+    } catch (const wire::Json::exception&) {
       r.error = "HTTP " + std::to_string(res->status) + ": the answer is not JSON";
       r.permanent = res->status >= 400 && res->status < 500;
       return r;
     }
-    const json* item = nullptr;
-    if (doc.contains("results") && doc["results"].is_array() && !doc["results"].empty()) item = &doc["results"][0];
-    if (item != nullptr && item->contains("timing_ms")) {
-      const json& t = (*item)["timing_ms"];
-      auto num = [&](const char* k) { return t.contains(k) && t[k].is_number() ? t[k].get<double>() : 0.0; };
-      r.timing.queue = num("queue");
-      r.timing.decode = num("decode");
-      r.timing.preprocess = num("preprocess");
-      r.timing.inference = num("inference");
-      r.timing.postprocess = num("postprocess");
+    // Error answers carry no "results"; the status and error body say why.
+    wire::ApiResponse answer;
+    if (doc.is_object() && doc.contains("results")) {
+      try {
+        answer = doc.get<wire::ApiResponse>();
+      } catch (const wire::FormatError& e) {
+        r.error = "HTTP " + std::to_string(res->status) + ": not an /api/detect answer: " + e.what();
+        r.permanent = res->status >= 400 && res->status < 500;
+        return r;
+      }
     }
-    if (res->status != 200 || item == nullptr || item->value("status", 0) != 200) {
+    const wire::ApiImage* item = answer.results.empty() ? nullptr : &answer.results[0];
+    if (item != nullptr) {
+      const wire::StageTimes& t = item->timing;
+      r.timing.queue = t.queue.value_or(0.0);
+      r.timing.decode = t.decode;
+      r.timing.preprocess = t.preprocess;
+      r.timing.inference = t.inference;
+      r.timing.postprocess = t.postprocess;
+    }
+    if (res->status != 200 || item == nullptr || item->status != 200) {
       r.error = answer_error(*res);
-      if (item != nullptr && item->contains("error") && (*item)["error"].is_string()) r.error = (*item)["error"];
-      if (item != nullptr && item->contains("status") && (*item)["status"].is_number()) r.status = (*item)["status"];
+      if (item != nullptr && item->error) r.error = *item->error;
+      if (item != nullptr) r.status = item->status;
       // 4xx: this image or this request is wrong; retrying will not help.
       r.permanent = r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
       return r;
     }
     r.ok = true;
-    r.width = item->value("width", 0);
-    r.height = item->value("height", 0);
-    for (const json& d : item->value("detections", json::array())) {
-      const json& b = d.at("box");
-      r.detections.push_back({d.value("class_id", 0), d.value("label", ""), d.value("score", 0.0),
-                              b.value("xmin", 0.0), b.value("ymin", 0.0), b.value("xmax", 0.0), b.value("ymax", 0.0)});
-    }
+    r.width = item->width;
+    r.height = item->height;
+    r.detections = item->detections;
+    for (wire::Detection& d : r.detections) d.box_px.reset();
     return r;
   }
 
@@ -332,16 +336,18 @@ Prepared shrink_for_upload(std::vector<uint8_t> original, int width, int height,
   return p;
 }
 
-json fetch_model_info(const TargetSpec& target, const HttpOptions& options) {
+wire::ModelCatalog fetch_model_info(const TargetSpec& target, const HttpOptions& options) {
   auto c = make_client(target, options);
   httplib::Result res = c->Get("/api/model", auth_headers(options));
   if (!res) throw std::runtime_error(target.name + "/api/model: " + error_text(res.error(), target.name));
   if (res->status != 200)
     throw std::runtime_error(target.name + "/api/model: " + answer_error(*res));
   try {
-    return json::parse(res->body);
-  } catch (const json::exception& e) {
+    return wire::Json::parse(res->body).get<wire::ModelCatalog>();
+  } catch (const wire::Json::exception& e) {
     throw std::runtime_error(target.name + "/api/model: not JSON: " + e.what());
+  } catch (const wire::FormatError& e) {
+    throw std::runtime_error(target.name + "/api/model: " + e.what());
   }
 }
 

@@ -28,7 +28,7 @@ struct TargetSpec {
 // Throws std::invalid_argument saying what a target looks like.
 TargetSpec parse_target(const std::string& text);
 
-struct ImageJob {
+struct ImageFile {
   std::filesystem::path path;  // the file
   std::string image;           // its name in records: relative to the collection
 };
@@ -50,7 +50,7 @@ class Worker {
  public:
   virtual ~Worker() = default;
   // Never throws for a bad image or an unreachable server: the record says.
-  virtual Record process(const ImageJob& job) = 0;
+  virtual wire::Record process(const ImageFile& job) = 0;
 };
 
 // A detector of its own (engine threads from `options.engine`), filtering
@@ -81,6 +81,6 @@ double measure_rtt_ms(const TargetSpec& target, const HttpOptions& options, int 
 
 // The server's /api/model document (input size, workers, labels).
 // Throws std::runtime_error when it cannot be had.
-nlohmann::json fetch_model_info(const TargetSpec& target, const HttpOptions& options);
+wire::ModelCatalog fetch_model_info(const TargetSpec& target, const HttpOptions& options);
 
 }  // namespace lookout::client

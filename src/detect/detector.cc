@@ -30,10 +30,9 @@ constexpr size_t kInputWidthDim = 2;
 constexpr size_t kInputChannelsDim = 3;
 constexpr int32_t kInputChannels = 3;
 
-// TFLite_Detection_PostProcess's outputs: boxes [1,R,4] (ymin, xmin, ymax,
-// xmax), classes [1,R], scores [1,R], count [1]; read_ssd_outputs()
-// reads them.
-constexpr size_t kNumOutputs = 4;
+// TFLite_Detection_PostProcess's outputs (ssd_outputs.h): boxes [1,R,4]
+// (ymin, xmin, ymax, xmax), classes [1,R], scores [1,R], count [1];
+// read_ssd_outputs() reads them, raw_outputs() copies them as they are.
 
 // Float SSD models from the TFLite object-detection examples take RGB
 // normalized to [-1, 1]: (v - mean) / std with mean = std = 127.5.
@@ -59,7 +58,7 @@ void check_input(const engine::Graph& g) {
 // The graph outputs must be those of TFLite_Detection_PostProcess, in its
 // order (the engine's prepare has checked their shapes and types).
 void check_outputs(const engine::Graph& g) {
-  if (g.outputs.size() != kNumOutputs)
+  if (g.outputs.size() != kSsdOutputs)
     throw engine::Error("the model has " + std::to_string(g.outputs.size()) +
                         " outputs; the detector needs the 4 outputs of TFLite_Detection_PostProcess "
                         "(boxes, classes, scores, count)");
@@ -126,34 +125,54 @@ Result Detector::detect(std::span<const uint8_t> bytes, const Filter& filter) {
   result.height = decoded.full_height;
   result.orientation = decoded.orientation;
 
-  // Preprocess: stretch to the model input (no letterbox) and fill the
-  // input tensor.
+  // Preprocess: stretch to the model input (no letterbox).
   const auto t1 = Clock::now();
   const image::Image resized = image::resize_bilinear(decoded.image, input_width_, input_height_);
+  result.timing.decode_ms = ms_between(t0, t1);
+  result.timing.preprocess_ms = ms_between(t1, Clock::now());
+  infer(resized.rgb, filter, result);
+  return result;
+}
+
+Result Detector::detect_rgb(std::span<const uint8_t> rgb, const Filter& filter) {
+  check_filter(filter);
+  Result result;
+  result.width = input_width_;
+  result.height = input_height_;
+  infer(rgb, filter, result);
+  return result;
+}
+
+void Detector::infer(std::span<const uint8_t> rgb, const Filter& filter, Result& result) {
+  // Fill the input tensor.
+  const auto t1 = Clock::now();
   const size_t values = static_cast<size_t>(input_width_) * static_cast<size_t>(input_height_) * kInputChannels;
-  if (resized.rgb.size() != values)
-    throw std::logic_error("resize_bilinear returned " + std::to_string(resized.rgb.size()) + " values, expected " +
-                           std::to_string(values));
+  if (rgb.size() != values)
+    throw std::invalid_argument("the model input takes " + std::to_string(values) + " RGB values (" +
+                                std::to_string(input_height_) + "x" + std::to_string(input_width_) + "x3), got " +
+                                std::to_string(rgb.size()));
   const std::span<uint8_t> input = engine_.input();
   if (engine_.input_tensor().type == engine::DType::uint8) {
     // Quantized models take the RGB bytes as they are (their input
     // quantization maps 0..255 to about [-1, 1] itself: SSD MobileNet V2's
     // is (q - 128) / 128).
-    std::memcpy(input.data(), resized.rgb.data(), values);
+    std::memcpy(input.data(), rgb.data(), values);
   } else {
     static_assert(sizeof(float) == 4, "float32 input tensor");
     std::vector<float> normalized(values);
     for (size_t i = 0; i < values; ++i)
-      normalized[i] = (static_cast<float>(resized.rgb[i]) - kFloatInputMean) / kFloatInputStd;
+      normalized[i] = (static_cast<float>(rgb[i]) - kFloatInputMean) / kFloatInputStd;
     std::memcpy(input.data(), normalized.data(), values * sizeof(float));
   }
 
   const auto t2 = Clock::now();
   engine_.invoke();
 
-  // Postprocess: threshold, class filter, best first (stable: the model's
-  // order among equal scores), cap, then labels and boxes.
+  // Postprocess: the outputs as they are, then threshold, class filter,
+  // best first (stable: the model's order among equal scores), cap, then
+  // labels and boxes.
   const auto t3 = Clock::now();
+  result.raw = raw_outputs();
   const SsdOutputs raw = read_ssd_outputs(engine_);
   std::vector<int> keep;
   for (int i = 0; i < raw.count; ++i) {
@@ -185,11 +204,19 @@ Result Detector::detect(std::span<const uint8_t> bytes, const Filter& filter) {
   }
   const auto t4 = Clock::now();
 
-  result.timing.decode_ms = ms_between(t0, t1);
-  result.timing.preprocess_ms = ms_between(t1, t2);
+  result.timing.preprocess_ms += ms_between(t1, t2);
   result.timing.inference_ms = ms_between(t2, t3);
   result.timing.postprocess_ms = ms_between(t3, t4);
-  return result;
+}
+
+RawOutputs Detector::raw_outputs() const {
+  RawOutputs r;
+  r.boxes = output_floats(engine_, kSsdBoxes);
+  r.classes = output_floats(engine_, kSsdClasses);
+  r.scores = output_floats(engine_, kSsdScores);
+  const std::vector<float> count = output_floats(engine_, kSsdCount);
+  r.count = count.empty() ? 0.0f : count[0];
+  return r;
 }
 
 }  // namespace lookout::detect

@@ -60,11 +60,21 @@ struct Timings {
   double total_ms() const { return decode_ms + preprocess_ms + inference_ms + postprocess_ms; }
 };
 
+// The detection post-process outputs as the model wrote them, before any
+// filter: R rows (the model's max_detections), the first `count` filled.
+struct RawOutputs {
+  std::vector<float> boxes;    // [1,R,4]: ymin, xmin, ymax, xmax, normalized
+  std::vector<float> classes;  // [1,R]: 0-based class index
+  std::vector<float> scores;   // [1,R]
+  float count = 0;             // [1]
+};
+
 struct Result {
   int width = 0, height = 0;  // the original image, upright (after EXIF orientation)
   int orientation = 1;        // the EXIF orientation that was applied (1 = none)
   std::vector<Detection> detections;  // by score, best first
   Timings timing;
+  RawOutputs raw;
 };
 
 // Which detections to keep.
@@ -92,6 +102,11 @@ class Detector {
   // message says why) — the caller reports that image and goes on.
   Result detect(std::span<const uint8_t> bytes);
   Result detect(std::span<const uint8_t> bytes, const Filter& filter);
+  // The model input given as it is: input_height() x input_width() x 3
+  // bytes, row-major RGB (what decode and resize would make of a photo);
+  // no decode, no resize. Boxes in pixels are of that input. Throws
+  // std::invalid_argument for another size.
+  Result detect_rgb(std::span<const uint8_t> rgb, const Filter& filter);
 
   const Labels& labels() const { return *labels_; }
   const DetectorOptions& options() const { return options_; }
@@ -103,6 +118,11 @@ class Detector {
   DetectorOptions options_;
   engine::Engine engine_;
   int input_width_ = 0, input_height_ = 0;
+
+  // Fills the engine's input from `rgb`, runs it, filters; sets the
+  // preprocess (adds), inference and postprocess times.
+  void infer(std::span<const uint8_t> rgb, const Filter& filter, Result& result);
+  RawOutputs raw_outputs() const;
 };
 
 // "person,car" -> class indices; throws std::invalid_argument naming an

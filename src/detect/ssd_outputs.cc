@@ -6,35 +6,26 @@
 
 namespace lookout::detect {
 
-namespace {
-// Output positions of TFLite_Detection_PostProcess, as graph outputs.
-constexpr size_t kOutputBoxes = 0;
-constexpr size_t kOutputClasses = 1;
-constexpr size_t kOutputScores = 2;
-constexpr size_t kOutputCount = 3;
-constexpr size_t kOutputs = 4;
-
-std::vector<float> floats(const engine::Engine& engine, size_t position) {
+std::vector<float> output_floats(const engine::Engine& engine, size_t position) {
   const std::span<const uint8_t> bytes = engine.output(position);
   std::vector<float> v(bytes.size() / sizeof(float));
   std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
   return v;
 }
-}  // namespace
 
 SsdOutputs read_ssd_outputs(const engine::Engine& engine) {
-  if (engine.model().graph().outputs.size() < kOutputs)
+  if (engine.model().graph().outputs.size() < kSsdOutputs)
     throw engine::Error("the model has no detection outputs (expected 4 graph outputs)");
-  for (size_t i = 0; i < kOutputs; ++i)
+  for (size_t i = 0; i < kSsdOutputs; ++i)
     if (engine.output_tensor(i).type != engine::DType::float32)
       throw engine::Error("detection output '" + engine.output_tensor(i).name + "' is not float32");
-  const size_t capacity = engine.output_tensor(kOutputClasses).elements();
-  if (engine.output_tensor(kOutputBoxes).elements() != capacity * 4 ||
-      engine.output_tensor(kOutputScores).elements() != capacity || engine.output_tensor(kOutputCount).elements() != 1)
+  const size_t capacity = engine.output_tensor(kSsdClasses).elements();
+  if (engine.output_tensor(kSsdBoxes).elements() != capacity * 4 ||
+      engine.output_tensor(kSsdScores).elements() != capacity || engine.output_tensor(kSsdCount).elements() != 1)
     throw engine::Error("detection outputs have inconsistent sizes");
 
-  const std::vector<float> boxes = floats(engine, kOutputBoxes), classes = floats(engine, kOutputClasses),
-                           scores = floats(engine, kOutputScores), count = floats(engine, kOutputCount);
+  const std::vector<float> boxes = output_floats(engine, kSsdBoxes), classes = output_floats(engine, kSsdClasses),
+                           scores = output_floats(engine, kSsdScores), count = output_floats(engine, kSsdCount);
   // A hostile model can put any float here: clamp before converting (a
   // float outside int's range converted to int is undefined behaviour).
   auto to_int = [](float v, int lo, int hi) {

@@ -2,11 +2,20 @@
 // (boxes, classes, scores, count), read from an engine after invoke().
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "engine/engine.h"
 
 namespace lookout::detect {
+
+// Graph output positions of TFLite_Detection_PostProcess.
+inline constexpr size_t kSsdBoxes = 0, kSsdClasses = 1, kSsdScores = 2, kSsdCount = 3;
+inline constexpr size_t kSsdOutputs = 4;
+
+// Graph output `position` as floats (copied: its buffer need not be aligned
+// for float).
+std::vector<float> output_floats(const engine::Engine& engine, size_t position);
 
 struct SsdOutputs {
   struct Box { float ymin, xmin, ymax, xmax; };  // normalized [0,1]

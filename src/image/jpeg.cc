@@ -87,8 +87,8 @@ void check_tj(tjhandle h, int rc, std::string_view what, size_t size) {
 // SIMD one for 4:4:0 or 4:1:1) on every pixel. The same photos re-encoded
 // at each subsampling: 5/8 / 1/1 time = 1.09-1.14 (4:4:4), 1.02-1.03
 // (4:2:2), 1.15-1.18 (4:2:0), 0.89-0.93 (4:4:0), 0.86-0.96 (4:1:1); 3/4 and
-// 3/8 never won by more than run-to-run noise. Powers of two also keep the
-// issue's rule: a 4000x3000 photo decodes at 1/8 (500x375) for 300x300.
+// 3/8 never won by more than run-to-run noise. Powers of two also take a
+// 4000x3000 photo down to 1/8 (500x375) for a 300x300 model input.
 tjscalingfactor choose_scale(int width, int height, int subsamp, int min_w, int min_h) {
   int n = 0;
   const tjscalingfactor* factors = tjGetScalingFactors(&n);

@@ -46,15 +46,15 @@ LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   return f;
 }
 
-double server_ms(const client::Record& r) {
-  const client::TimingRecord& t = r.timing;
+double server_ms(const wire::Record& r) {
+  const wire::RecordTimes& t = r.timing;
   return t.queue + t.decode + t.preprocess + t.inference + t.postprocess;
 }
 
-void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remote) {
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote) {
   std::vector<double> x, y;
   double server = 0;
-  for (const client::Record& r : records) {
+  for (const wire::Record& r : records) {
     if (!r.ok) continue;
     x.push_back(static_cast<double>(r.bytes_sent + r.response_bytes));
     y.push_back(r.timing.round_trip - server_ms(r));
@@ -71,11 +71,11 @@ void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remot
   remote.server_ms = server / static_cast<double>(x.size());
 }
 
-RunMeasurement measure_run(const std::vector<client::Record>& records, double wall_s) {
+RunMeasurement measure_run(const std::vector<wire::Record>& records, double wall_s) {
   RunMeasurement m;
   m.wall_s = wall_s;
   double sum = 0;
-  for (const client::Record& r : records)
+  for (const wire::Record& r : records)
     if (r.ok) {
       ++m.images;
       sum += r.timing.total;
@@ -179,28 +179,43 @@ std::string CostModel::verdict() const {
   return s + ".";
 }
 
-nlohmann::ordered_json CostModel::to_json(const std::string& collection, size_t images, double mean_file_bytes) const {
-  using ojson = nlohmann::ordered_json;
-  auto opt = [](std::optional<double> v) { return v ? ojson(*v) : ojson(nullptr); };
-  return {{"collection", collection},
-          {"images", images},
-          {"mean_file_bytes", mean_file_bytes},
-          {"local", {{"ms_per_image", local_.ms_per_image}, {"workers", local_.workers}}},
-          {"remote",
-           {{"url", remote_.url},
-            {"rtt_ms", remote_.rtt_ms},
-            {"overhead_ms", remote_.overhead_ms},
-            {"bandwidth_mbps", remote_.bandwidth_mbps},
-            {"mean_request_bytes", remote_.mean_request_bytes},
-            {"mean_response_bytes", remote_.mean_response_bytes},
-            {"server_ms", remote_.server_ms},
-            {"fit_r2", remote_.fit_r2},
-            {"ms_per_image", remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms)},
-            {"workers", remote_.concurrency},
-            {"server_workers", remote_.server_workers}}},
-          {"model", {{"fixed_ms", fixed_ms()}, {"bytes_per_image", bytes_per_image()}}},
-          {"break_even", {{"bandwidth_mbps", opt(break_even_bandwidth_mbps())}, {"rtt_ms", opt(break_even_rtt_ms())}}},
-          {"verdict", verdict()}};
+wire::OffloadSummary CostModel::summary(const std::string& collection, size_t images, double mean_file_bytes) const {
+  wire::OffloadSummary s;
+  s.collection = collection;
+  s.images = images;
+  s.mean_file_bytes = mean_file_bytes;
+  s.local = {local_.ms_per_image, local_.workers};
+  s.remote = {remote_.url,
+              remote_.rtt_ms,
+              remote_.overhead_ms,
+              remote_.bandwidth_mbps,
+              remote_.mean_request_bytes,
+              remote_.mean_response_bytes,
+              remote_.server_ms,
+              remote_.fit_r2,
+              remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms),
+              remote_.concurrency,
+              remote_.server_workers};
+  s.model = {fixed_ms(), bytes_per_image()};
+  s.break_even = {break_even_bandwidth_mbps(), break_even_rtt_ms()};
+  s.verdict = verdict();
+  return s;
+}
+
+CostModel CostModel::from_summary(const wire::OffloadSummary& s) {
+  LocalProfile local{s.local.ms_per_image, s.local.workers};
+  RemoteProfile remote;
+  remote.url = s.remote.url;
+  remote.rtt_ms = s.remote.rtt_ms;
+  remote.overhead_ms = s.remote.overhead_ms;
+  remote.bandwidth_mbps = s.remote.bandwidth_mbps;
+  remote.mean_request_bytes = s.remote.mean_request_bytes;
+  remote.mean_response_bytes = s.remote.mean_response_bytes;
+  remote.server_ms = s.remote.server_ms;
+  remote.fit_r2 = s.remote.fit_r2;
+  remote.concurrency = s.remote.workers;
+  remote.server_workers = s.remote.server_workers;
+  return CostModel(local, remote);
 }
 
 }  // namespace lookout::offload

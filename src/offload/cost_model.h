@@ -16,9 +16,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "client/record.h"
+#include "wire/offload.h"
 
 namespace lookout::offload {
 
@@ -97,9 +96,11 @@ class CostModel {
   // The verdict in one sentence.
   std::string verdict() const;
 
-  // offload.json (README "Offload file"): profiles, model, break-even,
-  // verdict; `hybrid` and `runs` are added by the caller.
-  nlohmann::ordered_json to_json(const std::string& collection, size_t images, double mean_file_bytes) const;
+  // offload.json (wire/offload.h): profiles, model, break-even, verdict;
+  // the caller adds the hybrid prediction and the validation runs.
+  wire::OffloadSummary summary(const std::string& collection, size_t images, double mean_file_bytes) const;
+  // The model an offload summary was written from.
+  static CostModel from_summary(const wire::OffloadSummary& s);
 
  private:
   LocalProfile local_;
@@ -111,11 +112,11 @@ class CostModel {
 // `remote`: overhead (intercept - rtt_ms), bandwidth, fit_r2, server_ms.
 // Throws std::invalid_argument when the records cannot support a fit (too
 // few, all the same size, or bytes not costing time: the message says).
-void fit_remote(const std::vector<client::Record>& records, RemoteProfile& remote);
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote);
 
-double server_ms(const client::Record& r);
+double server_ms(const wire::Record& r);
 
 // Mean of total (local) / round trip (remote) over ok records.
-RunMeasurement measure_run(const std::vector<client::Record>& records, double wall_s);
+RunMeasurement measure_run(const std::vector<wire::Record>& records, double wall_s);
 
 }  // namespace lookout::offload

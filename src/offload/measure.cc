@@ -10,7 +10,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-uint64_t size_of(const client::ImageJob& j) {
+uint64_t size_of(const client::ImageFile& j) {
   std::error_code ec;
   const uintmax_t n = fs::file_size(j.path, ec);
   return ec ? 0 : n;
@@ -18,12 +18,12 @@ uint64_t size_of(const client::ImageJob& j) {
 
 }  // namespace
 
-std::vector<client::ImageJob> size_spread_sample(const std::vector<client::ImageJob>& jobs, size_t n) {
+std::vector<client::ImageFile> size_spread_sample(const std::vector<client::ImageFile>& jobs, size_t n) {
   if (jobs.size() <= n) return jobs;
   std::vector<std::pair<uint64_t, size_t>> by_size;
   for (size_t i = 0; i < jobs.size(); ++i) by_size.emplace_back(size_of(jobs[i]), i);
   std::sort(by_size.begin(), by_size.end());
-  std::vector<client::ImageJob> sample;
+  std::vector<client::ImageFile> sample;
   for (size_t k = 0; k < n; ++k) {
     const size_t at = n == 1 ? by_size.size() / 2 : k * (by_size.size() - 1) / (n - 1);
     sample.push_back(jobs[by_size[at].second]);
@@ -31,24 +31,24 @@ std::vector<client::ImageJob> size_spread_sample(const std::vector<client::Image
   return sample;
 }
 
-std::vector<double> file_bytes(const std::vector<client::ImageJob>& jobs) {
+std::vector<double> file_bytes(const std::vector<client::ImageFile>& jobs) {
   std::vector<double> bytes;
-  for (const client::ImageJob& j : jobs) bytes.push_back(static_cast<double>(size_of(j)));
+  for (const client::ImageFile& j : jobs) bytes.push_back(static_cast<double>(size_of(j)));
   return bytes;
 }
 
-double mean_file_bytes(const std::vector<client::ImageJob>& jobs) {
+double mean_file_bytes(const std::vector<client::ImageFile>& jobs) {
   if (jobs.empty()) return 0;
   const std::vector<double> bytes = file_bytes(jobs);
   return std::accumulate(bytes.begin(), bytes.end(), 0.0) / static_cast<double>(bytes.size());
 }
 
-SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageJob>& sample,
+SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds) {
   SampleRecords out;
   if (sample.empty() || rounds < 1) return out;
   // tries[i] holds image i's records, one per round.
-  std::vector<std::vector<client::Record>> local_tries(sample.size()), remote_tries(sample.size());
+  std::vector<std::vector<wire::Record>> local_tries(sample.size()), remote_tries(sample.size());
   for (int r = 0; r < rounds; ++r) {
     // Each side's pass runs back to back after a warm-up image (connection,
     // caches, first-run allocations), as the runs it predicts do: a detector
@@ -58,25 +58,25 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
     remote.process(sample.front());
     for (size_t i = 0; i < sample.size(); ++i) remote_tries[i].push_back(remote.process(sample[i]));
   }
-  const auto median = [](std::vector<client::Record>& tries, double client::TimingRecord::*time) {
+  const auto median = [](std::vector<wire::Record>& tries, double wire::RecordTimes::*time) {
     // A failed try is kept only when every try failed (so its error is reported).
-    std::vector<client::Record> ok;
-    for (client::Record& t : tries)
+    std::vector<wire::Record> ok;
+    for (wire::Record& t : tries)
       if (t.ok) ok.push_back(std::move(t));
     if (ok.empty()) return std::move(tries.front());
     const auto mid = ok.begin() + static_cast<std::ptrdiff_t>(ok.size() / 2);
     std::nth_element(ok.begin(), mid, ok.end(),
-                     [time](const client::Record& a, const client::Record& b) { return a.timing.*time < b.timing.*time; });
+                     [time](const wire::Record& a, const wire::Record& b) { return a.timing.*time < b.timing.*time; });
     return std::move(*mid);
   };
   for (size_t i = 0; i < sample.size(); ++i) {
-    out.local.push_back(median(local_tries[i], &client::TimingRecord::total));
-    out.remote.push_back(median(remote_tries[i], &client::TimingRecord::round_trip));
+    out.local.push_back(median(local_tries[i], &wire::RecordTimes::total));
+    out.remote.push_back(median(remote_tries[i], &wire::RecordTimes::round_trip));
   }
   return out;
 }
 
-LocalProfile local_profile(const std::vector<client::Record>& records, int workers) {
+LocalProfile local_profile(const std::vector<wire::Record>& records, int workers) {
   const RunMeasurement m = measure_run(records, 0);
   if (m.images == 0) {
     std::string why = records.empty() ? "no images" : records.front().error;
@@ -86,18 +86,17 @@ LocalProfile local_profile(const std::vector<client::Record>& records, int worke
 }
 
 RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
-                             const std::vector<client::Record>& records, double mean_request_bytes,
+                             const std::vector<wire::Record>& records, double mean_request_bytes,
                              int concurrency) {
   RemoteProfile p;
   p.url = target.name;
   p.concurrency = concurrency;
   p.mean_request_bytes = mean_request_bytes;
   p.rtt_ms = client::measure_rtt_ms(target, http, 10);
-  const nlohmann::json info = client::fetch_model_info(target, http);
-  p.server_workers = std::max(1, info.value("workers", 1));
+  p.server_workers = std::max(1, client::fetch_model_info(target, http).models.front().workers);
   size_t ok = 0;
   double response = 0;
-  for (const client::Record& r : records)
+  for (const wire::Record& r : records)
     if (r.ok) {
       ++ok;
       response += static_cast<double>(r.response_bytes);

@@ -12,17 +12,17 @@ namespace lookout::offload {
 
 // `n` jobs spread evenly over the collection sorted by file size (all of
 // them when there are no more than n).
-std::vector<client::ImageJob> size_spread_sample(const std::vector<client::ImageJob>& jobs, size_t n);
+std::vector<client::ImageFile> size_spread_sample(const std::vector<client::ImageFile>& jobs, size_t n);
 
 // Each job's file size in bytes, in the jobs' order (0 when unreadable).
-std::vector<double> file_bytes(const std::vector<client::ImageJob>& jobs);
+std::vector<double> file_bytes(const std::vector<client::ImageFile>& jobs);
 
 // Mean file size of the jobs, in bytes.
-double mean_file_bytes(const std::vector<client::ImageJob>& jobs);
+double mean_file_bytes(const std::vector<client::ImageFile>& jobs);
 
 // The sample's records on each side, one per image.
 struct SampleRecords {
-  std::vector<client::Record> local, remote;
+  std::vector<wire::Record> local, remote;
 };
 
 // `rounds` rounds, each a pass of the sample through the local worker and
@@ -30,18 +30,18 @@ struct SampleRecords {
 // warm-up image. Per image and side, the record with the median time is
 // kept (local: total, remote: round trip): a burst of load elsewhere on a
 // shared machine lands in one round and is outvoted by the others.
-SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageJob>& sample,
+SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds);
 
 // The local profile from local sample records. Throws std::runtime_error
 // when no image could be processed.
-LocalProfile local_profile(const std::vector<client::Record>& records, int workers);
+LocalProfile local_profile(const std::vector<wire::Record>& records, int workers);
 
 // RTT (GET /healthz), the link fit and the server's time from remote sample
 // records, the server's worker count from /api/model. Throws
 // std::runtime_error with the reason when the remote cannot be measured.
 RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
-                             const std::vector<client::Record>& records, double mean_request_bytes,
+                             const std::vector<wire::Record>& records, double mean_request_bytes,
                              int concurrency);
 
 }  // namespace lookout::offload

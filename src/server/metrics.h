@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -16,7 +17,9 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double seconds);
-  void render(std::string& out, const std::string& name, const std::string& help) const;
+  // The samples of one label set (`labels`: e.g. model="x", or empty); the
+  // family's HELP and TYPE lines are the caller's (write_header).
+  void render_samples(std::string& out, const std::string& name, const std::string& labels) const;
 
  private:
   std::vector<double> bounds_;
@@ -26,21 +29,31 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
+// What one served model's pool records; rendered with a model="NAME" label.
+struct ModelMetrics {
+  ModelMetrics();
+  Histogram queue_duration, inference_duration;
+  std::atomic<int64_t> queue_depth{0};
+  std::atomic<uint64_t> images_ok{0}, images_failed{0};
+  void count_image(bool ok) { (ok ? images_ok : images_failed).fetch_add(1); }
+};
+
 class Metrics {
  public:
   Metrics();
-  Histogram request_duration, queue_duration, inference_duration;
+  Histogram request_duration;
   std::atomic<int64_t> inflight{0};
-  std::atomic<int64_t> queue_depth{0};
 
+  // The model's metrics, created on first use; the reference stays valid
+  // for the Metrics' lifetime.
+  ModelMetrics& model(const std::string& name);
   void count_request(const std::string& route, int code);
-  void count_image(bool ok);
   std::string render() const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
-  std::atomic<uint64_t> images_ok_{0}, images_failed_{0};
+  std::map<std::string, std::unique_ptr<ModelMetrics>> models_;  // by name, so /metrics is stable
 };
 
 }  // namespace lookout::server

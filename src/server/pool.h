@@ -16,27 +16,30 @@
 #include <vector>
 
 #include "detect/detector.h"
+#include "wire/detection.h"
 
 namespace lookout::server {
 
-class Metrics;
+struct ModelMetrics;
 
-struct ImageOutcome {
-  int status = 200;             // 200, or 400 for a bad image, 500 for a failure of ours
-  std::string error;
-  detect::Result result;
-  double queue_ms = 0;
-};
-
-struct ImageJob {
+// One image waiting for a detector.
+struct DetectJob {
+  enum class Input {
+    encoded,  // a JPEG or PNG: decoded and resized
+    rgb,      // the model input as it is (Detector::detect_rgb)
+  };
   std::span<const uint8_t> bytes;  // owned by the waiting handler
   detect::Filter filter;
+  Input input = Input::encoded;
+  // When set (owned by the waiting handler): receives the model's raw
+  // outputs before the future is ready.
+  detect::RawOutputs* raw = nullptr;
 };
 
 class Pool {
  public:
   Pool(std::shared_ptr<const engine::Model> model, std::shared_ptr<const detect::Labels> labels,
-       detect::DetectorOptions options, int workers, int max_queue, Metrics& metrics);
+       detect::DetectorOptions options, int workers, int max_queue, ModelMetrics& metrics);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -48,25 +51,24 @@ class Pool {
 
   // All of `jobs` queued, or none when they would take the queue past
   // max_queue (std::nullopt: the caller answers 503).
-  std::optional<std::vector<std::future<ImageOutcome>>> submit(std::vector<ImageJob> jobs);
+  std::optional<std::vector<std::future<wire::ApiImage>>> submit(std::vector<DetectJob> jobs);
 
-  size_t depth() const;
   int workers() const { return static_cast<int>(threads_.size()); }
   int max_queue() const { return max_queue_; }
 
  private:
   struct Pending {
-    ImageJob job;
+    DetectJob job;
     std::chrono::steady_clock::time_point enqueued;
-    std::promise<ImageOutcome> done;
+    std::promise<wire::ApiImage> done;
   };
-  void run(int index);
+  void work_loop(int index);
 
   std::shared_ptr<const engine::Model> model_;
   std::shared_ptr<const detect::Labels> labels_;
   detect::DetectorOptions options_;
   int max_queue_;
-  Metrics& metrics_;
+  ModelMetrics& metrics_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_, ready_cv_;
@@ -76,8 +78,5 @@ class Pool {
   std::string failure_;
   std::vector<std::thread> threads_;
 };
-
-// A tiny valid PNG (gray, stored deflate), for the warm-up inference.
-std::vector<uint8_t> warmup_png(int width, int height);
 
 }  // namespace lookout::server

@@ -1,6 +1,10 @@
 #include "server/request.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +14,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
+
+std::string sha256(const std::string& s) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+  return std::string(reinterpret_cast<const char*>(d), sizeof d);
+}
 
 // The body as it arrived: image parts (or the whole body) and plain fields.
 struct Body {
@@ -198,29 +208,98 @@ DetectRequest read_detect(const httplib::Request& req, httplib::Response& res, c
   return out;
 }
 
+bool looks_like_image(const std::string& b) {
+  return (b.size() >= 3 && static_cast<uint8_t>(b[0]) == 0xFF && static_cast<uint8_t>(b[1]) == 0xD8 &&
+          static_cast<uint8_t>(b[2]) == 0xFF) ||
+         (b.size() >= 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+}
+
+ApiKey::ApiKey(const std::string& key) : required_(!key.empty()), digest_(sha256(key)) {}
+
+bool ApiKey::matches(const std::string& given) const {
+  const std::string d = sha256(given);
+  return CRYPTO_memcmp(d.data(), digest_.data(), d.size()) == 0;
+}
+
+bool ApiKey::check_headers(const httplib::Request& req) const {
+  if (!required_) return false;
+  std::string given;
+  const std::string auth = req.get_header_value("Authorization");
+  if (lower(auth.substr(0, 7)) == "bearer ") given = auth.substr(7);
+  else if (req.has_header("X-API-Key")) given = req.get_header_value("X-API-Key");
+  else return false;
+  if (!matches(given)) throw HttpError(401, "wrong API key");
+  return true;
+}
+
+void ApiKey::check_field(const std::string* field) const {
+  if (!required_) return;
+  if (field == nullptr)
+    throw HttpError(401, "missing API key: send Authorization: Bearer KEY, X-API-Key: KEY or the form field api_key");
+  if (!matches(*field)) throw HttpError(401, "wrong API key");
+}
+
 DeepStackRequest read_deepstack(const httplib::Request& req, httplib::Response& res,
-                                const httplib::ContentReader& reader, int max_body_mb,
+                                const httplib::ContentReader& reader, int max_body_mb, const ApiKey& key,
                                 const std::function<void()>& admit) {
+  bool key_checked = false;
   before_body(req, reader, [&] {
+    key_checked = key.check_headers(req);
     admit();
     if (!req.is_multipart_form_data())
       throw HttpError(415, "unsupported Content-Type '" + req.get_header_value("Content-Type") +
                                "': send multipart/form-data with an 'image' field");
   });
   Body body = read_body(req, res, reader, max_body_mb);
+  if (!key_checked) key.check_field(body.fields.count("api_key") ? &body.fields["api_key"] : nullptr);
   DeepStackRequest out;
   const Upload* image = nullptr;
   for (const Upload& u : body.images)
     if (u.field == "image") image = &u;
-  if (image == nullptr && body.fields.count("image")) throw HttpError(400, "multipart field 'image' is empty");
+  if (image == nullptr && body.fields.count("image")) {
+    // requests' files={"image": bytes} sends no filename and no Content-Type.
+    body.images.push_back({"image", std::move(body.fields["image"]), "image"});
+    image = &body.images.back();
+  }
+  if (image == nullptr && body.images.size() == 1) image = &body.images[0];
+  if (image == nullptr) {
+    // The one field, whatever its name, that holds an image.
+    for (auto& [name, value] : body.fields)
+      if (looks_like_image(value)) {
+        if (image != nullptr) throw HttpError(400, "several images and none in field 'image': send one field 'image'");
+        body.images.push_back({name, value, name});
+        image = &body.images.back();
+      }
+  }
+  if (image == nullptr && body.images.size() > 1)
+    throw HttpError(400, "several files and none in field 'image': send the image in field 'image'");
   if (image == nullptr) throw HttpError(400, "missing multipart field 'image'");
+  if (image->data.empty()) throw HttpError(400, "multipart field '" + image->field + "' is empty");
   out.image = *image;
   out.filter.threshold = 0.4f;
-  if (body.fields.count("min_confidence"))
-    out.filter.threshold = parse_threshold(body.fields["min_confidence"], "min_confidence");
-  else if (req.has_param("min_confidence"))
-    out.filter.threshold = parse_threshold(req.get_param_value("min_confidence"), "min_confidence");
+  std::string confidence;
+  if (body.fields.count("min_confidence")) confidence = body.fields["min_confidence"];
+  else if (req.has_param("min_confidence")) confidence = req.get_param_value("min_confidence");
+  // DeepStack reads an empty min_confidence as its default.
+  while (!confidence.empty() && std::isspace(static_cast<unsigned char>(confidence.back()))) confidence.pop_back();
+  if (!confidence.empty()) out.filter.threshold = parse_threshold(confidence, "min_confidence");
   return out;
+}
+
+void read_deepstack_auth(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                         int max_body_mb, const ApiKey& key) {
+  bool key_checked = false;
+  before_body(req, reader, [&] { key_checked = key.check_headers(req); });
+  Body body = read_body(req, res, reader, max_body_mb);
+  if (key_checked || !key.required()) return;
+  if (media_type(req.get_header_value("Content-Type")) == "application/x-www-form-urlencoded") {
+    httplib::Params params;
+    httplib::detail::parse_query_text(body.images.at(0).data, params);
+    const auto it = params.find("api_key");
+    key.check_field(it == params.end() ? nullptr : &it->second);
+    return;
+  }
+  key.check_field(body.fields.count("api_key") ? &body.fields["api_key"] : nullptr);
 }
 
 void refuse_after_body(const httplib::Request& req, const httplib::ContentReader& reader, int status,

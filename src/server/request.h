@@ -47,10 +47,31 @@ struct DetectRequest {
   double upload_ms = 0;  // receiving the body
 };
 
-// POST /v1/vision/detection, parsed: field `image` and min_confidence (default 0.4).
+// POST /v1/vision/detection and /v1/vision/custom/{model}, parsed: the
+// image and min_confidence (default 0.4, also when sent empty).
 struct DeepStackRequest {
   Upload image;
   detect::Filter filter;
+};
+
+// --api-key: sent as Authorization: Bearer KEY or X-API-Key: KEY on every
+// detection route, or (DeepStack's and CodeProject.AI's only way) as the
+// form field api_key on /v1/vision/*. Compared in constant time.
+class ApiKey {
+ public:
+  explicit ApiKey(const std::string& key);
+  bool required() const { return required_; }
+  // True when a header carries the right key; false when no header carries
+  // one (or none is required); a wrong key throws HttpError(401).
+  bool check_headers(const httplib::Request& req) const;
+  // The headers' key, or the form field's value when the headers had none
+  // (`field`: nullptr when absent). Throws HttpError(401) when missing or wrong.
+  void check_field(const std::string* field) const;
+
+ private:
+  bool matches(const std::string& given) const;
+  bool required_;
+  std::string digest_;  // SHA-256 of the key
 };
 
 // Run `admit` (auth) and the route's Content-Type check before reading the
@@ -59,9 +80,22 @@ struct DeepStackRequest {
 // max_body_mb: 413) and parse it. Every refusal is an HttpError.
 DetectRequest read_detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                           int max_body_mb, const std::function<void()>& admit);
+// DeepStack's request, as its clients send it: multipart with the image in
+// field `image` (with or without a filename or Content-Type: sniffed), or,
+// as CodeProject.AI takes it, the one file of another name; the key from a
+// header (checked before the body) or the api_key field (after it).
+// `admit` runs before the body (e.g. the model name check).
 DeepStackRequest read_deepstack(const httplib::Request& req, httplib::Response& res,
-                                const httplib::ContentReader& reader, int max_body_mb,
+                                const httplib::ContentReader& reader, int max_body_mb, const ApiKey& key,
                                 const std::function<void()>& admit);
+
+// A /v1/vision/* request that carries no image (custom/list): reads the form
+// (multipart, urlencoded or none) only to find the key, then checks it.
+void read_deepstack_auth(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                         int max_body_mb, const ApiKey& key);
+
+// JPEG or PNG, by their first bytes.
+bool looks_like_image(const std::string& bytes);
 
 // Reads and drops the body, then throws HttpError(status, message): for a
 // route that refuses every POST (405).

@@ -16,11 +16,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "detect/parallel.h"
 #include "server/connections.h"
+#include "server/kserve.h"
 #include "server/metrics.h"
 #include "server/pool.h"
 #include "server/request.h"
 #include "server/web_ui.h"
+#include "wire/detection.h"
 
 namespace lookout::server {
 
@@ -44,15 +47,16 @@ struct RequestState {
 thread_local RequestState t_state;
 
 const char* kDeepStack = "/v1/vision/detection";
+const char* kCustomList = "/v1/vision/custom/list";
+const char* kCustomModel = R"(/v1/vision/custom/([^/]+))";
 
-bool is_deepstack(const httplib::Request& req) { return req.path == kDeepStack; }
+// DeepStack's and CodeProject.AI's routes answer errors in their shape.
+bool is_deepstack(const httplib::Request& req) { return req.path.rfind("/v1/", 0) == 0; }
 
 // The one error-body shaper: DeepStack's shape on its route, ours elsewhere.
 void shape_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  json body = is_deepstack(req) ? json{{"success", false}, {"error", message}, {"code", status}}
-                                : json{{"error", message}, {"code", status}};
-  res.set_content(body.dump(), "application/json");
+  res.set_content(wire::dump(wire::ErrorBody{message, status, is_deepstack(req)}), "application/json");
 }
 
 std::string default_message(int status) {
@@ -67,162 +71,172 @@ std::string default_message(int status) {
   }
 }
 
-std::array<uint8_t, SHA256_DIGEST_LENGTH> sha256(const std::string& s) {
-  std::array<uint8_t, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-  return d;
+// CodeProject.AI's requestId: a random UUID (version 4).
+std::string request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
 }
+
+// RFC 1123 in UTC ("Wed, 02 Dec 2026 01:02:03 GMT"), as CodeProject.AI writes timestampUTC.
+std::string rfc1123_now() {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// One model being served: its name, its file and its warmed detectors.
+struct ServedModel {
+  std::string name;
+  std::string file;
+  std::unique_ptr<Pool> pool;
+  int input_w = 0, input_h = 0;
+  KServeModel kserve;  // as the KServe V2 routes show it
+};
 
 class Service {
  public:
-  Service(const ServerOptions& o, Pool& pool, Metrics& metrics, std::string model_name,
-          std::shared_ptr<const detect::Labels> labels, int input_w, int input_h)
-      : o_(o), pool_(pool), metrics_(metrics), model_name_(std::move(model_name)), labels_(std::move(labels)),
-        input_w_(input_w), input_h_(input_h), key_digest_(sha256(o.api_key)) {}
+  Service(const ServerOptions& o, std::vector<ServedModel>& models, Metrics& metrics,
+          std::shared_ptr<const detect::Labels> labels)
+      : o_(o), models_(models), metrics_(metrics), labels_(std::move(labels)), key_(o.api_key) {}
 
   void install(httplib::Server& svr);
   std::atomic<bool> draining{false};
 
  private:
-  void check_key(const httplib::Request& req) const;
-  std::vector<ImageOutcome> run(const std::vector<Upload>& images, const detect::Filter& filter);
+  // The model of that name; a 404 naming the ones there are otherwise.
+  ServedModel& model_named(const std::string& name) const;
+  std::vector<wire::ApiImage> detect_images(ServedModel& model, const std::vector<Upload>& images,
+                                            const detect::Filter& filter);
   void count(const httplib::Request& req, const httplib::Response& res);
   void log(const httplib::Request& req, const httplib::Response& res);
   void detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  void deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  void deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                 const std::string& model_name);
+  bool ready() const;
+  // The key from a header (these routes take no form field); HttpError 401 without it.
+  void require_key_header(const httplib::Request& req) const;
 
   const ServerOptions& o_;
-  Pool& pool_;
+  std::vector<ServedModel>& models_;
   Metrics& metrics_;
-  std::string model_name_;
   std::shared_ptr<const detect::Labels> labels_;
-  int input_w_, input_h_;
-  std::array<uint8_t, SHA256_DIGEST_LENGTH> key_digest_;
+  ApiKey key_;
   std::mutex log_mu_;
 };
 
-void Service::check_key(const httplib::Request& req) const {
-  if (o_.api_key.empty()) return;
-  std::string given;
-  const std::string auth = req.get_header_value("Authorization");
-  if (lower(auth.substr(0, 7)) == "bearer ") given = auth.substr(7);
-  else if (req.has_header("X-API-Key")) given = req.get_header_value("X-API-Key");
-  else throw HttpError(401, "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY");
-  const auto digest = sha256(given);
-  if (CRYPTO_memcmp(digest.data(), key_digest_.data(), digest.size()) != 0) throw HttpError(401, "wrong API key");
+ServedModel& Service::model_named(const std::string& name) const {
+  for (ServedModel& m : models_)
+    if (m.name == name) return m;
+  std::string names;
+  for (const ServedModel& m : models_) names += (names.empty() ? "" : ", ") + m.name;
+  throw HttpError(404, "no model named '" + name + "': this server has " + names);
 }
 
-std::vector<ImageOutcome> Service::run(const std::vector<Upload>& images, const detect::Filter& filter) {
-  std::vector<ImageJob> jobs;
+void Service::require_key_header(const httplib::Request& req) const {
+  if (key_.required() && !key_.check_headers(req))
+    throw HttpError(401, "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY");
+}
+
+bool Service::ready() const {
+  for (const ServedModel& m : models_)
+    if (!m.pool->ready()) return false;
+  return !draining.load();
+}
+
+std::vector<wire::ApiImage> Service::detect_images(ServedModel& model, const std::vector<Upload>& images,
+                                                   const detect::Filter& filter) {
+  std::vector<DetectJob> jobs;
   for (const Upload& u : images)
     jobs.push_back({std::span(reinterpret_cast<const uint8_t*>(u.data.data()), u.data.size()), filter});
-  auto futures = pool_.submit(std::move(jobs));
+  auto futures = model.pool->submit(std::move(jobs));
   if (!futures)
     throw HttpError(503, "queue full: " + std::to_string(images.size()) + " image(s) do not fit in --max-queue " +
-                             std::to_string(pool_.max_queue()) + "; retry later");
-  std::vector<ImageOutcome> out;
-  for (auto& f : *futures) out.push_back(f.get());
+                             std::to_string(model.pool->max_queue()) + " of model " + model.name + "; retry later");
+  std::vector<wire::ApiImage> out;
+  for (size_t i = 0; i < images.size(); ++i) {
+    out.push_back((*futures)[i].get());
+    out.back().id = images[i].id;
+  }
   return out;
 }
 
-json box_json(const detect::Box& b) {
-  return {{"xmin", b.xmin}, {"ymin", b.ymin}, {"xmax", b.xmax}, {"ymax", b.ymax}};
-}
-
 void Service::detect(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-  DetectRequest parsed = read_detect(req, res, reader, o_.max_body_mb, [&] { check_key(req); });
+  ServedModel* model = &models_.front();
+  DetectRequest parsed = read_detect(req, res, reader, o_.max_body_mb, [&] {
+    require_key_header(req);
+    if (req.has_param("model")) model = &model_named(req.get_param_value("model"));
+  });
   const std::vector<Upload>& images = parsed.images;
-  const detect::Filter& filter = parsed.filter;
   t_state.images = static_cast<int>(images.size());
 
   size_t total_bytes = 0;
   for (const Upload& u : images) total_bytes += u.data.size();
-  const std::vector<ImageOutcome> outcomes = run(images, filter);
+  wire::ApiResponse answer;
+  answer.results = detect_images(*model, images, parsed.filter);
 
-  json results = json::array();
-  int ok = 0;
+  const int n = static_cast<int>(images.size());
   double inference_sum = 0;
   for (size_t i = 0; i < images.size(); ++i) {
-    const ImageOutcome& o = outcomes[i];
-    const detect::Result& r = o.result;
-    json entry = {{"id", images[i].id}, {"status", o.status}};
-    if (o.status == 200) {
-      ++ok;
-      inference_sum += r.timing.inference_ms;
-      json dets = json::array();
-      for (const detect::Detection& d : r.detections)
-        dets.push_back({{"class_id", d.class_id}, {"label", d.label}, {"score", d.score},
-                        {"box", box_json(d.box)}, {"box_px", box_json(d.box_px)}});
-      entry["width"] = r.width;
-      entry["height"] = r.height;
-      entry["detections"] = std::move(dets);
-    } else {
-      entry["width"] = 0;
-      entry["height"] = 0;
-      entry["detections"] = json::array();
-      entry["error"] = o.error;
+    wire::ApiImage& r = answer.results[i];
+    if (r.status == 200) {
+      ++answer.summary.ok;
+      inference_sum += r.timing.inference;
     }
-    entry["timing_ms"] = {{"queue", o.queue_ms},
-                          {"decode", r.timing.decode_ms},
-                          {"inference", r.timing.inference_ms},
-                          {"preprocess", r.timing.preprocess_ms},
-                          {"postprocess", r.timing.postprocess_ms},
-                          {"total", o.queue_ms + r.timing.total_ms()}};
-    results.push_back(std::move(entry));
+    // Upload time apportioned by bytes across the batch.
+    r.timing.upload = total_bytes ? parsed.upload_ms * static_cast<double>(images[i].data.size()) /
+                                        static_cast<double>(total_bytes)
+                                  : 0.0;
   }
-  const int n = static_cast<int>(images.size());
-  json summary = {{"images", n},
-                  {"ok", ok},
-                  {"failed", n - ok},
-                  {"upload_ms", parsed.upload_ms},
-                  {"avg_upload_ms", parsed.upload_ms / n},
-                  {"avg_inference_ms", ok ? inference_sum / ok : 0.0}};
-  // Upload time apportioned by bytes across the batch.
-  for (size_t i = 0; i < images.size(); ++i)
-    results[i]["timing_ms"]["upload"] =
-        total_bytes ? parsed.upload_ms * static_cast<double>(images[i].data.size()) / static_cast<double>(total_bytes)
-                    : 0.0;
-  json doc = {{"results", std::move(results)}, {"summary", std::move(summary)}};
+  answer.summary.images = n;
+  answer.summary.failed = n - answer.summary.ok;
+  answer.summary.upload_ms = parsed.upload_ms;
+  answer.summary.avg_upload_ms = parsed.upload_ms / n;
+  answer.summary.avg_inference_ms = answer.summary.ok ? inference_sum / answer.summary.ok : 0.0;
   // One image sent, and it was refused: the request carries its status.
   res.status = 200;
-  if (n == 1 && outcomes[0].status != 200) {
-    res.status = outcomes[0].status;
-    doc["error"] = outcomes[0].error;
-    doc["code"] = outcomes[0].status;
+  if (n == 1 && answer.results[0].status != 200) {
+    res.status = answer.results[0].status;
+    answer.error = answer.results[0].error;
+    answer.code = answer.results[0].status;
   }
-  res.set_content(doc.dump(), "application/json");
+  res.set_content(wire::dump(answer), "application/json");
 }
 
-void Service::deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+void Service::deepstack(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                        const std::string& model_name) {
   const auto t0 = Clock::now();
-  const DeepStackRequest parsed = read_deepstack(req, res, reader, o_.max_body_mb, [&] { check_key(req); });
+  ServedModel* model = &models_.front();
+  const DeepStackRequest parsed = read_deepstack(req, res, reader, o_.max_body_mb, key_, [&] {
+    if (!model_name.empty()) model = &model_named(model_name);
+  });
   t_state.images = 1;
-  const std::vector<ImageOutcome> outcomes = run({parsed.image}, parsed.filter);
-  const ImageOutcome& o = outcomes[0];
-  if (o.status != 200) throw HttpError(o.status, o.error);
-  json predictions = json::array();
-  for (const detect::Detection& d : o.result.detections)
-    predictions.push_back({{"label", d.label},
-                           {"confidence", d.score},
-                           {"x_min", static_cast<int>(std::lround(d.box_px.xmin))},
-                           {"y_min", static_cast<int>(std::lround(d.box_px.ymin))},
-                           {"x_max", static_cast<int>(std::lround(d.box_px.xmax))},
-                           {"y_max", static_cast<int>(std::lround(d.box_px.ymax))}});
-  const size_t count = predictions.size();
-  json doc = {{"success", true},
-              {"predictions", std::move(predictions)},
-              {"count", count},
-              {"inferenceMs", static_cast<int64_t>(std::lround(o.result.timing.inference_ms))},
-              {"processMs", static_cast<int64_t>(std::lround(o.result.timing.total_ms()))},
-              {"analysisRoundTripMs", static_cast<int64_t>(std::lround(ms_between(t0, Clock::now())))}};
-  res.set_content(doc.dump(), "application/json");
+  const wire::ApiImage image = detect_images(*model, {parsed.image}, parsed.filter)[0];
+  if (image.status != 200) throw HttpError(image.status, image.error.value_or("detection failed"));
+  wire::DeepStackResponse answer = wire::deepstack_response(image, ms_between(t0, Clock::now()));
+  answer.request_id = request_id();
+  answer.execution_provider = o_.backend;
+  answer.timestamp_utc = rfc1123_now();
+  res.set_content(wire::dump(answer), "application/json");
 }
 
 const char* route_label(const std::string& path) {
-  static const char* routes[] = {"/api/detect", "/v1/vision/detection", "/api/model", "/healthz",
-                                 "/v2/health/live", "/v2/health/ready", "/metrics"};
+  static const char* routes[] = {"/api/detect",      "/v1/vision/detection", "/v1/vision/custom/list",
+                                 "/v1/server/status/ping", "/v1/status/ping", "/api/model",
+                                 "/healthz",          "/v2/health/live",      "/v2/health/ready",
+                                 "/metrics"};
   for (const char* r : routes)
     if (path == r) return r;
+  if (const char* kserve = kserve_route_label(path)) return kserve;
+  if (path.rfind("/v1/vision/custom/", 0) == 0) return "/v1/vision/custom/{model}";
   if (is_web_ui_path(path)) return "/";
   return "other";
 }
@@ -278,39 +292,68 @@ void Service::install(httplib::Server& svr) {
     detect(req, res, reader);
   });
   svr.Post(kDeepStack, [this](const Request& req, Response& res, const httplib::ContentReader& reader) {
-    deepstack(req, res, reader);
+    deepstack(req, res, reader, "");
   });
+  // Blue Iris and Agent DVR list with POST, scripts with GET; both carry the key.
+  const auto custom_list = [this](const Request& req, Response& res, const httplib::ContentReader* reader) {
+    if (reader != nullptr) read_deepstack_auth(req, res, *reader, o_.max_body_mb, key_);
+    else if (key_.required() && !key_.check_headers(req)) {
+      const std::string given = req.get_param_value("api_key");
+      key_.check_field(req.has_param("api_key") ? &given : nullptr);
+    }
+    wire::DeepStackModelList list;
+    for (const ServedModel& m : models_) list.models.push_back(m.name);
+    res.set_content(wire::dump(list), "application/json");
+  };
+  svr.Post(kCustomList, [custom_list](const Request& req, Response& res, const httplib::ContentReader& reader) {
+    custom_list(req, res, &reader);
+  });
+  svr.Get(kCustomList, [custom_list](const Request& req, Response& res) { custom_list(req, res, nullptr); });
+  svr.Post(kCustomModel, [this](const Request& req, Response& res, const httplib::ContentReader& reader) {
+    deepstack(req, res, reader, req.matches[1].str());
+  });
+  for (const char* path : {"/v1/server/status/ping", "/v1/status/ping"})
+    svr.Get(path, [](const Request&, Response& res) { res.set_content(R"({"success":true})", "application/json"); });
   svr.Get("/api/model", [this](const Request&, Response& res) {
-    json labels = json::array();
-    for (const auto& [id, name] : labels_->entries()) labels.push_back({{"id", id}, {"name", name}});
-    json doc = {{"model", model_name_},
-                {"input", {{"width", input_w_}, {"height", input_h_}, {"channels", 3}}},
-                {"input_shape", {1, input_h_, input_w_, 3}},
-                {"backend", o_.backend},
-                {"workers", pool_.workers()},
-                {"labels", std::move(labels)}};
-    res.set_content(doc.dump(), "application/json");
+    wire::ModelCatalog catalog;
+    for (const ServedModel& m : models_)
+      catalog.models.push_back({m.name, m.file, m.input_w, m.input_h, 3, o_.backend, m.pool->workers()});
+    catalog.labels = labels_->entries();
+    res.set_content(wire::dump(catalog), "application/json");
   });
   svr.Get("/healthz", [](const Request&, Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
   svr.Get("/v2/health/live", [](const Request&, Response& res) {
     res.set_content(R"({"live":true})", "application/json");
   });
   svr.Get("/v2/health/ready", [this](const Request&, Response& res) {
-    const bool ready = pool_.ready() && !draining.load();
+    const bool ready = this->ready();
     res.status = ready ? 200 : 503;
     res.set_content(ready ? R"({"ready":true})" : R"({"ready":false})", "application/json");
   });
   svr.Get("/metrics", [this](const Request&, Response& res) {
     res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  install_kserve(svr, {[this](const std::string& name) -> const KServeModel* {
+                         for (const ServedModel& m : models_)
+                           if (m.name == name) return &m.kserve;
+                         return nullptr;
+                       },
+                       [this] {
+                         std::vector<std::string> names;
+                         for (const ServedModel& m : models_) names.push_back(m.name);
+                         return names;
+                       },
+                       [this](const Request& req) { require_key_header(req); },
+                       [this] { return !draining.load(); }});
   install_web_ui(svr);
   // The wrong method on a known route: 405 with Allow.
-  for (const char* path : {"/api/detect", kDeepStack})
+  for (const char* path : {"/api/detect", kDeepStack, kCustomModel})
     svr.Get(path, [](const Request&, Response& res) {
       res.set_header("Allow", "POST");
       throw HttpError(405, "method not allowed: use POST");
     });
-  for (const char* path : {"/api/model", "/healthz", "/v2/health/live", "/v2/health/ready", "/metrics"})
+  for (const char* path : {"/api/model", "/healthz", "/v2/health/live", "/v2/health/ready", "/metrics",
+                           "/v1/server/status/ping", "/v1/status/ping"})
     svr.Post(path, [](const Request& req, Response& res, const httplib::ContentReader& reader) {
       res.set_header("Allow", "GET");
       refuse_after_body(req, reader, 405, "method not allowed: use GET");
@@ -338,18 +381,11 @@ void Service::install(httplib::Server& svr) {
   svr.set_logger([this](const Request& req, const Response& res) { log(req, res); });
 }
 
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
 }  // namespace
 
 int run_server(const ServerOptions& options) {
   ServerOptions o = options;
-  if (o.workers <= 0) o.workers = available_cores();
+  if (o.workers <= 0) o.workers = detect::available_cores();
 
   // SIGINT/SIGTERM are taken by a sigwait thread, never by a handler.
   sigset_t signals;
@@ -358,13 +394,16 @@ int run_server(const ServerOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::shared_ptr<const engine::Model> model;
   std::shared_ptr<const detect::Labels> labels;
   detect::DetectorOptions dopt;
+  std::vector<std::shared_ptr<const engine::Model>> loaded;
   try {
-    if (!std::filesystem::exists(o.model))
-      throw std::runtime_error("model file " + o.model + " not found: run scripts/setup, or pass --model");
-    model = engine::Model::from_file(o.model);
+    if (o.models.empty()) throw std::runtime_error("no model to serve: pass --model");
+    for (const ModelSpec& spec : o.models) {
+      if (!std::filesystem::exists(spec.path))
+        throw std::runtime_error("model file " + spec.path + " not found: run scripts/setup, or pass --model");
+      loaded.push_back(engine::Model::from_file(spec.path));
+    }
     labels = detect::Labels::from_file(o.labels);
     dopt.engine = {engine::parse_backend(o.backend), o.threads_per_worker};
     dopt.max_pixels = o.max_pixels;
@@ -374,7 +413,27 @@ int run_server(const ServerOptions& options) {
   }
 
   Metrics metrics;
-  Pool pool(model, labels, dopt, o.workers, o.max_queue, metrics);
+  // --workers detectors in all, shared out in model order; each model gets one at least.
+  const int n_models = static_cast<int>(o.models.size());
+  std::vector<ServedModel> models;
+  for (int i = 0; i < n_models; ++i) {
+    const int workers = std::max(1, o.workers / n_models + (i < o.workers % n_models ? 1 : 0));
+    ServedModel m;
+    m.name = o.models[static_cast<size_t>(i)].name;
+    m.file = std::filesystem::path(o.models[static_cast<size_t>(i)].path).filename().string();
+    try {
+      detect::Detector probe(loaded[static_cast<size_t>(i)], labels, dopt);
+      m.input_w = probe.input_width();
+      m.input_h = probe.input_height();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "lookout serve: model %s: %s\n", m.name.c_str(), e.what());
+      return 2;
+    }
+    m.pool = std::make_unique<Pool>(loaded[static_cast<size_t>(i)], labels, dopt, workers, o.max_queue,
+                                    metrics.model(m.name));
+    m.kserve = {kserve_metadata(m.name, *loaded[static_cast<size_t>(i)]), m.pool.get()};
+    models.push_back(std::move(m));
+  }
 
   const bool tls = !o.tls_cert.empty() || !o.tls_key.empty();
   std::unique_ptr<httplib::Server> svr;
@@ -411,13 +470,7 @@ int run_server(const ServerOptions& options) {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
-  int input_w = 0, input_h = 0;
-  {
-    detect::Detector probe(model, labels, dopt);
-    input_w = probe.input_width();
-    input_h = probe.input_height();
-  }
-  Service service(o, pool, metrics, std::filesystem::path(o.model).filename().string(), labels, input_w, input_h);
+  Service service(o, models, metrics, labels);
   service.install(*svr);
 
   if (!svr->bind_to_port(o.host, o.port)) {
@@ -457,9 +510,15 @@ int run_server(const ServerOptions& options) {
   std::thread listener([&] { svr->listen_after_bind(); });
   int rc = 0;
   try {
-    pool.wait_ready();
-    std::fprintf(stderr, "lookout serve: listening on %s://%s:%d (%d workers)\n", tls ? "https" : "http",
-                 o.host.c_str(), o.port, o.workers);
+    int workers = 0;
+    std::string names;
+    for (ServedModel& m : models) {
+      m.pool->wait_ready();
+      workers += m.pool->workers();
+      names += (names.empty() ? "" : ", ") + m.name + (names.empty() && models.size() > 1 ? " (default)" : "");
+    }
+    std::fprintf(stderr, "lookout serve: listening on %s://%s:%d (%d workers; model%s %s)\n", tls ? "https" : "http",
+                 o.host.c_str(), o.port, workers, models.size() == 1 ? "" : "s", names.c_str());
     std::fflush(stderr);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout serve: %s\n", e.what());

@@ -6,13 +6,20 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lookout::server {
+
+// A model to serve: `lookout serve --model NAME=PATH` (or PATH, named after
+// its file stem).
+struct ModelSpec {
+  std::string name, path;
+};
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 5029;
-  int workers = 0;              // 0 = one per core
+  int workers = 0;              // detectors in all, shared out over the models (at least one each); 0 = one per core
   int threads_per_worker = 1;
   int max_queue = 64;           // images waiting for a worker, across requests
   int max_body_mb = 32;
@@ -26,7 +33,8 @@ struct ServerOptions {
   int read_timeout = 10, write_timeout = 10;
   int keep_alive_timeout = 2;
   int max_connections = 256;
-  std::string model, labels;
+  std::vector<ModelSpec> models;  // the first is the default
+  std::string labels;
   std::string backend = "xnnpack";
 };
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -19,6 +20,8 @@
 #include <vector>
 
 #include "image/image.h"
+#include "image/png_fixture.h"
+#include "wire/detection.h"
 #include "temp_dir.h"
 
 #ifndef LOOKOUT_BINARY
@@ -100,40 +103,6 @@ std::vector<std::string> split_csv_simple(const std::string& line) {
   while (std::getline(in, f, ',')) fields.push_back(f);
   if (!line.empty() && line.back() == ',') fields.emplace_back();
   return fields;
-}
-
-// Minimal PNG writer pieces, to declare any size we like.
-uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc = 0) {
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) {
-    crc ^= data[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-void put_be32(std::vector<uint8_t>& v, uint32_t x) {
-  for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<uint8_t>(x >> s));
-}
-
-void put_chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
-  put_be32(png, static_cast<uint32_t>(data.size()));
-  std::vector<uint8_t> body(type, type + 4);
-  body.insert(body.end(), data.begin(), data.end());
-  png.insert(png.end(), body.begin(), body.end());
-  put_be32(png, crc32(body.data(), body.size()));
-}
-
-// A PNG whose header declares width x height RGB8 and that has no pixels.
-std::vector<uint8_t> png_declaring(uint32_t width, uint32_t height) {
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  std::vector<uint8_t> ihdr;
-  put_be32(ihdr, width);
-  put_be32(ihdr, height);
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // 8-bit, RGB, deflate, no filter, no interlace
-  put_chunk(png, "IHDR", ihdr);
-  put_chunk(png, "IEND", {});
-  return png;
 }
 
 class DetectCli : public ::testing::Test {
@@ -324,7 +293,7 @@ TEST_F(DetectCli, BadFilesAreReportedAndTheRestProcessed) {
   noise[0] = 'R';  // not a JPEG or PNG signature by chance
   write_bytes(dir / "d_random.jpg", noise);
   write_bytes(dir / "e_empty.jpg", {});
-  write_bytes(dir / "f_huge.png", png_declaring(100000, 100000));
+  write_bytes(dir / "f_huge.png", lookout::image::testing::png_header_only(100000, 100000));
   write_bytes(dir / "g_notes.txt", {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});  // not walked
 
   const RunResult r = lookout({"detect", "--format", "jsonl", "--jobs", "2", dir.string()}, tmp_);
@@ -366,6 +335,42 @@ TEST_F(DetectCli, JobsKeepInputOrderAndContent) {
   EXPECT_TRUE(std::is_sorted(files.begin(), files.end()));
   EXPECT_THAT(one.err, HasSubstr("1 job x 1 thread"));
   EXPECT_THAT(two.err, HasSubstr("2 jobs x 1 thread"));
+}
+
+// Every format is written from the same wire::DetectedFile: the jsonl lines
+// read back into it byte for byte, and the json, csv and coco outputs hold
+// exactly what those records give.
+TEST_F(DetectCli, EveryFormatCarriesTheSameDetections) {
+  std::map<std::string, std::string> out;
+  for (const char* format : {"jsonl", "json", "csv", "coco"}) {
+    const RunResult r = lookout({"detect", "--format", format, "--jobs", "2", "data/small"}, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << format << ": " << r.err;
+    out[format] = r.out;
+  }
+  std::vector<lookout::wire::DetectedFile> files;
+  std::istringstream lines(out["jsonl"]);
+  for (std::string line; std::getline(lines, line);) {
+    files.push_back(lookout::wire::Json::parse(line).get<lookout::wire::DetectedFile>());
+    EXPECT_EQ(lookout::wire::dump(files.back()), line);
+  }
+  ASSERT_GE(files.size(), 30u);
+
+  const json doc = json::parse(out["json"]);
+  ASSERT_EQ(doc.at("images").size(), files.size());
+  std::string csv = lookout::wire::csv_header();
+  json coco = json::array();
+  for (size_t i = 0; i < files.size(); ++i) {
+    json from_json_format = doc["images"][i], from_jsonl = json::parse(lookout::wire::dump(files[i]));
+    from_json_format.erase("timing_ms");
+    from_jsonl.erase("timing_ms");
+    EXPECT_EQ(from_json_format, from_jsonl) << files[i].file;
+    csv += lookout::wire::csv_rows(files[i]);
+    // data/small's names are not COCO numbers: image ids are input positions.
+    for (const auto& c : lookout::wire::coco_results(static_cast<int64_t>(i) + 1, files[i]))
+      coco.push_back(json::parse(lookout::wire::dump(c)));
+  }
+  EXPECT_EQ(out["csv"], csv);
+  EXPECT_EQ(json::parse(out["coco"]), coco);
 }
 
 TEST_F(DetectCli, OutputWritesTheFileNotStdout) {

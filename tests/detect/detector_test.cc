@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -168,7 +169,9 @@ TEST(Detector, ResultFieldsForDog) {
   Detector detector = make_detector();
   EXPECT_EQ(detector.input_width(), 300);
   EXPECT_EQ(detector.input_height(), 300);
+  const auto t0 = std::chrono::steady_clock::now();
   const Result r = detector.detect(bytes, everything());
+  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.width, 768);
   EXPECT_EQ(r.height, 576);
   EXPECT_EQ(r.orientation, 1);
@@ -201,8 +204,9 @@ TEST(Detector, ResultFieldsForDog) {
   EXPECT_GT(t.decode_ms, 0);
   EXPECT_GT(t.preprocess_ms, 0);
   EXPECT_GT(t.inference_ms, 0);
-  EXPECT_GE(t.postprocess_ms, 0);
-  EXPECT_DOUBLE_EQ(t.total_ms(), t.decode_ms + t.preprocess_ms + t.inference_ms + t.postprocess_ms);
+  EXPECT_GT(t.postprocess_ms, 0);  // 20 rows filtered, sorted and labelled: never instant
+  // The stages are disjoint parts of the call: together no longer than it.
+  EXPECT_LE(t.total_ms(), wall_ms);
 }
 
 // The detector's result is the engine's output, filtered, sorted (stable)
@@ -634,23 +638,10 @@ TEST(Detector, RefusesAModelWithoutDetectionOutputs) {
   }
 }
 
-// A float SSD in miniature: the 1x2 RGB input reshaped into the class
-// scores of two anchors (R = background, G = class 0, B = class 1), box
-// encodings 0 so each box is its anchor. The scores the detector reports
-// are therefore its normalized input, (v - 127.5) / 127.5.
+// The float SSD in miniature (tiny_model.h): its scores are its normalized
+// input, so they show the float input path's (v - 127.5) / 127.5.
 TEST(Detector, FloatModelTakesNormalizedInput) {
-  TinyModel m;
-  const int32_t input = m.tensor({1, 1, 2, 3});
-  const int32_t scores = m.tensor({1, 2, 3});
-  const int32_t encodings = m.tensor({1, 2, 4}, TinyModel::kFloat32, std::vector<float>(8, 0.0f));
-  // Anchors (ycenter, xcenter, h, w): boxes (ymin, xmin, ymax, xmax) =
-  // (0, 0, 0.5, 0.25) and (0.5, 0.5, 1.1, 1.0), the latter clamped to 1.
-  const int32_t anchors = m.tensor({2, 4}, TinyModel::kFloat32, {0.25f, 0.125f, 0.5f, 0.25f, 0.8f, 0.75f, 0.6f, 0.5f});
-  m.inputs = {input};
-  m.outputs = {m.tensor({1, 2, 4}), m.tensor({1, 2}), m.tensor({1, 2}), m.tensor({1})};
-  m.op(TinyModel::kReshape, {input}, {scores});
-  m.op(TinyModel::kCustom, {encodings, scores, anchors}, m.outputs, testing::postprocess_options(2, 2));
-  Detector detector(engine::Model::from_bytes(m.build()), Labels::parse("0 green\n1 blue\n", "mem"), {});
+  Detector detector(engine::Model::from_bytes(testing::tiny_float_ssd()), Labels::parse("0 green\n1 blue\n", "mem"), {});
   EXPECT_EQ(detector.input_width(), 2);
   EXPECT_EQ(detector.input_height(), 1);
 

@@ -168,4 +168,23 @@ inline std::vector<uint8_t> postprocess_options(int max_detections, int num_clas
   return fbb.GetBuffer();
 }
 
+// A float SSD in miniature: the 1x2 RGB input reshaped into the class
+// scores of two anchors (R = background, G = class 0, B = class 1), box
+// encodings 0 so each box is its anchor: (ymin, xmin, ymax, xmax) =
+// (0, 0, 0.5, 0.25) and (0.5, 0.5, 1.1, 1.0), the latter clamped to 1. The
+// scores it reports are its normalized input, (v - 127.5) / 127.5.
+inline std::vector<uint8_t> tiny_float_ssd() {
+  TinyModel m;
+  const int32_t input = m.tensor({1, 1, 2, 3});
+  const int32_t scores = m.tensor({1, 2, 3});
+  const int32_t encodings = m.tensor({1, 2, 4}, TinyModel::kFloat32, std::vector<float>(8, 0.0f));
+  // Anchors: ycenter, xcenter, h, w.
+  const int32_t anchors = m.tensor({2, 4}, TinyModel::kFloat32, {0.25f, 0.125f, 0.5f, 0.25f, 0.8f, 0.75f, 0.6f, 0.5f});
+  m.inputs = {input};
+  m.outputs = {m.tensor({1, 2, 4}), m.tensor({1, 2}), m.tensor({1, 2}), m.tensor({1})};
+  m.op(TinyModel::kReshape, {input}, {scores});
+  m.op(TinyModel::kCustom, {encodings, scores, anchors}, m.outputs, postprocess_options(2, 2));
+  return m.build();
+}
+
 }  // namespace lookout::detect::testing

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <spng.h>
+#include <zlib.h>
 
 #include <array>
 #include <cstdint>
 #include <cstdlib>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -74,28 +74,19 @@ inline std::vector<uint8_t> encode_png(const PngSpec& spec, const std::vector<ui
   return out;
 }
 
-// CRC-32 as PNG defines it (ISO 3309, polynomial 0xEDB88320, reflected).
-inline uint32_t png_crc(std::span<const uint8_t> bytes) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (uint8_t b : bytes) {
-    c ^= b;
-    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-  }
-  return c ^ 0xFFFFFFFFu;
-}
-
 inline void put_be32(std::vector<uint8_t>& out, uint32_t v) {
   out.insert(out.end(), {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
                          static_cast<uint8_t>(v)});
 }
 
-// One chunk: length, type, data, CRC over type + data.
+// One chunk: length, type, data, CRC over type + data (PNG's CRC is zlib's
+// CRC-32).
 inline void append_chunk(std::vector<uint8_t>& png, const char (&type)[5], const std::vector<uint8_t>& data) {
   put_be32(png, static_cast<uint32_t>(data.size()));
   std::vector<uint8_t> typed(type, type + 4);
   typed.insert(typed.end(), data.begin(), data.end());
   png.insert(png.end(), typed.begin(), typed.end());
-  put_be32(png, png_crc(typed));
+  put_be32(png, static_cast<uint32_t>(crc32(0, typed.data(), static_cast<uInt>(typed.size()))));
 }
 
 // Signature + a valid IHDR declaring width x height (8-bit RGB), nothing else.

@@ -17,10 +17,10 @@ TEST(FitLine, RecoversAnExactLine) {
 
 // Requests over a link with 40 ms RTT + 2 ms overhead and 10 Mbit/s (1250
 // bytes per ms), to a server taking 12 ms per image; one failure, ignored.
-std::vector<client::Record> link_records() {
-  std::vector<client::Record> rs;
+std::vector<wire::Record> link_records() {
+  std::vector<wire::Record> rs;
   for (double kb : {20.0, 80.0, 150.0, 300.0, 490.0}) {
-    client::Record r;
+    wire::Record r;
     r.ok = true;
     r.bytes_sent = static_cast<uint64_t>(kb * 1000);
     r.response_bytes = 1000;
@@ -31,7 +31,7 @@ std::vector<client::Record> link_records() {
     r.timing.round_trip = 42 + static_cast<double>(r.bytes_sent + r.response_bytes) / 1250.0 + 12;
     rs.push_back(r);
   }
-  client::Record failed;
+  wire::Record failed;
   failed.bytes_sent = 1000;
   failed.timing.round_trip = 5000;
   rs.push_back(failed);
@@ -57,17 +57,17 @@ TEST(FitRemote, RecoversBandwidthOverheadAndServerTime) {
 
 TEST(FitRemote, RefusesRecordsThatCannotShowALink) {
   RemoteProfile p;
-  std::vector<client::Record> same = link_records();
-  for (client::Record& r : same) r.bytes_sent = 5000;
+  std::vector<wire::Record> same = link_records();
+  for (wire::Record& r : same) r.bytes_sent = 5000;
   EXPECT_THROW(fit_remote(same, p), std::invalid_argument);
-  std::vector<client::Record> faster_when_larger = link_records();
-  for (client::Record& r : faster_when_larger) r.timing.round_trip = 1e6 / static_cast<double>(r.bytes_sent + 1);
+  std::vector<wire::Record> faster_when_larger = link_records();
+  for (wire::Record& r : faster_when_larger) r.timing.round_trip = 1e6 / static_cast<double>(r.bytes_sent + 1);
   EXPECT_THROW(fit_remote(faster_when_larger, p), std::invalid_argument);
 }
 
 TEST(CostModel, PredictsTheFittedRequests) {
   const CostModel m({100, 1}, fitted(100000));
-  for (const client::Record& r : link_records())
+  for (const wire::Record& r : link_records())
     if (r.ok) {
       EXPECT_NEAR(m.remote_ms(static_cast<double>(r.bytes_sent)), r.timing.round_trip, 1e-6);
     }
@@ -94,6 +94,34 @@ TEST(CostModel, BreakEvenIsWhereBothSidesTakeTheSameTime) {
   const CostModel slow_local({400, 1}, fitted(100000));
   EXPECT_TRUE(slow_local.remote_pays());
   EXPECT_NE(slow_local.verdict().find("Offload"), std::string::npos) << slow_local.verdict();
+}
+
+TEST(CostModel, WrittenToItsSummaryAndReadBack) {
+  RemoteProfile p = fitted(100000);
+  p.url = "http://r:5029";
+  p.concurrency = 4;
+  p.server_workers = 2;
+  const CostModel m({100, 3}, p);
+  const lookout::wire::OffloadSummary s = m.summary("small", 33, 100000);
+  EXPECT_EQ(s.collection, "small");
+  EXPECT_EQ(s.images, 33u);
+  EXPECT_DOUBLE_EQ(s.remote.ms_per_image, m.remote_ms_at(p.bandwidth_mbps, p.rtt_ms));
+  EXPECT_DOUBLE_EQ(s.model.fixed_ms, m.fixed_ms());
+  EXPECT_DOUBLE_EQ(s.model.bytes_per_image, m.bytes_per_image());
+  EXPECT_EQ(s.break_even.bandwidth_mbps, m.break_even_bandwidth_mbps());
+  EXPECT_EQ(s.verdict, m.verdict());
+  EXPECT_EQ(s.remote.workers, 4);
+
+  const CostModel back = CostModel::from_summary(s);
+  EXPECT_EQ(back.local().workers, 3);
+  EXPECT_EQ(back.remote().url, "http://r:5029");
+  EXPECT_EQ(back.remote().concurrency, 4);
+  EXPECT_EQ(back.remote().server_workers, 2);
+  EXPECT_DOUBLE_EQ(back.remote().fit_r2, p.fit_r2);
+  EXPECT_DOUBLE_EQ(back.remote_ms_at(5, 20), m.remote_ms_at(5, 20));
+  EXPECT_EQ(back.break_even_bandwidth_mbps(), m.break_even_bandwidth_mbps());
+  EXPECT_EQ(back.break_even_rtt_ms(), m.break_even_rtt_ms());
+  EXPECT_EQ(back.verdict(), m.verdict());
 }
 
 TEST(CostModel, HybridAddsTheRatesOfBothSides) {

@@ -37,17 +37,17 @@ inline CommandResult lookout(const std::string& args) {
 }
 
 // The records of a results file (no warnings allowed).
-inline std::vector<client::Record> records(const fs::path& file) {
+inline std::vector<wire::Record> records(const fs::path& file) {
   std::vector<std::string> warnings;
-  std::vector<client::Record> r = client::read_records(file, &warnings);
+  std::vector<wire::Record> r = client::read_records(file, &warnings);
   for (const std::string& w : warnings) ADD_FAILURE() << "unreadable line: " << w;
   return r;
 }
 
 // How often each image appears.
-inline std::map<std::string, int> image_counts(const std::vector<client::Record>& rs) {
+inline std::map<std::string, int> image_counts(const std::vector<wire::Record>& rs) {
   std::map<std::string, int> n;
-  for (const client::Record& r : rs) ++n[r.image];
+  for (const wire::Record& r : rs) ++n[r.image];
   return n;
 }
 
@@ -59,26 +59,7 @@ inline size_t count_lines(const fs::path& file) {
 // `lookout ARGS` in the background (output to `log`), to be waited for or killed.
 class Background {
  public:
-  Background(const std::vector<std::string>& args, const fs::path& log) {
-    std::vector<std::string> argv_s = {LOOKOUT_BINARY};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string root = kRoot.string(), log_s = log.string();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      if (::chdir(root.c_str()) != 0) ::_exit(126);
-      const int fd = ::open(log_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd < 0) ::_exit(126);
-      ::dup2(fd, STDERR_FILENO);
-      ::dup2(fd, STDOUT_FILENO);
-      ::close(fd);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
+  Background(const std::vector<std::string>& args, const fs::path& log) : pid_(server_test::spawn_lookout(args, log)) {}
   ~Background() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

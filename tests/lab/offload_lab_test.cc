@@ -9,18 +9,23 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <string>
 
 #include "lab_util.h"
 #include "remote_lab.h"
+#include "wire/offload.h"
 
 namespace lookout::lab_test {
 namespace {
 
 using json = nlohmann::json;
+using wire::OffloadSummary;
 
 struct Offload {
   CommandResult result;
-  json doc;
+  std::optional<OffloadSummary> summary;  // offload.json, read as `lookout report` reads it
+  std::string read_error;
 };
 
 // `lookout offload DIR --remote URL` on CPU 0 with one detector and one
@@ -31,7 +36,12 @@ Offload offload(const std::string& dir, const std::string& url, const fs::path& 
                          " offload " + shell_quote(dir) + " --remote " + url + " --out " + shell_quote(out.string()) +
                          " --local-workers 1 --concurrency 1 --quiet 2>&1");
   std::error_code ec;
-  if (fs::exists(out / "offload.json", ec)) o.doc = json::parse(read_file(out / "offload.json"));
+  if (!fs::exists(out / "offload.json", ec)) return o;
+  try {
+    o.summary = wire::Json::parse(read_file(out / "offload.json")).get<OffloadSummary>();
+  } catch (const std::exception& e) {
+    o.read_error = e.what();
+  }
   return o;
 }
 
@@ -46,16 +56,16 @@ class OffloadLab : public ::testing::Test {
 
 // Where a prediction misses its measurement by more than 15 %: one line
 // per miss, empty when all hold.
-std::string prediction_misses(const json& doc) {
+std::string prediction_misses(const OffloadSummary& s) {
+  if (!s.measured) return "no validation runs in offload.json\n";
   std::string misses;
-  const json& measured = doc["measured"];
   const auto check = [&](const char* side, double predicted, double measured_ms) {
     if (relative_error(predicted, measured_ms) > 0.15)
       misses += std::string(side) + ": predicted " + std::to_string(predicted) + " ms, measured " +
                 std::to_string(measured_ms) + " ms\n";
   };
-  check("remote", doc["remote"]["ms_per_image"].get<double>(), measured["remote_ms_per_image"].get<double>());
-  check("local", doc["local"]["ms_per_image"].get<double>(), measured["local_ms_per_image"].get<double>());
+  check("remote", s.remote.ms_per_image, s.measured->remote_ms_per_image);
+  check("local", s.local.ms_per_image, s.measured->local_ms_per_image);
   return misses;
 }
 
@@ -70,25 +80,25 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
   for (const Setting& s : {Setting{"10mbit", "40ms", 10, 40}, Setting{"200mbit", "2ms", 200, 2}}) {
     SCOPED_TRACE(std::string(s.rate) + " / " + s.rtt);
     lab.set(s.rate, s.rtt);
-    // This machine's speed drifts by 10-20 % from one second to the next
-    // (one run's inference went from 10.5 to 9.0 ms per image midway), more
-    // than the model's error. So a setting gets up to three attempts and
-    // must hold within 15 % in one of them: a model that is off by more
-    // than that misses every time, noise rarely three times in a row.
+    // A shared machine's speed drifts by 10-20 % from one second to the
+    // next, more than the model's error. So a setting gets up to three
+    // attempts and must hold within 15 % in one of them: a model that is off
+    // by more than that misses every time, noise rarely three times in a row.
     std::string misses;
     for (int attempt = 1; attempt <= 3; ++attempt) {
       const fs::path out = tmp.path() / (std::string(s.rate) + "-" + std::to_string(attempt));
       const Offload o = offload("data/small", lab.url(), out);
       ASSERT_EQ(o.result.status, 0) << o.result.out << lab.status();
-      ASSERT_TRUE(o.doc.is_object()) << o.result.out;
+      ASSERT_TRUE(o.summary.has_value()) << o.read_error << "\n" << o.result.out;
       EXPECT_NE(o.result.out.find("verdict: "), std::string::npos) << o.result.out;
 
       // The link as measured is the link as shaped (generous: tc's framing
       // overhead and a shared machine).
-      const json& remote = o.doc["remote"];
-      EXPECT_NEAR(remote["bandwidth_mbps"].get<double>(), s.mbps, 0.3 * s.mbps) << o.result.out;
-      EXPECT_NEAR(remote["rtt_ms"].get<double>(), s.rtt_ms, 5.0 + 0.25 * s.rtt_ms) << o.result.out;
-      EXPECT_TRUE(o.doc["measured"]["agrees_with_verdict"].get<bool>()) << o.result.out;
+      const OffloadSummary::Remote& remote = o.summary->remote;
+      EXPECT_NEAR(remote.bandwidth_mbps, s.mbps, 0.3 * s.mbps) << o.result.out;
+      EXPECT_NEAR(remote.rtt_ms, s.rtt_ms, 5.0 + 0.25 * s.rtt_ms) << o.result.out;
+      ASSERT_TRUE(o.summary->measured.has_value()) << o.result.out;
+      EXPECT_TRUE(o.summary->measured->agrees_with_verdict) << o.result.out;
 
       // The results files are there for `lookout report`, one record per image each.
       for (const char* f : {"local.jsonl", "remote.jsonl", "hybrid.jsonl"})
@@ -98,7 +108,7 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
       EXPECT_THAT(records(out / "remote.jsonl").front().label, ::testing::MatchesRegex(".* Mbit/s, .* ms RTT"));
 
       // Predicted vs measured per-image time, each side, within 15 %.
-      const std::string miss = prediction_misses(o.doc);
+      const std::string miss = prediction_misses(*o.summary);
       if (miss.empty()) {
         if (attempt > 1) std::printf("held on attempt %d; before:\n%s", attempt, misses.c_str());
         misses.clear();
@@ -125,16 +135,17 @@ TEST_F(OffloadLab, HybridBeatsEitherSideWhenBothAreComparable) {
   }
   const Offload o = offload(dir.string(), lab.url(), tmp.path() / "out");
   ASSERT_EQ(o.result.status, 0) << o.result.out << lab.status();
-  const json& m = o.doc["measured"];
-  const double local = m["local_wall_s"].get<double>(), remote = m["remote_wall_s"].get<double>(),
-               hybrid = m["hybrid_wall_s"].get<double>();
+  ASSERT_TRUE(o.summary.has_value()) << o.read_error << "\n" << o.result.out;
+  ASSERT_TRUE(o.summary->measured.has_value()) << o.result.out;
+  const OffloadSummary::Measured& m = *o.summary->measured;
+  const double local = m.local_wall_s, remote = m.remote_wall_s, hybrid = m.hybrid_wall_s;
   // Comparable: neither side more than 3x the other (else hybrid cannot gain much).
   ASSERT_LT(std::max(local, remote) / std::min(local, remote), 3.0) << o.result.out;
   EXPECT_LT(hybrid, 0.85 * std::min(local, remote))
       << "hybrid " << hybrid << " s, local " << local << " s, remote " << remote << " s\n" << o.result.out;
-  const json& h = o.doc["hybrid"];
-  EXPECT_GT(h["local_images"].get<int>(), 0);
-  EXPECT_GT(h["remote_images"].get<int>(), 0);
+  const OffloadSummary::Hybrid& h = o.summary->hybrid;
+  EXPECT_GT(h.local_images.value_or(0), 0u);
+  EXPECT_GT(h.remote_images.value_or(0), 0u);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "server/server_process.h"
+#include "wire/offload.h"
 
 namespace {
 
@@ -140,27 +141,25 @@ class ReportBrowser : public ::testing::Test {
     for (const json& r : records) jsonl += r.dump() + "\n";
     write_file(results_, jsonl);
 
-    // The offload summary `lookout offload --json` writes, from these means.
+    // The offload summary `lookout offload --json` writes, from these means:
+    // the time beyond the upload is the remote's fixed part (0.1 ms of it
+    // the round trip), at the bandwidth the uploads achieved.
     const double local_ms = mean(local_totals), remote_ms = mean(remote_totals);
     const double fixed_ms = remote_ms - mean(remote_uploads), bytes = mean(remote_bytes);
     const double measured_mbps = bytes * 8 / (std::max(mean(remote_uploads), 0.01) * 1000);
-    const json break_even = local_ms > fixed_ms ? json(bytes * 8 / (1000 * (local_ms - fixed_ms))) : json(nullptr);
+    lookout::wire::OffloadSummary summary;
+    summary.collection = "small";
+    summary.images = local_totals.size();
+    summary.mean_file_bytes = bytes;
+    summary.local = {local_ms, 1};
+    summary.remote = {url, 0.1, 0.0, measured_mbps, bytes, 0.0, fixed_ms - 0.1, 1.0, remote_ms, 1, 1};
+    summary.model = {fixed_ms, bytes};
+    if (local_ms > fixed_ms) summary.break_even.bandwidth_mbps = bytes * 8 / (1000 * (local_ms - fixed_ms));
+    summary.verdict = local_ms <= remote_ms ? "Run locally: loopback remote is no faster." : "Offload: the loopback remote is faster.";
+    summary.hybrid = {local_totals.size() * local_ms / 1000, 1.0, std::nullopt, std::nullopt, std::nullopt};
+    summary.runs = {{"loopback", measured_mbps, 0.1, remote_ms, remote_ms}};
     offload_ = scratch_->path() / "offload.json";
-    write_file(offload_, json{{"collection", "small"},
-                              {"images", local_totals.size()},
-                              {"mean_file_bytes", bytes},
-                              {"local", {{"ms_per_image", local_ms}, {"workers", 1}}},
-                              {"remote", {{"url", url}, {"rtt_ms", 0.1}, {"bandwidth_mbps", measured_mbps},
-                                          {"mean_request_bytes", bytes}, {"server_ms", fixed_ms},
-                                          {"ms_per_image", remote_ms}, {"workers", 1}}},
-                              {"model", {{"fixed_ms", fixed_ms}, {"bytes_per_image", bytes}}},
-                              {"break_even", {{"bandwidth_mbps", break_even}, {"rtt_ms", nullptr}}},
-                              {"verdict", local_ms <= remote_ms ? "Run locally: loopback remote is no faster."
-                                                                : "Offload: the loopback remote is faster."},
-                              {"hybrid", nullptr},
-                              {"runs", {{{"label", "loopback"}, {"bandwidth_mbps", measured_mbps},
-                                         {"ms_per_image", remote_ms}}}}}
-                                 .dump(2));
+    write_file(offload_, lookout::wire::offload_text(summary));
   }
   static void TearDownTestSuite() {
     delete scratch_;

@@ -1,6 +1,9 @@
-// The report's reading and arithmetic (src/offload/report.h) on records
-// built here, with results worked out by hand.
-#include "offload/report.h"
+// The report's reading and arithmetic (src/offload/report_data.h) on records
+// built here, with results worked out by hand; and its page
+// (src/offload/report_page.h).
+#include "offload/report_data.h"
+
+#include "offload/report_page.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,9 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using lookout::offload::ChartSpec;
-using lookout::offload::BandwidthCurve;
 using lookout::offload::GroupStats;
-using lookout::client::Record;
+using lookout::wire::Record;
 using lookout::testing::TempDir;
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -43,6 +45,22 @@ Record record(const std::string& collection, const std::string& target, bool ok,
   return r;
 }
 
+// An offload summary as `lookout offload` writes it: local 11 ms; remote
+// fixed part 0.5 + 2 + 50 = 52.5 ms, 121300 bytes per image at 9.6 Mbit/s.
+lookout::wire::OffloadSummary summary_small() {
+  lookout::wire::OffloadSummary s;
+  s.collection = "small";
+  s.images = 33;
+  s.mean_file_bytes = 120000;
+  s.local = {11.0, 2};
+  s.remote = {"http://r:1", 0.5, 2.0, 9.6, 120000, 1300, 50.0, 0.99, 153.583, 1, 1};
+  s.model = {52.5, 121300};
+  s.verdict = "Run locally.";
+  s.hybrid = {1.2, 0.9, std::nullopt, std::nullopt, std::nullopt};
+  s.runs = {{"10mbit", 9.6, 0.5, 151.0, 153.583}};
+  return s;
+}
+
 void write(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << text;
@@ -57,29 +75,24 @@ TEST(ReadInputs, SkipsMalformedLinesNamingFileAndLine) {
         "{\"image\":\"b.jpg\",\"target\":\"local\",\"ok\":tru\n"
         "{\"image\":\"c.jpg\",\"target\":\"local\",\"ok\":true,\"timing_ms\":{\"total\":20}}\n");
   const fs::path summary = tmp.path() / "offload.json";
-  write(summary, json{{"collection", "small"},
-                      {"local", {{"ms_per_image", 11.0}}},
-                      {"model", {{"fixed_ms", 52.5}, {"bytes_per_image", 121300}}},
-                      {"break_even", {{"bandwidth_mbps", nullptr}, {"rtt_ms", nullptr}}},
-                      {"verdict", "Run locally."},
-                      {"runs", {{{"label", "10mbit"}, {"bandwidth_mbps", 9.6}, {"ms_per_image", 151.0}}}}}
-                     .dump(2));
+  write(summary, lookout::wire::offload_text(summary_small()));
   const offload::ReportInput input = offload::read_inputs({results, summary});
   ASSERT_EQ(input.records.size(), 2u);
   EXPECT_EQ(input.records[1].image, "c.jpg");
   ASSERT_EQ(input.warnings.size(), 1u);
   EXPECT_THAT(input.warnings[0], StartsWith(results.string() + ":3: not JSON"));
   ASSERT_EQ(input.offloads.size(), 1u);
-  const offload::OffloadSummary& o = input.offloads[0];
+  EXPECT_EQ(input.offloads[0].source, "offload.json");
+  const lookout::wire::OffloadSummary& o = input.offloads[0].summary;
   EXPECT_EQ(o.collection, "small");
-  EXPECT_DOUBLE_EQ(*o.local_ms, 11.0);
-  EXPECT_DOUBLE_EQ(*o.model_fixed_ms, 52.5);
-  EXPECT_FALSE(o.break_even_mbps.has_value());
+  EXPECT_DOUBLE_EQ(o.local.ms_per_image, 11.0);
+  EXPECT_DOUBLE_EQ(o.model.fixed_ms, 52.5);
+  EXPECT_FALSE(o.break_even.bandwidth_mbps.has_value());
   ASSERT_EQ(o.runs.size(), 1u);
   EXPECT_DOUBLE_EQ(o.runs[0].ms_per_image, 151.0);
 }
 
-TEST(ReadInputs, MissingFileAndModellessSummaryAreErrors) {
+TEST(ReadInputs, MissingFileAndIncompleteSummaryAreErrors) {
   TempDir tmp;
   const fs::path missing = tmp.path() / "nope.jsonl";
   try {
@@ -89,13 +102,17 @@ TEST(ReadInputs, MissingFileAndModellessSummaryAreErrors) {
     EXPECT_THAT(e.what(), HasSubstr(missing.string()));
     EXPECT_THAT(e.what(), HasSubstr("No such file"));
   }
-  const fs::path modelless = tmp.path() / "offload.json";
-  write(modelless, R"({"verdict":"Run locally."})");
+  const fs::path incomplete = tmp.path() / "offload.json";
+  json doc = json::parse(lookout::wire::offload_text(summary_small()));
+  doc["remote"].erase("bandwidth_mbps");
+  write(incomplete, doc.dump(2));
   try {
-    offload::read_inputs({modelless});
-    FAIL() << "an offload summary without a model was accepted";
+    offload::read_inputs({incomplete});
+    FAIL() << "an offload summary without the remote's bandwidth was accepted";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("no cost model"));
+    EXPECT_THAT(e.what(), StartsWith(incomplete.string() + ": "));
+    EXPECT_THAT(e.what(), HasSubstr(R"("remote": "bandwidth_mbps" is missing)"));
+    EXPECT_THAT(e.what(), HasSubstr("lookout offload DIR --remote URL --json FILE"));
   }
 }
 
@@ -173,33 +190,18 @@ TEST(Distribution, QuantileAndCdf) {
   EXPECT_TRUE(offload::cdf({}).empty());
 }
 
-TEST(BandwidthCurve, RemoteTimeAndBreakEven) {
-  const BandwidthCurve model{52.5, 121300};
-  // 121300 B * 8 = 970400 bit; at 9.6 Mbit/s that is 101.083 ms.
-  EXPECT_NEAR(model.remote_ms(9.6), 52.5 + 101.0833, 1e-3);
-  EXPECT_NEAR(model.remote_ms(1000), 52.5 + 0.9704, 1e-9);
-  // Local 11 ms beats even the fixed part: no bandwidth makes remote pay.
-  EXPECT_FALSE(model.break_even_mbps(11.0).has_value());
-  EXPECT_FALSE(model.break_even_mbps(52.5).has_value());
-  // Local 100 ms: 970400 / (1000 * 47.5) = 20.4295 Mbit/s, where both take 100 ms.
-  const auto bw = model.break_even_mbps(100.0);
-  ASSERT_TRUE(bw.has_value());
-  EXPECT_NEAR(*bw, 20.4295, 1e-4);
-  EXPECT_NEAR(model.remote_ms(*bw), 100.0, 1e-9);
-}
-
-TEST(BandwidthCurve, EstimatedFromRemoteResults) {
+TEST(EstimateModel, FromRemoteResults) {
   const auto groups = offload::group_results(
       {record("s", "http://r:1", true, 20, 10, 50, 3000), record("s", "http://r:1", true, 30, 20, 70, 5000)});
   const auto model = offload::estimate_model(groups[0]);
   ASSERT_TRUE(model.has_value());
-  EXPECT_DOUBLE_EQ(model->fixed_ms, 45.0);  // mean total 60 - mean upload 15
-  EXPECT_DOUBLE_EQ(model->bytes_per_image, 4000);
+  EXPECT_DOUBLE_EQ(model->fixed_ms(), 45.0);  // mean total 60 - mean upload 15
+  EXPECT_DOUBLE_EQ(model->bytes_per_image(), 4000);
   // 4000 B in 15 ms = 32000 bit / 15 ms = 2.1333 Mbit/s; the model gives the mean total there.
   const auto bw = offload::measured_bandwidth_mbps(groups[0]);
   ASSERT_TRUE(bw.has_value());
   EXPECT_NEAR(*bw, 2.13333, 1e-4);
-  EXPECT_NEAR(model->remote_ms(*bw), 60.0, 1e-9);
+  EXPECT_NEAR(model->remote_ms_at(*bw, 0), 60.0, 1e-9);
 }
 
 TEST(Verdict, FromResults) {
@@ -249,21 +251,60 @@ TEST(Failures, CountedByTargetAndMessage) {
   EXPECT_EQ(counts[1], (std::pair<std::string, size_t>{"local: cannot decode JPEG", 1}));
 }
 
+TEST(Aggregate, TotalsQuantilesAndOneVerdictPerOffloadSummary) {
+  offload::ReportInput input;
+  input.files = {"results.jsonl", "a.json", "b.json"};
+  input.warnings = {"results.jsonl:3: not JSON"};
+  input.records = {record("small", "local", true, 8, 0, 10, 2000), record("small", "local", true, 9, 0, 30, 2000),
+                   record("small", "local", true, 9, 0, 20, 2000), record("small", "http://r:1", false, 0, 0, 0, 5000),
+                   record("big", "http://r:1", true, 20, 10, 50, 4000000)};
+  input.records[1].image = "other.jpg";
+  input.records[4].file_bytes = 8000000;  // sent resized
+  input.offloads = {{"a.json", summary_small()}, {"b.json", summary_small()}};
+  input.offloads[1].summary.collection = "big";
+  input.offloads[1].summary.verdict = "";
+  const offload::ReportData d = offload::aggregate(input);
+
+  EXPECT_EQ(d.totals.results, 5u);
+  EXPECT_EQ(d.totals.distinct_images, 3u);  // small/img.jpg, small/other.jpg, big/img.jpg
+  EXPECT_EQ(d.totals.ok, 4u);
+  EXPECT_EQ(d.totals.failed, 1u);
+  EXPECT_EQ(d.totals.resized, 1u);
+  EXPECT_DOUBLE_EQ(d.totals.bytes_sent, 4011000);
+
+  ASSERT_EQ(d.groups.size(), 3u);
+  EXPECT_EQ(d.groups[0].name(), "small · local");
+  EXPECT_DOUBLE_EQ(*d.groups[0].median_total_ms, 20);  // nearest rank of 10, 20, 30
+  EXPECT_DOUBLE_EQ(*d.groups[0].p95_total_ms, 30);
+  EXPECT_FALSE(d.groups[1].median_total_ms.has_value());  // small · http://r:1: all failed
+
+  // Several summaries: each verdict names its collection; one without a verdict says so.
+  EXPECT_EQ(d.offload_verdicts, (std::vector<std::string>{"small: Run locally.", "big: (no verdict in b.json)"}));
+  EXPECT_THAT(d.results_verdict, StartsWith("Local and remote ran on different collections"));
+  EXPECT_EQ(d.failures, (std::vector<std::pair<std::string, size_t>>{{"http://r:1: connection refused", 1}}));
+  EXPECT_EQ(d.warnings, input.warnings);
+  ASSERT_EQ(d.charts.size(), 3u);
+  EXPECT_EQ(d.charts[2].id, "break-even");
+}
+
 TEST(Charts, EveryChartHasDataAndTheBreakEvenCurveFollowsTheModel) {
   const auto groups = offload::group_results(
       {record("small", "local", true, 8, 0, 10), record("small", "local", true, 9, 0, 12),
        record("small", "http://r:1", true, 20, 10, 50, 3000), record("small", "http://r:1", true, 30, 20, 70, 5000)});
-  offload::OffloadSummary o;
-  o.collection = "small";
-  o.local_ms = 11.0;
-  o.model_fixed_ms = 5.0;
-  o.model_bytes_per_image = 125000;  // 1 Mbit
-  o.break_even_mbps = 1000.0 / 6.0;  // 5 + 1000/bw = 11
-  o.runs = {{"10mbit", 9.6, 110.0}};
+  // Local 11 ms; remote 1 + 0 + 4 = 5 ms fixed and 125000 bytes (1 Mbit):
+  // 5 + 1000 / bw = 11 at 166.667 Mbit/s.
+  offload::OffloadInput o{"offload.json", summary_small()};
+  o.summary.local.ms_per_image = 11.0;
+  o.summary.remote.rtt_ms = 1;
+  o.summary.remote.overhead_ms = 0;
+  o.summary.remote.server_ms = 4;
+  o.summary.remote.mean_request_bytes = 124000;
+  o.summary.remote.mean_response_bytes = 1000;
+  o.summary.runs = {{"10mbit", 9.6, 1, 110.0, 109.0}, {"all failed", 9.6, 1, 0.0, 109.0}};
   for (const bool with_summary : {false, true}) {
     SCOPED_TRACE(with_summary ? "with an offload summary" : "estimated from the results");
     const std::vector<ChartSpec> charts =
-        offload::build_charts(groups, with_summary ? std::vector<offload::OffloadSummary>{o} : std::vector<offload::OffloadSummary>{});
+        offload::build_charts(groups, with_summary ? std::vector<offload::OffloadInput>{o} : std::vector<offload::OffloadInput>{});
     ASSERT_EQ(charts.size(), 3u);
     EXPECT_EQ(charts[0].id, "means");
     EXPECT_EQ(charts[0].labels, (std::vector<std::string>{"small · local", "small · http://r:1"}));
@@ -281,11 +322,10 @@ TEST(Charts, EveryChartHasDataAndTheBreakEvenCurveFollowsTheModel) {
   ASSERT_EQ(series.size(), 4u);  // local line, model curve, measured runs, break-even point
   EXPECT_THAT(series[0].label, StartsWith("local: 11.0 ms"));
   EXPECT_EQ(series[0].points.front().second, 11.0);
-  const BandwidthCurve model{5.0, 125000};
-  for (const auto& [bw, t] : series[1].points) EXPECT_NEAR(t, model.remote_ms(bw), 1e-9);
+  for (const auto& [bw, t] : series[1].points) EXPECT_NEAR(t, 5.0 + 125000 * 8 / (bw * 1000), 1e-9);
   EXPECT_LE(series[1].points.front().first, 1.0);
   EXPECT_GE(series[1].points.back().first, 1000.0);
-  EXPECT_EQ(series[2].points, (std::vector<std::pair<double, double>>{{9.6, 110.0}}));
+  EXPECT_EQ(series[2].points, (std::vector<std::pair<double, double>>{{9.6, 110.0}}));  // not the failed run
   EXPECT_FALSE(series[2].line);
   EXPECT_NEAR(series[3].points[0].first, 166.667, 1e-3);
 }
@@ -304,7 +344,7 @@ TEST(RenderHtml, SelfContainedAndEscaped) {
   input.records = {record(hostile, "local", true, 8, 0, 10), record(hostile, "http://r:1", true, 20, 10, 40)};
   input.records[1].ok = false;
   input.records[1].error = "<b>refused</b>";
-  const std::string html = offload::render_html(input, "window.Chart = function () {};");
+  const std::string html = offload::render_html(offload::aggregate(input), "window.Chart = function () {};");
   EXPECT_THAT(html, HasSubstr("<canvas id=\"chart-means\""));
   EXPECT_THAT(html, HasSubstr("<canvas id=\"chart-cdf\""));
   EXPECT_THAT(html, HasSubstr("window.Chart = function () {};"));
@@ -326,7 +366,7 @@ TEST(RenderHtml, SelfContainedAndEscaped) {
 TEST(RenderHtml, LeavesNoSourceMapReference) {
   offload::ReportInput input;
   input.records = {record("small", "local", true, 8, 0, 10)};
-  const std::string html = offload::render_html(input, "var a = 1;\n//# sourceMappingURL=chart.umd.js.map\n");
+  const std::string html = offload::render_html(offload::aggregate(input), "var a = 1;\n//# sourceMappingURL=chart.umd.js.map\n");
   EXPECT_THAT(html, HasSubstr("var a = 1;"));
   EXPECT_EQ(html.find("sourceMappingURL"), std::string::npos);
 }

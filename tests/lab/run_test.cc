@@ -14,27 +14,29 @@ std::string run_args(const std::string& target, const fs::path& out, const std::
   return "run data/small --target " + target + " --out " + shell_quote(out.string()) + " --quiet " + extra;
 }
 
-double iou(const client::DetectionRecord& a, const client::DetectionRecord& b) {
-  const double ix = std::max(0.0, std::min(a.xmax, b.xmax) - std::max(a.xmin, b.xmin));
-  const double iy = std::max(0.0, std::min(a.ymax, b.ymax) - std::max(a.ymin, b.ymin));
+double iou(const wire::Detection& da, const wire::Detection& db) {
+  const wire::Box& a = da.box;
+  const wire::Box& b = db.box;
+  const double ix = std::max(0.0f, std::min(a.xmax, b.xmax) - std::max(a.xmin, b.xmin));
+  const double iy = std::max(0.0f, std::min(a.ymax, b.ymax) - std::max(a.ymin, b.ymin));
   const double inter = ix * iy;
   const double uni = (a.xmax - a.xmin) * (a.ymax - a.ymin) + (b.xmax - b.xmin) * (b.ymax - b.ymin) - inter;
   return uni > 0 ? inter / uni : 0.0;
 }
 
 // Every record succeeded; how many needed more than one attempt.
-int retried_images(const std::vector<client::Record>& rs) {
+int retried_images(const std::vector<wire::Record>& rs) {
   int retried = 0;
-  for (const client::Record& r : rs) {
+  for (const wire::Record& r : rs) {
     EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
     retried += r.attempts > 1 ? 1 : 0;
   }
   return retried;
 }
 
-std::map<std::string, client::Record> by_image(const std::vector<client::Record>& rs) {
-  std::map<std::string, client::Record> m;
-  for (const client::Record& r : rs) m[r.image] = r;
+std::map<std::string, wire::Record> by_image(const std::vector<wire::Record>& rs) {
+  std::map<std::string, wire::Record> m;
+  for (const wire::Record& r : rs) m[r.image] = r;
   return m;
 }
 
@@ -47,7 +49,7 @@ TEST(RunLocal, EveryImageOnceWithDetections) {
   ASSERT_EQ(rs.size(), small_collection_size());
   for (const auto& [image, n] : image_counts(rs)) EXPECT_EQ(n, 1) << image;
   const auto m = by_image(rs);
-  const client::Record& dog = m.at("darknet__dog.jpg");
+  const wire::Record& dog = m.at("darknet__dog.jpg");
   EXPECT_TRUE(dog.ok);
   EXPECT_EQ(dog.collection, "small");
   EXPECT_EQ(dog.schedule, "local");
@@ -71,7 +73,7 @@ TEST(RunRemote, RecordsServerTimingsAndMatchesLocalDetections) {
   const auto l = by_image(records(local));
   const auto rs = records(remote);
   ASSERT_EQ(rs.size(), l.size());
-  for (const client::Record& rec : rs) {
+  for (const wire::Record& rec : rs) {
     SCOPED_TRACE(rec.image);
     ASSERT_TRUE(rec.ok) << rec.error;
     EXPECT_EQ(rec.target, server.url());
@@ -86,7 +88,7 @@ TEST(RunRemote, RecordsServerTimingsAndMatchesLocalDetections) {
     EXPECT_GE(rec.timing.round_trip, rec.timing.upload);
     EXPECT_EQ(rec.timing.total, rec.timing.round_trip);
     // Same model, same bytes, same backend: the same detections.
-    const client::Record& mine = l.at(rec.image);
+    const wire::Record& mine = l.at(rec.image);
     EXPECT_EQ(rec.width, mine.width);
     ASSERT_EQ(rec.detections.size(), mine.detections.size());
     for (size_t i = 0; i < rec.detections.size(); ++i) {
@@ -116,7 +118,7 @@ TEST(RunResume, KillNineMidRunLosesAndDuplicatesNothing) {
   const auto rs = records(out);
   EXPECT_EQ(rs.size(), small_collection_size());
   for (const auto& [image, n] : image_counts(rs)) EXPECT_EQ(n, 1) << image << " recorded " << n << " times";
-  for (const client::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
+  for (const wire::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
   // The second run sent only what the first had not finished.
   const CommandResult third = lookout("run data/small --target " + server.url() + " --out " + shell_quote(out.string()));
   EXPECT_EQ(third.status, 0);
@@ -141,7 +143,7 @@ TEST(RunResume, ServerKilledMidRunThenRestartedLosesNothing) {
   }
   const auto first = records(out);
   size_t failed = 0;
-  for (const client::Record& r : first) {
+  for (const wire::Record& r : first) {
     if (r.ok) continue;
     ++failed;
     EXPECT_FALSE(r.permanent) << r.image << ": a connection failure is not permanent (" << r.error << ")";
@@ -155,7 +157,7 @@ TEST(RunResume, ServerKilledMidRunThenRestartedLosesNothing) {
   const auto rs = records(out);
   EXPECT_EQ(rs.size(), small_collection_size());
   for (const auto& [image, n] : image_counts(rs)) EXPECT_EQ(n, 1) << image << " recorded " << n << " times";
-  for (const client::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
+  for (const wire::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
 }
 
 TEST(RunRetries, RetriesCarryARunOverAServerRestart) {
@@ -209,7 +211,7 @@ TEST(RunErrors, CorruptImageIsRecordedOnceAndNotRetried) {
   EXPECT_TRUE(m.at("dog.jpg").ok);
   EXPECT_TRUE(m.at("giraffe.jpg").ok);
   for (const char* bad : {"truncated.jpg", "noise.jpg"}) {
-    const client::Record& rec = m.at(bad);
+    const wire::Record& rec = m.at(bad);
     EXPECT_FALSE(rec.ok) << bad;
     EXPECT_EQ(rec.status, 400) << bad;
     EXPECT_TRUE(rec.permanent) << bad;
@@ -236,7 +238,7 @@ TEST(RunResize, DownscaledUploadsKeepTheDetections) {
   uint64_t file_bytes = 0, sent = 0;
   size_t confident = 0, kept = 0;
   for (const auto& [image, ra] : a) {
-    const client::Record& rb = b.at(image);
+    const wire::Record& rb = b.at(image);
     SCOPED_TRACE(image);
     ASSERT_TRUE(rb.ok) << rb.error;
     file_bytes += rb.file_bytes;
@@ -277,7 +279,7 @@ TEST(RunSchedules, HybridAndScaleOutShareOneQueue) {
     const auto rs = records(file);
     EXPECT_EQ(rs.size(), small_collection_size()) << schedule;
     std::map<std::string, int> per_target;
-    for (const client::Record& r : rs) {
+    for (const wire::Record& r : rs) {
       EXPECT_TRUE(r.ok);
       EXPECT_EQ(r.schedule, schedule);
       ++per_target[r.target];

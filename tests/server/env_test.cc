@@ -3,7 +3,12 @@
 // server, started with no flag for what the environment sets.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <iterator>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "server/server_process.h"
 
@@ -19,7 +24,7 @@ TEST(EnvConfig, WorkersAndLimitsComeFromTheEnvironment) {
   for (int i = 0; i < 100 && server.log().find("listening on") == std::string::npos; ++i) {
     std::this_thread::sleep_for(50ms);
   }
-  EXPECT_NE(server.log().find("(1 workers)"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find("(1 workers;"), std::string::npos) << server.log();
   auto res = server.client()->Post("/api/detect?id=dog.jpg", read_file(kDog), "image/jpeg");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 400) << res->body;  // over LOOKOUT_MAX_PIXELS
@@ -38,14 +43,30 @@ TEST(EnvConfig, ABadValueIsRefusedLikeABadFlag) {
   EXPECT_NE(r.out.find("--port"), std::string::npos) << r.out;
 }
 
+// The options are read from the help itself, so one added later is checked
+// too: each option line ("  --max-body-mb INT... (Env:LOOKOUT_MAX_BODY_MB)")
+// must name its variable.
 TEST(EnvConfig, HelpNamesTheVariableOfEveryOption) {
   const CommandResult r = run_command(shell_quote(LOOKOUT_BINARY) + " serve --help");
   ASSERT_EQ(r.status, 0) << r.out;
-  for (const char* env : {"LOOKOUT_HOST", "LOOKOUT_PORT", "LOOKOUT_WORKERS", "LOOKOUT_THREADS_PER_WORKER",
-                          "LOOKOUT_MAX_QUEUE", "LOOKOUT_MAX_BODY_MB", "LOOKOUT_MAX_PIXELS", "LOOKOUT_API_KEY",
-                          "LOOKOUT_DRAIN_SECONDS", "LOOKOUT_LOG_FORMAT", "LOOKOUT_MODEL", "LOOKOUT_BACKEND"}) {
-    EXPECT_NE(r.out.find(std::string("Env:") + env), std::string::npos) << env << "\n" << r.out;
+  const std::regex option_line(R"(^  (?:-[A-Za-z],)?--([a-z0-9-]+)(.*)$)");
+  std::istringstream lines(r.out);
+  std::vector<std::string> options;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (!std::regex_match(line, m, option_line) || m[1] == "help") continue;
+    std::string env = "LOOKOUT_" + m[1].str();
+    for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_NE(m[2].str().find("(Env:" + env + ")"), std::string::npos) << "--" << m[1] << " has no " << env << "\n"
+                                                                        << r.out;
+    options.push_back(m[1]);
   }
+  // Every "Env:" in the help belongs to an option line read above (the
+  // pattern missed none), and there are options at all.
+  const std::regex env_tag(R"(\(Env:LOOKOUT_[A-Z0-9_]+\))");
+  const auto envs = std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), env_tag), std::sregex_iterator());
+  EXPECT_EQ(static_cast<size_t>(envs), options.size()) << r.out;
+  EXPECT_GT(options.size(), 1u) << r.out;
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ TEST(Overload, BurstFarAboveCapacityStaysBounded) {
   if (refused > 0) {
     EXPECT_EQ(ex.value("lookout_requests_total", {{"route", "/api/detect"}, {"code", "503"}}).value_or(0), refused);
   }
-  EXPECT_EQ(ex.value("lookout_queue_depth", {}).value_or(-1), 0);
+  EXPECT_EQ(ex.value("lookout_queue_depth", {{"model", kModelName}}).value_or(-1), 0);
 }
 
 // Open-loop load: request k is sent at start + k / rate (whatever happened

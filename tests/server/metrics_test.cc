@@ -1,6 +1,6 @@
 // GET /metrics: the exposition parsed strictly (prometheus_text.h, and
-// `promtool check metrics` too when promtool is installed), the families the
-// issue names with their types, and counters that move with requests. The
+// `promtool check metrics` too when promtool is installed), the documented
+// families with their types, and counters that move with requests. The
 // parser itself is tested first on good and bad expositions.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -119,7 +119,7 @@ TEST_F(MetricsTest, ExpositionIsStrictlyValidWithTheIssuesFamilies) {
     EXPECT_FALSE(f->help.empty()) << name << " has no HELP";
   }
   EXPECT_GE(ex.value("lookout_requests_total", {{"route", "/api/detect"}, {"code", "415"}}).value_or(0), 1);
-  EXPECT_GE(ex.value("lookout_images_total", {{"status", "ok"}}).value_or(0), 1);
+  EXPECT_GE(ex.value("lookout_images_total", {{"model", kModelName}, {"status", "ok"}}).value_or(0), 1);
 }
 
 TEST_F(MetricsTest, PromtoolAgreesWhenInstalled) {
@@ -135,9 +135,9 @@ TEST_F(MetricsTest, CountersMoveWithRequests) {
   const prom::Labels ok200 = {{"route", "/api/detect"}, {"code", "200"}};
   const auto before = scrape();
   const double req0 = before.value("lookout_requests_total", ok200).value_or(0);
-  const double img0 = before.value("lookout_images_total", {{"status", "ok"}}).value_or(0);
-  const double failed0 = before.value("lookout_images_total", {{"status", "failed"}}).value_or(0);
-  const double lat0 = before.value("lookout_inference_duration_seconds_count", {}).value_or(0);
+  const double img0 = before.value("lookout_images_total", {{"model", kModelName}, {"status", "ok"}}).value_or(0);
+  const double failed0 = before.value("lookout_images_total", {{"model", kModelName}, {"status", "failed"}}).value_or(0);
+  const double lat0 = before.value("lookout_inference_duration_seconds_count", {{"model", kModelName}}).value_or(0);
 
   auto c = server_->client();
   auto res = c->Post("/api/detect?id=dog.jpg", read_file(kDog), "image/jpeg");
@@ -153,10 +153,10 @@ TEST_F(MetricsTest, CountersMoveWithRequests) {
 
   const auto after = scrape();
   EXPECT_EQ(after.value("lookout_requests_total", ok200).value_or(0), req0 + 2);
-  EXPECT_EQ(after.value("lookout_images_total", {{"status", "ok"}}).value_or(0), img0 + 2);
-  EXPECT_EQ(after.value("lookout_images_total", {{"status", "failed"}}).value_or(0), failed0 + 1);
-  EXPECT_GE(after.value("lookout_inference_duration_seconds_count", {}).value_or(0), lat0 + 2);
-  EXPECT_EQ(after.value("lookout_queue_depth", {}).value_or(-1), 0);
+  EXPECT_EQ(after.value("lookout_images_total", {{"model", kModelName}, {"status", "ok"}}).value_or(0), img0 + 2);
+  EXPECT_EQ(after.value("lookout_images_total", {{"model", kModelName}, {"status", "failed"}}).value_or(0), failed0 + 1);
+  EXPECT_GE(after.value("lookout_inference_duration_seconds_count", {{"model", kModelName}}).value_or(0), lat0 + 2);
+  EXPECT_EQ(after.value("lookout_queue_depth", {{"model", kModelName}}).value_or(-1), 0);
 }
 
 }  // namespace

@@ -69,6 +69,37 @@ TEST(Auth, DetectionRoutesNeedTheKeyHealthStaysOpen) {
   EXPECT_EQ(r.status, 401) << r.body;
 }
 
+// The api_key form field: a key that is a prefix, one with a NUL or padded
+// with spaces, several api_key fields, a right header with a wrong field, a
+// wrong header with a right field (the header decides, before the body).
+TEST(Auth, FormFieldKeyIsComparedWholeAndAHeaderWins) {
+  ServerProcess server(ServerOptions{{"--workers", "1", "--api-key", kKey}, {}, false, {}});
+  auto c = server.client();
+  const std::string dog = read_file(kDog);
+  const auto with_field = [&](const std::vector<std::string>& keys) {
+    httplib::MultipartFormDataItems items = {{"image", dog, "dog.jpg", "image/jpeg"}};
+    for (const std::string& k : keys) items.push_back({"api_key", k, "", ""});
+    return items;
+  };
+  const std::string key = kKey;
+  for (const std::string& bad : {key.substr(0, 5), key + std::string(1, '\0'), " " + key, key + " ", std::string()})
+    expect_401(c->Post("/v1/vision/detection", with_field({bad})));
+  expect_401(c->Post("/v1/vision/detection", with_field({key, "wrong"})));  // the last field counts
+  expect_401(c->Post("/v1/vision/detection", {{"X-API-Key", "wrong"}}, with_field({key})));
+  auto res = c->Post("/v1/vision/detection", {{"X-API-Key", key}}, with_field({"wrong"}));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  // Model names in the path are names, never files.
+  for (const char* path : {"/v1/vision/custom/..%2f..%2fetc%2fpasswd", "/v1/vision/custom/%00", "/v1/vision/custom/.."}) {
+    res = c->Post(path, {{"X-API-Key", key}}, with_field({}));
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 404) << path << ": " << res->body;
+  }
+  res = c->Post("/api/detect?model=../../etc/passwd", {{"X-API-Key", key}}, dog, "image/jpeg");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404) << res->body;
+}
+
 TEST(Auth, KeyFromTheEnvironment) {
   ServerProcess server(ServerOptions{{"--workers", "1"}, {std::string("LOOKOUT_API_KEY=") + kKey}, false, {}});
   auto c = server.client();

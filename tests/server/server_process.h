@@ -52,6 +52,9 @@ inline const fs::path kPhotos = kRoot / "data" / "small";
 inline const fs::path kDog = kPhotos / "darknet__dog.jpg";          // dog, bicycle (and a truck)
 inline const fs::path kGiraffe = kPhotos / "darknet__giraffe.jpg";  // giraffe(s)
 inline const fs::path kKite = kPhotos / "darknet__kite.jpg";        // the largest photo (1.4 MB)
+// The name the server gives the default model (its file stem): /metrics
+// labels, ?model=, /v1/vision/custom/{name}.
+inline constexpr const char* kModelName = "mobilenet_ssd_v2_coco_quant_postprocess";
 
 // Sanitized builds are several times slower: scale every timeout.
 inline int slow_factor() { return std::getenv("LOOKOUT_SANITIZED") != nullptr ? 4 : 1; }
@@ -172,6 +175,42 @@ inline CurlResponse curl(const std::string& args, const fs::path& body_file) {
   return c;
 }
 
+// `lookout ARGS` started in the background from the repository root, its
+// stdout and stderr to `log`, with `env` as its whole environment when given.
+// Returns the child's pid; the child exits 126 when chdir or open failed, 127
+// when exec did.
+inline pid_t spawn_lookout(const std::vector<std::string>& args, const fs::path& log,
+                           const std::vector<std::string>* env = nullptr) {
+  std::vector<std::string> argv_s = {LOOKOUT_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = env != nullptr ? *env : std::vector<std::string>{};
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  const std::string root = kRoot.string(), log_s = log.string();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {  // child: only async-signal-safe calls until exec
+    if (::chdir(root.c_str()) != 0) ::_exit(126);
+    const int fd = ::open(log_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) ::_exit(126);
+    ::dup2(fd, STDERR_FILENO);
+    ::dup2(fd, STDOUT_FILENO);
+    ::close(fd);
+    if (env != nullptr) {
+      ::execve(argv[0], argv.data(), envp.data());
+    } else {
+      ::execv(argv[0], argv.data());
+    }
+    ::_exit(127);
+  }
+  return pid;
+}
+
 struct ServerOptions {
   std::vector<std::string> args;          // extra `lookout serve` flags
   std::vector<std::string> env;           // extra "NAME=value" entries
@@ -279,38 +318,16 @@ class ServerProcess {
 
  private:
   void start() {
-    std::vector<std::string> argv_s = {LOOKOUT_BINARY, "serve", "--host", "127.0.0.1", "--port", std::to_string(port_)};
-    argv_s.insert(argv_s.end(), options_.args.begin(), options_.args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
+    std::vector<std::string> args = {"serve", "--host", "127.0.0.1", "--port", std::to_string(port_)};
+    args.insert(args.end(), options_.args.begin(), options_.args.end());
     // The environment minus LOOKOUT_* (every serve flag reads LOOKOUT_<FLAG>:
     // the configuration is what each test asks for), plus extras.
-    std::vector<std::string> env_s;
+    std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string(*e).rfind("LOOKOUT_", 0) != 0) env_s.emplace_back(*e);
+      if (std::string(*e).rfind("LOOKOUT_", 0) != 0) env.emplace_back(*e);
     }
-    env_s.insert(env_s.end(), options_.env.begin(), options_.env.end());
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    const std::string root = kRoot.string();
-    const std::string log = log_path_.string();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {  // child: only async-signal-safe calls until exec
-      if (::chdir(root.c_str()) != 0) ::_exit(126);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd < 0) ::_exit(126);
-      ::dup2(fd, STDERR_FILENO);
-      ::dup2(fd, STDOUT_FILENO);
-      ::close(fd);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
+    env.insert(env.end(), options_.env.begin(), options_.env.end());
+    pid_ = spawn_lookout(args, log_path_, &env);
   }
 
   void wait_ready() {
@@ -339,6 +356,21 @@ class ServerProcess {
   int port_ = 0;
   pid_t pid_ = -1;
   int exit_status_ = -1;
+};
+
+// A test suite sharing one server: a suite's SetUpTestSuite calls start(),
+// the server stops after the suite's last test; each test first checks that
+// it still runs.
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void start(ServerOptions options) { server_ = new ServerProcess(std::move(options)); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(server_ != nullptr && server_->running()) << (server_ ? server_->log() : ""); }
+
+  static inline ServerProcess* server_ = nullptr;
 };
 
 }  // namespace lookout::server_test

@@ -100,8 +100,9 @@ class SlowClients {
 };
 
 TEST(SlowClients, DoNotStarveHealthChecksOrDetection) {
-  // One worker: before per-connection threads, httplib's pool had 6 threads
-  // here, and 6 slow clients starved everyone else.
+  // One detector and 24 slow clients, four times what a fixed pool sized
+  // by the cores would hold: with a thread per connection, none starves the
+  // others.
   ServerProcess server(ServerOptions{{"--workers", "1", "--read-timeout", "10", "--keep-alive-timeout", "60"}, {}, false, {}});
   SlowClients slow(server.port(), 24, 12, 12, std::chrono::milliseconds(500));
   std::this_thread::sleep_for(std::chrono::seconds(1));  // every slow client is mid-request

@@ -17,8 +17,8 @@ const { chromium } = require('playwright-core');
 const ROOT = path.resolve(__dirname, '..', '..');
 const PHOTOS = path.join(ROOT, 'data', 'small');
 const CHROMIUM = '/usr/bin/chromium';
-// The flags the issue names: no sandbox (CI runs as root), no GPU, nothing
-// that talks to the network on its own.
+// No sandbox (CI runs as root), no GPU, nothing that talks to the network on
+// its own: a headless run that works in a container and stays offline.
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 
@@ -165,6 +165,7 @@ async function detectScenario(page, args, watch) {
     `${model.labels.length} classes`, t);
   const info = await page.textContent('#model-info');
   check(info.includes(model.model), `model info "${info}" does not name the model ${model.model}`);
+  check(await page.$eval('#model-select', (s) => s.hidden), 'a model menu is shown though the server has one model');
 
   step('the metrics link works');
   const metricsHref = await page.$eval('#metrics-link', (a) => a.href);
@@ -315,6 +316,36 @@ async function apiKeyScenario(page, args, watch, context) {
   await other.close();
 }
 
+// A server with several models: the menu lists them (the default first),
+// and a photo goes to the model chosen when it was added.
+async function modelsScenario(page, args, watch) {
+  const t = args.timeoutMs;
+  const catalog = await (await page.request.get(`${args.url}/api/model`)).json();
+  check(catalog.models.length >= 2, `the server serves ${catalog.models.length} model(s); the scenario needs two`);
+  step('the page offers a model menu with every model, the default first');
+  await page.goto(args.url, { waitUntil: 'load', timeout: t });
+  await waitFor(page, 'the model menu', () => !document.getElementById('model-select').hidden, null, t);
+  const options = await page.$$eval('#model-select option', (os) => os.map((o) => o.value));
+  check(JSON.stringify(options) === JSON.stringify(catalog.models.map((m) => m.name)),
+    `the menu lists ${options}, the server ${catalog.models.map((m) => m.name)}`);
+
+  step('a photo sent with the default model, then one with the other');
+  await page.setInputFiles('#files', path.join(PHOTOS, 'darknet__dog.jpg'));
+  await doneCount(page, 1, t);
+  const other = catalog.models[1];
+  await page.selectOption('#model-select', other.name);
+  await waitFor(page, 'the model info of the chosen model',
+    (file) => document.getElementById('model-info').textContent.includes(file), other.model, t);
+  await page.setInputFiles('#files', path.join(PHOTOS, 'darknet__giraffe.jpg'));
+  await doneCount(page, 2, t);
+  const urls = watch.detectRequests.map((r) => new URL(r.url()));
+  check(urls.length === 2 && !urls[0].searchParams.has('model') && urls[1].searchParams.get('model') === other.name,
+    `the photos went to ${urls.map((u) => u.search || '(default)')}`);
+  const shot = path.join(args.artifacts, 'web-ui-models.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  step(`screenshot: ${shot}`);
+}
+
 // ---- main ----------------------------------------------------------------
 
 async function main() {
@@ -359,6 +390,7 @@ async function main() {
 
     if (args.scenario === 'detect') await detectScenario(page, args, watch);
     else if (args.scenario === 'api-key') await apiKeyScenario(page, args, watch, context);
+    else if (args.scenario === 'models') await modelsScenario(page, args, watch);
     else throw new Error(`unknown scenario ${args.scenario}`);
 
     check(offsite.length === 0, `the page tried to load from elsewhere: ${offsite.join(', ')}`);

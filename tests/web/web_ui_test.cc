@@ -156,5 +156,12 @@ TEST(WebUiBrowser, AsksForTheApiKeyOnceAndKeepsItInTheTab) {
   run_browser(server, "api-key", "web-ui-api-key.png", " --api-key " + shell_quote(key));
 }
 
+// Two models served: the menu lists both and a photo goes to the one chosen.
+TEST(WebUiBrowser, OffersAModelMenuWhenSeveralModelsAreServed) {
+  const std::string model = (kRoot / "models" / "mobilenet_ssd_v2_coco_quant_postprocess.tflite").string();
+  ServerProcess server(ServerOptions{{"--workers", "2", "--model", model, "--model", "second=" + model}, {}, false, {}});
+  run_browser(server, "models", "web-ui-models.png");
+}
+
 }  // namespace
 }  // namespace lookout::server_test

@@ -1,6 +1,5 @@
-// Photos on disk: which files are images, reading one safely, and the cores
-// a process may use. Shared by `lookout detect`, `lookout run` and the
-// collection tools.
+// Photos on disk: which files are images and reading one safely. Shared by
+// `lookout detect`, `lookout run` and the collection tools.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace lookout::detect {
+namespace lookout::image {
 
 // .jpg, .jpeg or .png, any case.
 bool has_image_extension(const std::filesystem::path& p);
@@ -25,7 +24,4 @@ std::vector<std::filesystem::path> find_images(const std::filesystem::path& dir)
 inline constexpr size_t kMaxImageFileBytes = size_t{1} << 30;
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& p, size_t max_bytes = kMaxImageFileBytes);
 
-// The cores this process may run on (its affinity mask).
-int available_cores();
-
-}  // namespace lookout::detect
+}  // namespace lookout::image

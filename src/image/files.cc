@@ -1,6 +1,4 @@
-#include "detect/files.h"
-
-#include <sched.h>
+#include "image/files.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,9 +6,8 @@
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
-namespace lookout::detect {
+namespace lookout::image {
 
 namespace fs = std::filesystem;
 
@@ -50,11 +47,4 @@ std::vector<uint8_t> read_file_bytes(const fs::path& p, size_t max_bytes) {
   return bytes;
 }
 
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-}  // namespace lookout::detect
+}  // namespace lookout::image
