@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
     --wait) WAIT=1; shift ;;
     --out) OUT=${2:?--out needs a file}; shift 2 ;;
     --down) DOWN=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$0: unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1; shift ;;
     --reuse) REUSE=${2:?--reuse needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "container-test: unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
