@@ -105,19 +105,19 @@ export DISABLE_HC_SYSTEMD=true
 if podman image exists docker.io/library/debian:bookworm-slim; then
   log "base images already in $STORE"
 else
-# shellcheck disable=SC2016 # apt expands these, not the shell
-MIRROR=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(COMPONENT)' 2>/dev/null |
-  awk '$2 == "bookworm" && $3 == "main" { print $1; exit }')
-MIRROR=${MIRROR:-http://deb.debian.org/debian/}
-log "debootstrap --variant=minbase bookworm from $MIRROR"
-debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 ||
-  { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
-# Like Docker's debian images: no package lists or .deb cache inside.
-rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/*
-tar -C "$WORK/rootfs" -c . | podman import --quiet - docker.io/library/debian:bookworm-slim >/dev/null
-podman tag docker.io/library/debian:bookworm-slim docker.io/library/debian:bookworm
-rm -rf "$WORK/rootfs"
-log "base images ready ($((SECONDS - START)) s)"
+  # shellcheck disable=SC2016 # apt expands these, not the shell
+  MIRROR=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(COMPONENT)' 2>/dev/null |
+    awk '$2 == "bookworm" && $3 == "main" { print $1; exit }')
+  MIRROR=${MIRROR:-http://deb.debian.org/debian/}
+  log "debootstrap --variant=minbase bookworm from $MIRROR"
+  debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 ||
+    { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
+  # Like Docker's debian images: no package lists or .deb cache inside.
+  rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/*
+  tar -C "$WORK/rootfs" -c . | podman import --quiet - docker.io/library/debian:bookworm-slim >/dev/null
+  podman tag docker.io/library/debian:bookworm-slim docker.io/library/debian:bookworm
+  rm -rf "$WORK/rootfs"
+  log "base images ready ($((SECONDS - START)) s)"
 fi
 
 # ---- 3. build and run ----------------------------------------------------------
