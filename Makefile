@@ -59,7 +59,9 @@ soak: build
 	tests/soak.sh $(SOAK_SECONDS)
 
 # The container image built from scratch and smoke-tested with podman (no
-# Docker daemon, no registry; needs root). Not part of `test`: CI runs both.
+# Docker daemon, no registry; needs root), then deploy/k8s played by `podman
+# kube play` and checked, and two replicas sharing one queue. Not part of
+# `test`: CI runs both.
 test-container:
 	scripts/setup --container
 	scripts/container-test.sh

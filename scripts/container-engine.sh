@@ -15,3 +15,14 @@ else
        "or set LOOKOUT_CONTAINER_ENGINE" >&2
   exit 1
 fi
+
+# A free port on 127.0.0.1, on stdout: the kernel's pick for a socket bound to
+# port 0 is not reachable from bash, so try random high ports until one is unused.
+free_loopback_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}

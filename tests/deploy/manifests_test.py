@@ -1,18 +1,35 @@
 #!/usr/bin/env python3
-"""Structural checks of the deployment files: deploy/k8s/, compose.yaml and
+"""The deployment files: deploy/k8s/ as kubectl renders it, compose.yaml and
 the Dockerfile, against each other and against `lookout serve --help`.
 
-kubectl cannot validate offline (even a client-side dry run asks a cluster
-for its API groups), so this checks what the README promises: probes on the
-health routes, requests and limits, a non-root user that is the image's
-user, a Service and an HPA that point at the Deployment, env vars that
-`lookout serve` knows. Each rule is also shown to catch a broken copy.
+kubectl works offline in two ways, and both are used: `kubectl kustomize`
+renders deploy/k8s/ as `kubectl apply -k` would send it, and the `--local`
+forms of `kubectl set` decode an object into kubectl's compiled-in API types
+and encode it again, so a wrong type or a malformed quantity fails and a
+field the type does not have (a misspelling) is dropped, which the round
+trip below reports. That covers the Deployment and the Service; no `--local`
+command takes a HorizontalPodAutoscaler, and Debian 12's kubectl (1.20)
+predates autoscaling/v2, so the HPA is checked structurally only. Anything
+else needs a cluster: `kubectl apply --dry-run=client` and `--validate` ask
+the server for its API groups and schema first.
+
+The rendered objects are then checked for what the README promises: the
+image that scripts/container-build.sh tags, probes on the health routes,
+requests and limits, a non-root user that is the image's user, a read-only
+root filesystem and no capabilities, a Service and an HPA that point at the
+Deployment, env vars that `lookout serve` knows. Each rule is also shown to
+catch a broken copy.
 
     tests/deploy/manifests_test.py LOOKOUT_BINARY   (ctest runs it so)
+
+kubectl is the one on PATH (scripts/setup installs Debian's
+kubernetes-client when there is none); KUBECTL=/path/to/kubectl picks another.
 """
 import copy
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import unittest
@@ -23,6 +40,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 K8S = os.path.join(ROOT, "deploy", "k8s")
 PORT = 5029
 LOOKOUT = None  # the binary, from argv
+KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
 
 
 def read(path):
@@ -30,16 +48,80 @@ def read(path):
         return f.read()
 
 
-def load_k8s():
-    """Every document of deploy/k8s/*.yaml except the kustomization, by kind."""
+def kubectl(*args, stdin=None):
+    """kubectl's stdout; its stderr in the exception when it fails."""
+    r = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, errors="replace")
+    if r.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def render():
+    """`kubectl kustomize deploy/k8s`: every object the kustomization applies, by kind."""
     by_kind = {}
-    for name in sorted(os.listdir(K8S)):
-        if not name.endswith(".yaml") or name == "kustomization.yaml":
-            continue
-        for doc in yaml.safe_load_all(read(os.path.join("deploy", "k8s", name))):
-            if doc is not None:
-                by_kind.setdefault(doc.get("kind"), []).append(doc)
+    for doc in yaml.safe_load_all(kubectl("kustomize", K8S)):
+        if doc is not None:
+            by_kind.setdefault(doc.get("kind"), []).append(doc)
     return by_kind
+
+
+def source_objects():
+    """(kind, name) of every document in deploy/k8s/*.yaml but the kustomization."""
+    found = set()
+    for name in os.listdir(K8S):
+        if name.endswith(".yaml") and name != "kustomization.yaml":
+            for doc in yaml.safe_load_all(read(os.path.join("deploy", "k8s", name))):
+                if doc is not None:
+                    found.add((doc.get("kind"), doc["metadata"]["name"]))
+    return found
+
+
+# A variable `kubectl set env` adds so that it prints the object (it prints
+# nothing when nothing changes); removed again before the comparison.
+ROUNDTRIP_VAR = "KUBECTL_TYPED_ROUNDTRIP"
+
+
+def typed_roundtrip(obj):
+    """obj after kubectl decoded it into its API type and encoded it again."""
+    doc = json.dumps(obj)
+    if obj.get("kind") == "Service":
+        selector = ",".join(f"{k}={v}" for k, v in obj["spec"].get("selector", {}).items())
+        return json.loads(kubectl("set", "selector", "--local", "-o", "json", "-f", "-", selector, stdin=doc))
+    out = json.loads(kubectl("set", "env", "--local", "-o", "json", "-f", "-", f"{ROUNDTRIP_VAR}=1", stdin=doc))
+    for c in out["spec"]["template"]["spec"]["containers"]:
+        c["env"] = [e for e in c["env"] if e["name"] != ROUNDTRIP_VAR]
+    return out
+
+
+def lost_in_roundtrip(before, after, path=""):
+    """Paths of before whose value kubectl's types did not keep: fields they do not have."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [p for k, v in before.items()
+                for p in (lost_in_roundtrip(v, after[k], f"{path}.{k}") if k in after else [f"{path}.{k}"])]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [p for i, (b, a) in enumerate(zip(before, after)) for p in lost_in_roundtrip(b, a, f"{path}[{i}]")]
+    return [] if before == after else [path]
+
+
+def type_problems(by_kind):
+    """What kubectl's API types reject or drop in the Deployment and the Service."""
+    found = []
+    for kind in ("Deployment", "Service"):
+        for obj in by_kind.get(kind, []):
+            try:
+                lost = lost_in_roundtrip(obj, typed_roundtrip(obj))
+            except RuntimeError as e:
+                found.append(f"{kind} {obj['metadata']['name']}: {e}")
+                continue
+            if lost:
+                found.append(f"{kind} {obj['metadata']['name']}: fields kubectl's {obj['apiVersion']} "
+                             f"types do not have: {', '.join(lost)}")
+    return found
+
+
+def built_image_tag():
+    """The image name scripts/container-build.sh gives by default."""
+    return re.search(r"^TAG=(\S+)$", read("scripts/container-build.sh"), re.M).group(1)
 
 
 def dockerfile_user():
@@ -71,7 +153,7 @@ def env_of(container):
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
-def problems(by_kind, image_uid, known_env):
+def problems(by_kind, image_uid, known_env, image):
     """Every rule the manifests break, as sentences; empty when all hold."""
     found = []
     need = lambda cond, msg: cond or found.append(msg)
@@ -95,6 +177,9 @@ def problems(by_kind, image_uid, known_env):
     containers = pod["spec"]["containers"]
     need(len(containers) == 1, "the pod must run one container, lookout")
     c = containers[0]
+    need(c.get("image") == image and c.get("imagePullPolicy") == "IfNotPresent",
+         f"the image must be {image} (what scripts/container-build.sh tags), pulled only if not present "
+         f"(has {c.get('image')}, {c.get('imagePullPolicy')})")
     ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
     need(PORT in ports.values(), f"the container must expose port {PORT}")
 
@@ -112,7 +197,9 @@ def problems(by_kind, image_uid, known_env):
         for r in ("cpu", "memory"):
             need(r in res.get(part, {}), f"resources.{part}.{r} must be set")
     if not found:
-        need(cpu_cores(res["requests"]["cpu"]) <= cpu_cores(res["limits"]["cpu"]), "CPU request above the limit")
+        need(cpu_cores(res["requests"]["cpu"]) == cpu_cores(res["limits"]["cpu"]),
+             "the CPU request must equal the limit: the workers use all of it, and the HPA's utilization is "
+             "relative to the request")
         need(memory_bytes(res["requests"]["memory"]) <= memory_bytes(res["limits"]["memory"]),
              "memory request above the limit")
         workers = env_of(c).get("LOOKOUT_WORKERS")
@@ -123,6 +210,9 @@ def problems(by_kind, image_uid, known_env):
     need(not unknown, f"env vars `lookout serve` does not know: {unknown}")
     drain = env_of(c).get("LOOKOUT_DRAIN_SECONDS")
     grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+    key = next((e for e in c.get("env", []) if e["name"] == "LOOKOUT_API_KEY"), None)
+    need(key is None or key.get("valueFrom", {}).get("secretKeyRef", {}).get("optional") is True,
+         "LOOKOUT_API_KEY must come from an optional secret: the pods start without one")
     need(drain is None or int(drain) < grace,
          f"terminationGracePeriodSeconds ({grace}) must exceed LOOKOUT_DRAIN_SECONDS ({drain})")
 
@@ -133,6 +223,10 @@ def problems(by_kind, image_uid, known_env):
          f"runAsUser ({psc.get('runAsUser')}) must be the Dockerfile's USER ({image_uid})")
     csc = c.get("securityContext", {})
     need(csc.get("allowPrivilegeEscalation") is False, "the container must set allowPrivilegeEscalation: false")
+    need(csc.get("readOnlyRootFilesystem") is True, "the container must set readOnlyRootFilesystem: true")
+    need(csc.get("capabilities", {}).get("drop") == ["ALL"], "the container must drop ALL capabilities")
+    need(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
+         "the pod must use the runtime's default seccomp profile")
 
     need(svc.get("apiVersion") == "v1", "the Service must be v1")
     need(svc["spec"].get("selector", {}).items() <= pod_labels.items() and svc["spec"].get("selector"),
@@ -155,27 +249,61 @@ def problems(by_kind, image_uid, known_env):
 
 
 class Manifests(unittest.TestCase):
-    def setUp(self):
-        self.k8s = load_k8s()
-        self.uid = dockerfile_user()
-        self.env = serve_env_names()
+    @classmethod
+    def setUpClass(cls):
+        cls.k8s = render()
+        cls.uid = dockerfile_user()
+        cls.env = serve_env_names()
+        cls.image = built_image_tag()
 
     def broken(self, mutate):
         k8s = copy.deepcopy(self.k8s)
         mutate(k8s)
-        return problems(k8s, self.uid, self.env)
+        # The rules compare values, which needs them well-typed first.
+        return type_problems(k8s) or problems(k8s, self.uid, self.env, self.image)
 
-    def test_the_manifests_follow_every_rule(self):
-        self.assertEqual(problems(self.k8s, self.uid, self.env), [])
+    def container(self, k8s):
+        return k8s["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
 
-    def test_the_kustomization_lists_every_manifest(self):
-        listed = set(yaml.safe_load(read("deploy/k8s/kustomization.yaml"))["resources"])
-        files = {n for n in os.listdir(K8S) if n.endswith(".yaml") and n != "kustomization.yaml"}
-        self.assertEqual(listed, files)
+    def test_the_rendered_manifests_follow_every_rule(self):
+        self.assertEqual(problems(self.k8s, self.uid, self.env, self.image), [])
+
+    def test_kubectl_types_keep_every_field(self):
+        self.assertEqual(type_problems(self.k8s), [])
+
+    def test_the_kustomization_renders_every_manifest(self):
+        rendered = {(kind, o["metadata"]["name"]) for kind, objs in self.k8s.items() for o in objs}
+        self.assertEqual(rendered, source_objects())
+
+    def test_a_misspelt_field_is_dropped_by_kubectl_and_caught(self):
+        def mutate(k):
+            probe = self.container(k)["livenessProbe"]
+            probe["httpGett"] = probe.pop("httpGet")
+        self.assertTrue(any("livenessProbe.httpGett" in p for p in self.broken(mutate)))
+
+    def test_a_field_of_the_wrong_type_is_rejected_by_kubectl(self):
+        def mutate(k):
+            k["Service"][0]["spec"]["ports"][0]["port"] = "5029/tcp"
+        self.assertTrue(any(p.startswith("Service lookout: kubectl set") for p in self.broken(mutate)))
+
+    def test_a_malformed_quantity_is_rejected_by_kubectl(self):
+        def mutate(k):
+            self.container(k)["resources"]["limits"]["memory"] = "512 MB"
+        self.assertTrue(any("quantities must match" in p for p in self.broken(mutate)))
+
+    def test_another_image_is_caught(self):
+        def mutate(k):
+            self.container(k)["image"] = "lookout:v0"
+        self.assertTrue(any("the image must be" in p for p in self.broken(mutate)))
+
+    def test_a_writable_root_filesystem_is_caught(self):
+        def mutate(k):
+            del self.container(k)["securityContext"]["readOnlyRootFilesystem"]
+        self.assertTrue(any("readOnlyRootFilesystem" in p for p in self.broken(mutate)))
 
     def test_a_wrong_readiness_path_is_caught(self):
         def mutate(k):
-            k["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] = "/healthz"
+            self.container(k)["readinessProbe"]["httpGet"]["path"] = "/healthz"
         self.assertTrue(any("readinessProbe" in p for p in self.broken(mutate)))
 
     def test_root_is_caught(self):
@@ -185,7 +313,7 @@ class Manifests(unittest.TestCase):
 
     def test_missing_limits_are_caught(self):
         def mutate(k):
-            del k["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+            del self.container(k)["resources"]["limits"]
         self.assertTrue(any("limits" in p for p in self.broken(mutate)))
 
     def test_an_hpa_aimed_elsewhere_is_caught(self):
@@ -195,7 +323,7 @@ class Manifests(unittest.TestCase):
 
     def test_a_misspelt_env_var_is_caught(self):
         def mutate(k):
-            k["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["env"].append(
+            self.container(k)["env"].append(
                 {"name": "LOOKOUT_WORKER", "value": "2"})
         self.assertTrue(any("LOOKOUT_WORKER" in p for p in self.broken(mutate)))
 
@@ -242,4 +370,6 @@ if __name__ == "__main__":
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         sys.exit("usage: manifests_test.py LOOKOUT_BINARY (the built `lookout`, for its --help)")
     LOOKOUT = sys.argv.pop(1)
+    if not KUBECTL:
+        sys.exit("manifests_test.py: no kubectl on PATH (Debian: kubernetes-client; scripts/setup installs it)")
     unittest.main(verbosity=2)
