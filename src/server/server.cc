@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "detect/parallel.h"
+#include "engine/isa.h"
 #include "server/connections.h"
 #include "server/kserve.h"
 #include "server/metrics.h"
@@ -105,8 +106,9 @@ struct ServedModel {
 class Service {
  public:
   Service(const ServerOptions& o, std::vector<ServedModel>& models, Metrics& metrics,
-          std::shared_ptr<const detect::Labels> labels)
-      : o_(o), models_(models), metrics_(metrics), labels_(std::move(labels)), key_(o.api_key) {}
+          std::shared_ptr<const detect::Labels> labels, std::string execution_provider)
+      : o_(o), models_(models), metrics_(metrics), labels_(std::move(labels)), key_(o.api_key),
+        execution_provider_(std::move(execution_provider)) {}
 
   void install(httplib::Server& svr);
   std::atomic<bool> draining{false};
@@ -130,6 +132,7 @@ class Service {
   Metrics& metrics_;
   std::shared_ptr<const detect::Labels> labels_;
   ApiKey key_;
+  std::string execution_provider_;  // "reference", "xnnpack" or "xnnpack+avx512vnni": the kernels that run
   std::mutex log_mu_;
 };
 
@@ -223,7 +226,7 @@ void Service::deepstack(const httplib::Request& req, httplib::Response& res, con
   if (image.status != 200) throw HttpError(image.status, image.error.value_or("detection failed"));
   wire::DeepStackResponse answer = wire::deepstack_response(image, ms_between(t0, Clock::now()));
   answer.request_id = request_id();
-  answer.execution_provider = o_.backend;
+  answer.execution_provider = execution_provider_;
   answer.timestamp_utc = rfc1123_now();
   res.set_content(wire::dump(answer), "application/json");
 }
@@ -317,7 +320,7 @@ void Service::install(httplib::Server& svr) {
   svr.Get("/api/model", [this](const Request&, Response& res) {
     wire::ModelCatalog catalog;
     for (const ServedModel& m : models_)
-      catalog.models.push_back({m.name, m.file, m.input_w, m.input_h, 3, o_.backend, m.pool->workers()});
+      catalog.models.push_back({m.name, m.file, m.input_w, m.input_h, 3, execution_provider_, m.pool->workers()});
     catalog.labels = labels_->entries();
     res.set_content(wire::dump(catalog), "application/json");
   });
@@ -406,6 +409,8 @@ int run_server(const ServerOptions& options) {
     }
     labels = detect::Labels::from_file(o.labels);
     dopt.engine = {engine::parse_backend(o.backend), o.threads_per_worker};
+    dopt.engine.isa = o.isa.empty() ? engine::default_isa() : engine::parse_isa(o.isa);
+    engine::require_isa(*dopt.engine.isa);
     dopt.max_pixels = o.max_pixels;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout serve: %s\n", e.what());
@@ -470,7 +475,11 @@ int run_server(const ServerOptions& options) {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
-  Service service(o, models, metrics, labels);
+  const engine::Isa isa = *dopt.engine.isa;
+  const std::string provider = dopt.engine.backend == engine::Backend::xnnpack && isa != engine::Isa::xnnpack
+                                   ? std::string("xnnpack+") + engine::isa_name(isa)
+                                   : engine::backend_name(dopt.engine.backend);
+  Service service(o, models, metrics, labels, provider);
   service.install(*svr);
 
   if (!svr->bind_to_port(o.host, o.port)) {

@@ -36,6 +36,7 @@ struct ServerOptions {
   std::vector<ModelSpec> models;  // the first is the default
   std::string labels;
   std::string backend = "xnnpack";
+  std::string isa;  // the xnnpack backend's level of our own kernels; "" = $LOOKOUT_ISA or the CPU's best
 };
 
 // Loads the model, warms every worker, serves until SIGTERM/SIGINT, drains
