@@ -7,7 +7,6 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string_view>
 
@@ -38,10 +37,30 @@ constexpr size_t kNumOutputs = 4;
 constexpr std::array<const char*, kNumOutputs> kOutputFallbackNames = {"detection_boxes", "detection_classes",
                                                                        "detection_scores", "num_detections"};
 
-// Paths: one model name, an optional version.
-const std::regex kModelPath(R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)");
-const std::regex kReadyPath(R"(/v2/models/([^/]+)(?:/versions/([^/]+))?/ready)");
-const std::regex kInferPath(R"(/v2/models/([^/]+)(?:/versions/([^/]+))?/infer)");
+// The routes under /v2/models/NAME[/versions/V]: the path patterns the
+// server registers, and the same read without a regex for /metrics' labels.
+constexpr const char* kModelPattern = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
+enum class ModelRoute { none, metadata, ready, infer };
+
+ModelRoute model_route(std::string_view path) {
+  constexpr std::string_view kPrefix = "/v2/models/";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return ModelRoute::none;
+  std::vector<std::string_view> parts;  // NAME, then "versions" V, then "ready" or "infer"
+  for (std::string_view rest = path.substr(kPrefix.size());;) {
+    const size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    if (parts.back().empty()) return ModelRoute::none;
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(slash + 1);
+  }
+  size_t at = 1;
+  if (parts.size() >= 3 && parts[1] == "versions") at = 3;
+  if (parts.size() == at) return ModelRoute::metadata;
+  if (parts.size() != at + 1) return ModelRoute::none;
+  if (parts[at] == "ready") return ModelRoute::ready;
+  if (parts[at] == "infer") return ModelRoute::infer;
+  return ModelRoute::none;
+}
 
 const char* datatype_of(engine::DType t) { return t == engine::DType::uint8 ? "UINT8" : "FP32"; }
 
@@ -324,9 +343,12 @@ KServeBody encode_response(wire::KServeInferResponse response, const KServeInfer
 
 const char* kserve_route_label(const std::string& path) {
   if (path == "/v2") return "/v2";
-  if (std::regex_match(path, kModelPath)) return "/v2/models/{name}";
-  if (std::regex_match(path, kReadyPath)) return "/v2/models/{name}/ready";
-  if (std::regex_match(path, kInferPath)) return "/v2/models/{name}/infer";
+  switch (model_route(path)) {
+    case ModelRoute::metadata: return "/v2/models/{name}";
+    case ModelRoute::ready: return "/v2/models/{name}/ready";
+    case ModelRoute::infer: return "/v2/models/{name}/infer";
+    case ModelRoute::none: break;
+  }
   return nullptr;
 }
 
@@ -334,7 +356,7 @@ void install_kserve(httplib::Server& svr, KServeRoutes routes) {
   using httplib::Request;
   using httplib::Response;
   const auto r = std::make_shared<const KServeRoutes>(std::move(routes));
-  const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
+  const std::string model = kModelPattern;
 
   svr.Get("/v2", [](const Request&, Response& res) {
     answer(res, wire::KServeServerMetadata{"lookout", LOOKOUT_VERSION, {"binary_tensor_data"}});
