@@ -153,11 +153,7 @@ int bench_main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"scaled", "full"}));
   app.add_option("IMAGE", files, "images (files, or directories walked for .jpg/.jpeg/.png)")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
 
   std::vector<Input> inputs;
   try {

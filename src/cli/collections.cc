@@ -52,11 +52,7 @@ int collections_main(int argc, char** argv) {
   make->add_option("--out", out, "where the collection directories go")->capture_default_str();
   make->add_option("--only", only, "comma-separated subset: small, medium, big (default: all three)");
   make->add_option("--jobs", jobs, "threads (default: the cores this process may use)")->capture_default_str()->check(CLI::Range(1, 256));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
 
   std::vector<client::CollectionSpec> wanted;
   std::set<std::string> names;

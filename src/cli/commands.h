@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "detect/detector.h"
@@ -26,6 +27,10 @@ struct ModelFiles {
   std::shared_ptr<const detect::Labels> labels;
 };
 ModelFiles load_model_files(const std::string& model_path, const std::string& labels_path);
+// Parses the verb's arguments. Returns the exit code when that is all there
+// is to do (--help: 0; a bad argument: 2, after CLI11 printed why and the
+// usage), else nullopt.
+std::optional<int> parse_args(CLI::App& app, int argc, char** argv);
 // --model FILE and --labels FILE of a verb that runs a detector here; `role`
 // says which one ("local side") in their help, or is empty.
 void add_model_options(CLI::App& app, std::string& model_path, std::string& labels_path, const std::string& role);

@@ -251,11 +251,7 @@ int detect_main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   add_model_options(app, model_path, labels_path, "");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
 
   const auto t_setup = Clock::now();
   std::vector<Input> inputs;

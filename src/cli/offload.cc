@@ -116,11 +116,7 @@ int offload_main(int argc, char** argv) {
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
   add_model_options(app, model_path, labels_path, "local side");
   app.add_flag("--quiet,-q", quiet, "no progress bars");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
   plan.http.verify_tls = !insecure;
   const bool show_progress = !quiet && isatty(STDERR_FILENO) != 0;
   const std::string collection = client::collection_name(dir);

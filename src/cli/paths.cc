@@ -28,6 +28,15 @@ ModelFiles load_model_files(const std::string& model_path, const std::string& la
   return {engine::Model::from_file(model_file), detect::Labels::from_file(labels_file)};
 }
 
+std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
+
 void add_model_options(CLI::App& app, std::string& model_path, std::string& labels_path, const std::string& role) {
   const std::string suffix = role.empty() ? "" : " (" + role + ")";
   app.add_option("--model", model_path, "TFLite model file" + suffix)->type_name("FILE")->capture_default_str();

@@ -31,11 +31,7 @@ int report_main(int argc, char** argv) {
                "lookout report"};
   app.add_option("files", inputs, "results JSONL and offload JSON files, in any order")->required()->type_name("FILE");
   app.add_option("-o,--output", output, "the HTML page to write")->required()->type_name("FILE");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
 
   const std::string chart_js = offload::embedded_chart_js();
   if (chart_js.empty()) {

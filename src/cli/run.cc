@@ -113,11 +113,7 @@ int run_main(int argc, char** argv) {
   app.add_option("--ca-cert", plan.http.ca_cert, "https: trust the CA certificates in FILE")->check(CLI::ExistingFile);
   add_model_options(app, model_path, labels_path, "local target");
   app.add_flag("--quiet,-q", quiet, "no progress bar and no table");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
   plan.http.max_attempts = retries;
   plan.http.verify_tls = !insecure;
 

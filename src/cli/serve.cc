@@ -102,11 +102,7 @@ int serve_main(int argc, char** argv) {
     opt->envname(env);
   }
   app.footer("Every option can also be set by the environment variable shown (Env:LOOKOUT_...); a flag wins.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const std::optional<int> done = parse_args(app, argc, argv)) return *done;
   try {
     for (std::string& arg : model_args) {
       server::ModelSpec spec = parse_model_arg(arg);

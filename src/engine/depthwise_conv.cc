@@ -22,8 +22,6 @@ namespace lookout::engine {
 
 namespace {
 constexpr int kBlock = DepthwiseConv3x3::kBlockChannels;
-constexpr int kPairs = DepthwiseConv3x3::kPairs;
-constexpr int kTaps = DepthwiseConv3x3::kTaps;
 constexpr size_t kPairElements = 2 * kBlock;  // int16 per pair and block: 16 channels x 2 taps
 }  // namespace
 

@@ -5,33 +5,15 @@
 #include <string>
 
 #include "image/image.h"
+#include "image/turbojpeg_handle.h"
 
 namespace lookout::image {
-
-namespace {
-
-// The one owner of a TurboJPEG compressor handle.
-class Compressor {
- public:
-  Compressor() : handle_(tjInitCompress()) {
-    if (handle_ == nullptr) throw std::runtime_error(std::string("TurboJPEG: cannot create a compressor: ") + tjGetErrorStr2(nullptr));
-  }
-  ~Compressor() { tjDestroy(handle_); }
-  Compressor(const Compressor&) = delete;
-  Compressor& operator=(const Compressor&) = delete;
-  tjhandle get() const { return handle_; }
-
- private:
-  tjhandle handle_;
-};
-
-}  // namespace
 
 std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
   if (img.width <= 0 || img.height <= 0 || img.rgb.size() != static_cast<size_t>(img.width) * static_cast<size_t>(img.height) * 3)
     throw std::invalid_argument("encode_jpeg: inconsistent image");
   if (quality < 1 || quality > 100) throw std::invalid_argument("encode_jpeg: quality must be 1-100");
-  Compressor c;
+  const TurboJpegHandle c(tjInitCompress(), "compressor");
   unsigned char* buf = nullptr;
   unsigned long size = 0;
   const int rc = tjCompress2(c.get(), img.rgb.data(), img.width, 0, img.height, TJPF_RGB, &buf, &size, TJSAMP_420,

@@ -13,29 +13,11 @@
 
 #include "image/formats.h"
 #include "image/image.h"
+#include "image/turbojpeg_handle.h"
 
 namespace lookout::image {
 
 namespace {
-
-// The one owner of a TurboJPEG decompressor handle.
-class Decompressor {
- public:
-  Decompressor() : handle_(tjInitDecompress()) {
-    // Not the image's fault (out of memory): a plain runtime_error, not DecodeError.
-    if (handle_ == nullptr) {
-      throw std::runtime_error(std::string("cannot create a TurboJPEG decoder: ") + tjGetErrorStr2(nullptr));
-    }
-  }
-  ~Decompressor() { tjDestroy(handle_); }
-  Decompressor(const Decompressor&) = delete;
-  Decompressor& operator=(const Decompressor&) = delete;
-
-  tjhandle get() const { return handle_; }
-
- private:
-  tjhandle handle_;
-};
 
 // libjpeg warnings after which the decoded pixels are still complete and
 // right (only the first warning's text is reported, and a later error
@@ -164,7 +146,7 @@ Image decode_jpeg_limited(std::span<const uint8_t> bytes, int min_width, int min
   }
   if (bytes.empty()) throw DecodeError("empty file");
 
-  Decompressor dec;
+  const TurboJpegHandle dec(tjInitDecompress(), "decoder");
   // TurboJPEG's API is not const-correct in 2.1; it does not write the input.
   auto* jpeg = const_cast<unsigned char*>(bytes.data());
   const auto size = static_cast<unsigned long>(bytes.size());

@@ -204,17 +204,10 @@ wire::OffloadSummary CostModel::summary(const std::string& collection, size_t im
 
 CostModel CostModel::from_summary(const wire::OffloadSummary& s) {
   LocalProfile local{s.local.ms_per_image, s.local.workers};
-  RemoteProfile remote;
-  remote.url = s.remote.url;
-  remote.rtt_ms = s.remote.rtt_ms;
-  remote.overhead_ms = s.remote.overhead_ms;
-  remote.bandwidth_mbps = s.remote.bandwidth_mbps;
-  remote.mean_request_bytes = s.remote.mean_request_bytes;
-  remote.mean_response_bytes = s.remote.mean_response_bytes;
-  remote.server_ms = s.remote.server_ms;
-  remote.fit_r2 = s.remote.fit_r2;
-  remote.concurrency = s.remote.workers;
-  remote.server_workers = s.remote.server_workers;
+  const wire::OffloadSummary::Remote& r = s.remote;
+  const RemoteProfile remote{r.url,        r.rtt_ms,          r.overhead_ms,         r.bandwidth_mbps,
+                             r.mean_request_bytes, r.mean_response_bytes, r.server_ms, r.fit_r2,
+                             r.workers,    r.server_workers};
   return CostModel(local, remote);
 }
 

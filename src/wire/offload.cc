@@ -158,7 +158,15 @@ void from_json(const Json& j, OffloadSummary& v) {
   v.verdict = required<std::string>(j, "verdict");
   v.hybrid = required<OffloadSummary::Hybrid>(j, "hybrid");
   v.runs = required<std::vector<OffloadSummary::Run>>(j, "runs");
-  v.measured = optional<OffloadSummary::Measured>(j, "measured");
+  // Read by hand: clang rejects nlohmann's get<Measured>() here (its
+  // from_json trait for this type resolves before the hook is seen).
+  if (const auto it = j.find("measured"); it != j.end() && !it->is_null()) {
+    OffloadSummary::Measured measured;
+    from_json(*it, measured);
+    v.measured = measured;
+  } else {
+    v.measured.reset();
+  }
 }
 
 std::string offload_text(const OffloadSummary& v) { return Json(v).dump(2) + "\n"; }

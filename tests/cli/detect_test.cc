@@ -24,12 +24,7 @@
 #include "wire/detection.h"
 #include "temp_dir.h"
 
-#ifndef LOOKOUT_BINARY
-#error "LOOKOUT_BINARY (the path of the lookout binary) must be defined by the build"
-#endif
-#ifndef LOOKOUT_SOURCE_DIR
-#define LOOKOUT_SOURCE_DIR "."
-#endif
+#include "build_paths.h"
 
 namespace {
 

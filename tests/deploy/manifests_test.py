@@ -265,6 +265,11 @@ class Manifests(unittest.TestCase):
     def container(self, k8s):
         return k8s["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
 
+    def assert_caught(self, mutate, words):
+        """The rules name `words` once `mutate` broke a copy of the manifests."""
+        found = self.broken(mutate)
+        self.assertTrue(any(words in p for p in found), f"no problem names {words!r}: {found}")
+
     def test_the_rendered_manifests_follow_every_rule(self):
         self.assertEqual(problems(self.k8s, self.uid, self.env, self.image), [])
 
@@ -279,7 +284,7 @@ class Manifests(unittest.TestCase):
         def mutate(k):
             probe = self.container(k)["livenessProbe"]
             probe["httpGett"] = probe.pop("httpGet")
-        self.assertTrue(any("livenessProbe.httpGett" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "livenessProbe.httpGett")
 
     def test_a_field_of_the_wrong_type_is_rejected_by_kubectl(self):
         def mutate(k):
@@ -289,48 +294,48 @@ class Manifests(unittest.TestCase):
     def test_a_malformed_quantity_is_rejected_by_kubectl(self):
         def mutate(k):
             self.container(k)["resources"]["limits"]["memory"] = "512 MB"
-        self.assertTrue(any("quantities must match" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "quantities must match")
 
     def test_another_image_is_caught(self):
         def mutate(k):
             self.container(k)["image"] = "lookout:v0"
-        self.assertTrue(any("the image must be" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "the image must be")
 
     def test_a_writable_root_filesystem_is_caught(self):
         def mutate(k):
             del self.container(k)["securityContext"]["readOnlyRootFilesystem"]
-        self.assertTrue(any("readOnlyRootFilesystem" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "readOnlyRootFilesystem")
 
     def test_a_wrong_readiness_path_is_caught(self):
         def mutate(k):
             self.container(k)["readinessProbe"]["httpGet"]["path"] = "/healthz"
-        self.assertTrue(any("readinessProbe" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "readinessProbe")
 
     def test_root_is_caught(self):
         def mutate(k):
             k["Deployment"][0]["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
-        self.assertTrue(any("runAsUser" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "runAsUser")
 
     def test_missing_limits_are_caught(self):
         def mutate(k):
             del self.container(k)["resources"]["limits"]
-        self.assertTrue(any("limits" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "limits")
 
     def test_an_hpa_aimed_elsewhere_is_caught(self):
         def mutate(k):
             k["HorizontalPodAutoscaler"][0]["spec"]["scaleTargetRef"]["name"] = "other"
-        self.assertTrue(any("HPA must scale" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "HPA must scale")
 
     def test_a_misspelt_env_var_is_caught(self):
         def mutate(k):
             self.container(k)["env"].append(
                 {"name": "LOOKOUT_WORKER", "value": "2"})
-        self.assertTrue(any("LOOKOUT_WORKER" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "LOOKOUT_WORKER")
 
     def test_a_service_on_another_port_is_caught(self):
         def mutate(k):
             k["Service"][0]["spec"]["ports"][0]["targetPort"] = 8080
-        self.assertTrue(any("forward" in p for p in self.broken(mutate)))
+        self.assert_caught(mutate, "forward")
 
 
 class Image(unittest.TestCase):

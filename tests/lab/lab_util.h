@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -49,6 +51,14 @@ inline std::map<std::string, int> image_counts(const std::vector<wire::Record>& 
   std::map<std::string, int> n;
   for (const wire::Record& r : rs) ++n[r.image];
   return n;
+}
+
+// A whole collection's records after a run that had to finish: every image
+// exactly once, and every one answered.
+inline void expect_every_image_once_and_ok(const std::vector<wire::Record>& rs, size_t images) {
+  EXPECT_EQ(rs.size(), images);
+  for (const auto& [image, n] : image_counts(rs)) EXPECT_EQ(n, 1) << image << " recorded " << n << " times";
+  for (const wire::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
 }
 
 inline size_t count_lines(const fs::path& file) {

@@ -115,10 +115,7 @@ TEST(RunResume, KillNineMidRunLosesAndDuplicatesNothing) {
   ASSERT_LT(before, small_collection_size()) << "the run finished before it could be killed";
   const CommandResult second = lookout(run_args(server.url(), out));
   ASSERT_EQ(second.status, 0) << second.out;
-  const auto rs = records(out);
-  EXPECT_EQ(rs.size(), small_collection_size());
-  for (const auto& [image, n] : image_counts(rs)) EXPECT_EQ(n, 1) << image << " recorded " << n << " times";
-  for (const wire::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
+  expect_every_image_once_and_ok(records(out), small_collection_size());
   // The second run sent only what the first had not finished.
   const CommandResult third = lookout("run data/small --target " + server.url() + " --out " + shell_quote(out.string()));
   EXPECT_EQ(third.status, 0);
@@ -154,10 +151,7 @@ TEST(RunResume, ServerKilledMidRunThenRestartedLosesNothing) {
   ServerProcess restarted(serve_args({"--workers", "1"}, port));
   const CommandResult second = lookout(run_args(restarted.url(), out));
   ASSERT_EQ(second.status, 0) << second.out;
-  const auto rs = records(out);
-  EXPECT_EQ(rs.size(), small_collection_size());
-  for (const auto& [image, n] : image_counts(rs)) EXPECT_EQ(n, 1) << image << " recorded " << n << " times";
-  for (const wire::Record& r : rs) EXPECT_TRUE(r.ok) << r.image << ": " << r.error;
+  expect_every_image_once_and_ok(records(out), small_collection_size());
 }
 
 TEST(RunRetries, RetriesCarryARunOverAServerRestart) {

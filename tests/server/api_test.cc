@@ -113,19 +113,11 @@ std::string json_batch(const std::vector<std::pair<std::string, std::string>>& i
   return j.dump();
 }
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess(ServerOptions{{"--workers", "2"}, {}, false, {}}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(server_->running()) << server_->log(); }
-
-  static ServerProcess* server_;
+  static void SetUpTestSuite() { start(ServerOptions{{"--workers", "2"}, {}, false, {}}); }
   TempDir tmp_;
 };
-ServerProcess* ApiTest::server_ = nullptr;
 
 TEST_F(ApiTest, HealthAndModelRoutes) {
   auto c = server_->client();

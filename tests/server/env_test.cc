@@ -5,7 +5,7 @@
 
 #include <cctype>
 #include <iterator>
-#include <regex>
+#include <cctype>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -49,22 +49,31 @@ TEST(EnvConfig, ABadValueIsRefusedLikeABadFlag) {
 TEST(EnvConfig, HelpNamesTheVariableOfEveryOption) {
   const CommandResult r = run_command(shell_quote(LOOKOUT_BINARY) + " serve --help");
   ASSERT_EQ(r.status, 0) << r.out;
-  const std::regex option_line(R"(^  (?:-[A-Za-z],)?--([a-z0-9-]+)(.*)$)");
   std::istringstream lines(r.out);
   std::vector<std::string> options;
   for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (!std::regex_match(line, m, option_line) || m[1] == "help") continue;
-    std::string env = "LOOKOUT_" + m[1].str();
+    // "  --name ..." or "  -x,--name ...": the option's long name, then the rest.
+    size_t at = 2;
+    if (line.compare(0, 2, "  ") != 0) continue;
+    if (line.size() > 5 && line[2] == '-' && std::isalpha(static_cast<unsigned char>(line[3])) && line[4] == ',') at = 5;
+    if (line.compare(at, 2, "--") != 0) continue;
+    const size_t name_end = line.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-", at + 2);
+    const std::string name = line.substr(at + 2, name_end - (at + 2));
+    if (name.empty() || name == "help") continue;
+    std::string env = "LOOKOUT_" + name;
     for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    EXPECT_NE(m[2].str().find("(Env:" + env + ")"), std::string::npos) << "--" << m[1] << " has no " << env << "\n"
-                                                                        << r.out;
-    options.push_back(m[1]);
+    EXPECT_NE(line.find("(Env:" + env + ")"), std::string::npos) << "--" << name << " has no " << env << "\n"
+                                                                 << r.out;
+    options.push_back(name);
   }
   // Every "Env:" in the help belongs to an option line read above (the
-  // pattern missed none), and there are options at all.
-  const std::regex env_tag(R"(\(Env:LOOKOUT_[A-Z0-9_]+\))");
-  const auto envs = std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), env_tag), std::sregex_iterator());
+  // reading missed none), and there are options at all.
+  size_t envs = 0;
+  const std::string tag = "(Env:LOOKOUT_";
+  for (size_t at = r.out.find(tag); at != std::string::npos; at = r.out.find(tag, at + 1)) {
+    const size_t name = at + tag.size(), end = r.out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", name);
+    if (end != std::string::npos && end > name && r.out[end] == ')') ++envs;  // not the footer's "LOOKOUT_..."
+  }
   EXPECT_EQ(static_cast<size_t>(envs), options.size()) << r.out;
   EXPECT_GT(options.size(), 1u) << r.out;
 }

@@ -75,13 +75,9 @@ TEST(PrometheusParser, RejectsWhatPromtoolWould) {
   }
 }
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess(ServerOptions{{"--workers", "1"}, {}, false, {}}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
+  static void SetUpTestSuite() { start(ServerOptions{{"--workers", "1"}, {}, false, {}}); }
   prom::Exposition scrape() {
     auto res = server_->client()->Get("/metrics");
     EXPECT_TRUE(res);
@@ -91,10 +87,8 @@ class MetricsTest : public ::testing::Test {
     last_ = res->body;
     return prom::parse(res->body);
   }
-  static ServerProcess* server_;
   std::string last_;
 };
-ServerProcess* MetricsTest::server_ = nullptr;
 
 TEST_F(MetricsTest, ExpositionIsStrictlyValidWithTheIssuesFamilies) {
   // Some traffic first, so histograms and counters have series.

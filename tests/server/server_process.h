@@ -33,12 +33,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#ifndef LOOKOUT_BINARY
-#error "LOOKOUT_BINARY (the path of the lookout binary) must be defined by the build"
-#endif
-#ifndef LOOKOUT_SOURCE_DIR
-#define LOOKOUT_SOURCE_DIR "."
-#endif
+#include "build_paths.h"
 
 extern char** environ;
 
