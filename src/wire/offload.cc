@@ -162,7 +162,11 @@ void from_json(const Json& j, OffloadSummary& v) {
   // from_json trait for this type resolves before the hook is seen).
   if (const auto it = j.find("measured"); it != j.end() && !it->is_null()) {
     OffloadSummary::Measured measured;
-    from_json(*it, measured);
+    try {
+      from_json(*it, measured);
+    } catch (const FormatError& e) {
+      throw FormatError(std::string("\"measured\": ") + e.what());
+    }
     v.measured = measured;
   } else {
     v.measured.reset();
