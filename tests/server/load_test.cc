@@ -307,8 +307,12 @@ TEST(Overload, TenTimesCapacityOnlyRefusesBeyondTheQueue) {
   EXPECT_GE(rate, 4 * static_cast<double>(admitted_ms.size()) / elapsed) << "the load did not overload the server";
   EXPECT_LE(in_server_p99, bound_ms) << "admitted requests waited longer than the queue allows";
   // Flat: the last third of the run peaks no more than 10 % (+ 16 MiB of
-  // allocator slack) above the first.
-  EXPECT_LE(rss_last, rss_first + rss_first / 10 + 16 * 1024) << "RSS grew under sustained overload";
+  // allocator slack) above the first. Under AddressSanitizer freed memory
+  // waits in its quarantine (256 MiB by default) before reuse, so RSS
+  // climbs until that is full: the bound allows it there.
+  const uint64_t asan_quarantine_kib = std::getenv("LOOKOUT_SANITIZED") != nullptr ? 256 * 1024 : 0;
+  EXPECT_LE(rss_last, rss_first + rss_first / 10 + 16 * 1024 + asan_quarantine_kib)
+      << "RSS grew under sustained overload";
   expect_healthy(server);
 }
 
