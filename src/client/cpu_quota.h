@@ -1,0 +1,39 @@
+// A CPU quota for this process: the local side measured as the weak device
+// it stands for (a quarter of a core for a small board with a camera).
+// Every thread of the process, present and future, runs in a cgroup of its
+// own whose CPU bandwidth is capped at `cores` CPUs' worth of time (cgroup
+// v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us, whichever this
+// kernel mounts). A short period keeps the cap smooth at the scale of one
+// image rather than letting a detector run at full speed and then stall.
+//
+// Lifecycle as XNNPACK's objects: create (moves the process in), set
+// (changes the cap), destroy (moves the process back to the cgroup it came
+// from and removes the group).
+#pragma once
+
+#include <string>
+
+namespace lookout::client {
+
+class CpuQuota {
+ public:
+  // Empty when this machine can cap this process; otherwise why not and
+  // what to do ("needs root", "no cpu controller mounted ...").
+  static std::string unavailable_reason();
+
+  // Throws std::runtime_error with unavailable_reason() or the failing path.
+  explicit CpuQuota(double cores);
+  ~CpuQuota();
+  CpuQuota(const CpuQuota&) = delete;
+  CpuQuota& operator=(const CpuQuota&) = delete;
+
+  void set(double cores);
+  double cores() const { return cores_; }
+
+ private:
+  double cores_ = 0;
+  std::string group_;   // the cgroup directory made for this process
+  std::string parent_;  // where the process was before
+};
+
+}  // namespace lookout::client
