@@ -79,6 +79,17 @@ ReportInput read_inputs(const std::vector<fs::path>& files) {
     const std::string text = read_whole_file(path);
     // A file that is one offload summary (pretty-printed over many lines).
     const wire::Json whole = wire::Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (wire::looks_like_map(whole)) {
+      try {
+        MapInput map{path.filename().string(), {}};
+        wire::from_json(whole, map.map);
+        input.maps.push_back(std::move(map));
+      } catch (const wire::FormatError& e) {
+        throw std::runtime_error(path.string() + ": not a map as `lookout map` writes it: " + e.what() +
+                                 "; write it again with `lookout map`");
+      }
+      continue;
+    }
     if (wire::looks_like_offload(whole)) {
       try {
         input.offloads.push_back({path.filename().string(), whole.get<wire::OffloadSummary>()});
@@ -444,7 +455,9 @@ ReportData aggregate(const ReportInput& input) {
   d.warnings = input.warnings;
   d.offloads = input.offloads;
   d.groups = group_results(input.records);
-  d.charts = build_charts(d.groups, input.offloads);
+  // A report of maps alone has no results to chart.
+  if (!input.records.empty()) d.charts = build_charts(d.groups, input.offloads);
+  for (size_t i = 0; i < input.maps.size(); ++i) d.maps.push_back(map_report(input.maps[i].source, input.maps[i].map, i));
   d.results_verdict = verdict_from_results(d.groups);
   for (const OffloadInput& o : input.offloads) {
     const std::string& collection = o.summary.collection;

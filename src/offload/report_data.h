@@ -12,7 +12,10 @@
 #include <vector>
 
 #include "client/record.h"
+#include "offload/chart_spec.h"
 #include "offload/cost_model.h"
+#include "offload/report_map.h"
+#include "wire/map.h"
 #include "wire/offload.h"
 
 namespace lookout::offload {
@@ -23,19 +26,26 @@ struct OffloadInput {
   wire::OffloadSummary summary;
 };
 
+// A map (map.json from `lookout map`) and the file it came from.
+struct MapInput {
+  std::string source;
+  wire::MapFile map;
+};
+
 // The inputs of a report, read from files.
 struct ReportInput {
   std::vector<wire::Record> records;
   std::vector<OffloadInput> offloads;
+  std::vector<MapInput> maps;
   std::vector<std::string> files;     // as given
   std::vector<std::string> warnings;  // "file:line: reason" for each skipped line
 };
 
-// Reads each file: a whole-file offload summary (wire::looks_like_offload;
-// read strictly), or results JSONL (read by client::read_records: a
+// Reads each file: a whole-file map (wire::looks_like_map) or offload
+// summary (wire::looks_like_offload), each read strictly; or results JSONL (read by client::read_records: a
 // malformed line is skipped with a warning). Throws std::runtime_error
-// naming the file when one cannot be read, or naming the field when an
-// offload summary lacks one.
+// naming the file when one cannot be read, or naming the field when a map
+// or an offload summary lacks one.
 ReportInput read_inputs(const std::vector<std::filesystem::path>& files);
 
 // The records of one (collection, target, schedule, label), summarized.
@@ -87,26 +97,6 @@ std::string verdict_from_results(const std::vector<GroupStats>& groups);
 // Failure messages with their counts, most frequent first ("target: message").
 std::vector<std::pair<std::string, size_t>> failure_counts(const std::vector<wire::Record>& records);
 
-// The charts of the page, as data: what the page hands to Chart.js.
-// kind: "bar" (labels + one value per label) or "xy" (points {x,y}).
-struct Series {
-  std::string label, color;
-  std::vector<double> values;                     // bar
-  std::vector<std::pair<double, double>> points;  // xy
-  bool line = true;                               // xy: connect the points
-  bool stepped = false;
-  double point_radius = 0;
-  std::string point_style = "circle";
-  bool dashed = false;
-};
-struct ChartSpec {
-  std::string id, title, kind, x_label, y_label;
-  bool x_log = false, y_log = false;
-  std::vector<std::string> labels;  // bar
-  std::vector<Series> series;
-  std::string note;  // shown under the chart
-};
-
 // Means (bars), the CDF of totals, and the break-even curves: from the
 // offload summaries' cost models when there are any, else estimated from
 // the remote groups (estimate_model).
@@ -130,6 +120,7 @@ struct ReportData {
   std::vector<std::pair<std::string, size_t>> failures;
   std::vector<OffloadInput> offloads;
   std::vector<ChartSpec> charts;
+  std::vector<MapReport> maps;  // one per map file
 };
 
 ReportData aggregate(const ReportInput& input);

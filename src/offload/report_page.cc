@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
@@ -89,6 +90,7 @@ json chart_json(const ChartSpec& chart) {
                       {"pointRadius", s.point_radius},
                       {"pointStyle", s.point_style},
                       {"dashed", s.dashed}});
+    if (s.fill_to_previous) series.back()["fill"] = "-1";
   }
   return {{"id", chart.id},         {"title", chart.title},   {"kind", chart.kind},     {"xLabel", chart.x_label},
           {"yLabel", chart.y_label}, {"xLog", chart.x_log},   {"yLog", chart.y_log},    {"labels", chart.labels},
@@ -218,20 +220,177 @@ std::string runs_html(const ReportData& d) {
   return html.str();
 }
 
+// ---- the map
+
+std::string percent_cell(double fraction) { return fixed_text(100 * fraction, 1) + " %"; }
+
+// A cell's settings and figures in one line: the heatmap's tooltip.
+std::string cell_summary(const MapCellResult& c) {
+  if (!c.measured) return c.key + ": no validation runs (predicted winner " + schedule_name(c.predicted_winner) + ")";
+  const Triple& w = c.measured_wall_s;
+  std::string s = c.key + ": measured " + fixed_text(w.local, 2) + " s local, " + fixed_text(w.remote, 2) + " s remote, " +
+                  fixed_text(w.hybrid, 2) + " s hybrid; " + schedule_name(c.winner) + " wins, " + fixed_text(c.speedup, 1) +
+                  "x over local; predicted winner " + schedule_name(c.predicted_winner);
+  if (c.winner_missed()) s += " (the model is wrong here)";
+  return s;
+}
+
+json heatmap_json(const MapReport& m, const Heatmap& h) {
+  json cells = json::array();
+  for (const size_t i : h.cells) {
+    const MapCellResult& c = m.cells[i];
+    json cell = {{"bw", c.bandwidth_mbps}, {"rtt", c.rtt_ms}, {"measured", c.measured}, {"text", cell_summary(c)}};
+    if (c.measured)
+      cell.update({{"winner", schedule_name(c.winner)}, {"speedup", c.speedup}, {"missed", c.winner_missed()}});
+    cells.push_back(cell);
+  }
+  json boundary = json::array();
+  for (const auto& [rtt, bw] : h.boundary) boundary.push_back({{"rtt", rtt}, {"bw", bw ? json(*bw) : json(nullptr)}});
+  json colours = json::object();
+  for (const Schedule s : {Schedule::local, Schedule::remote, Schedule::hybrid}) colours[schedule_name(s)] = schedule_colour(s);
+  json out = {{"id", h.id},           {"title", h.title},     {"bandwidths", m.bandwidths}, {"rtts", m.rtts},
+              {"cells", cells},       {"boundary", boundary}, {"colours", colours}};
+  if (m.seed && !h.resized && m.cells[m.seed->model_cell].pair.local_cpu == h.pair.local_cpu &&
+      m.cells[m.seed->model_cell].pair.remote_cpu == h.pair.remote_cpu)
+    out["seed"] = {{"bw", m.seed->bandwidth_mbps},
+                   {"rtt", m.cells[m.seed->model_cell].rtt_ms},
+                   {"text", "the seed experiment's setting: " + fixed_text(m.seed->bandwidth_mbps, 1) +
+                                " Mbit/s, remote " + fixed_text(SeedSetting::kRemoteSlowdown, 1) + "x slower; predicted " +
+                                schedule_name(m.seed->winner) + " wins"}};
+  return out;
+}
+
+std::string heatmaps_html(const MapReport& m) {
+  std::set<bool> variants;
+  for (const MapCellResult& c : m.cells) variants.insert(c.resized);
+  std::ostringstream html;
+  for (const wire::MapFile::Pair& pair : m.pairs) {
+    html << "<div class=\"heatmaps\">";
+    for (const bool resized : variants) {
+      const auto h = std::find_if(m.heatmaps.begin(), m.heatmaps.end(), [&](const Heatmap& x) {
+        return x.pair.local_cpu == pair.local_cpu && x.pair.remote_cpu == pair.remote_cpu && x.resized == resized;
+      });
+      if (h == m.heatmaps.end()) {
+        html << "<figure><h3>" << html_escape(pair_text(pair)) << (resized ? ", downscaled before upload" : ", without downscaling")
+             << "</h3><p class=\"meta\">No cell of this pair was measured this way.</p></figure>";
+        continue;
+      }
+      const std::string label = "Measured winner per bandwidth and RTT, " + h->title +
+                                "; each cell labelled with its speedup over local; the line is the model's break-even";
+      html << "<figure><h3>" << html_escape(h->title) << "</h3><svg id=\"heatmap-" << h->id
+           << "\" class=\"map-heatmap\" role=\"img\" aria-label=\"" << html_escape(label) << "\"></svg></figure>";
+    }
+    html << "</div>\n";
+  }
+  return html.str();
+}
+
+std::string legend_html() {
+  std::ostringstream html;
+  for (const Schedule s : {Schedule::local, Schedule::remote, Schedule::hybrid})
+    html << "<span class=\"swatch\" style=\"background:" << schedule_colour(s) << "\"></span>" << schedule_name(s)
+         << " wins (measured) ";
+  html << "<span class=\"boundary-key\"></span>the model's break-even: right of it, remote alone beats local per image "
+          "(at the right edge: no bandwidth does) · ⚠ the model predicted another winner · ★ the seed experiment's "
+          "setting · grey: not measured. The label is the measured speedup over local.";
+  return html.str();
+}
+
+std::string misses_html(const MapReport& m) {
+  if (m.misses.empty()) return "<p>None: every prediction is within 10 % of its measurement.</p>";
+  std::ostringstream html;
+  html << "<div class=\"wide\"><table><tr><th class=\"text\">cell</th><th class=\"text\">schedule</th>"
+          "<th>predicted ms per image</th><th>measured</th><th>error</th></tr>";
+  for (const MapMiss& x : m.misses)
+    html << "<tr><td class=\"text\">" << html_escape(x.key) << "</td><td class=\"text\">" << x.schedule << "</td><td>"
+         << fixed_text(x.predicted, 1) << "</td><td>" << fixed_text(x.measured, 1) << "</td><td>" << percent_cell(x.error)
+         << "</td></tr>";
+  html << "</table></div>";
+  return html.str();
+}
+
+std::string cells_html(const MapReport& m) {
+  std::ostringstream html;
+  html << "<div class=\"wide\"><table class=\"map-cells\"><tr><th class=\"text\">machines</th><th>Mbit/s</th>"
+          "<th>RTT ms</th><th class=\"text\">downscaled</th>"
+          "<th>T_local predicted</th><th>measured</th><th>error</th>"
+          "<th>T_remote predicted</th><th>measured</th><th>error</th>"
+          "<th>hybrid s predicted</th><th>measured</th><th>error</th>"
+          "<th class=\"text\">winner predicted</th><th class=\"text\">measured</th><th>speedup</th></tr>";
+  const auto measured = [](const MapCellResult& c, double v, int decimals) {
+    return c.measured ? fixed_text(v, decimals) : std::string("–");
+  };
+  for (const MapCellResult& c : m.cells) {
+    html << "<tr" << (c.winner_missed() ? " class=\"missed\"" : "") << "><td class=\"text\">" << html_escape(pair_text(c.pair))
+         << "</td><td>" << fixed_text(c.bandwidth_mbps, 0) << "</td><td>" << fixed_text(c.rtt_ms, 0) << "</td><td class=\"text\">"
+         << (c.resized ? "yes" : "no") << "</td>";
+    for (const Schedule s : {Schedule::local, Schedule::remote, Schedule::hybrid}) {
+      const int decimals = s == Schedule::hybrid ? 2 : 1;
+      html << "<td>" << fixed_text(c.predicted.of(s), decimals) << "</td><td>" << measured(c, c.measured_value.of(s), decimals)
+           << "</td><td>" << (c.measured ? percent_cell(c.error.of(s)) : "–") << "</td>";
+    }
+    html << "<td class=\"text\">" << schedule_name(c.predicted_winner) << "</td><td class=\"text\">"
+         << (c.measured ? std::string(schedule_name(c.winner)) + (c.winner_missed() ? " ⚠" : "") : "–") << "</td><td>"
+         << (c.measured ? fixed_text(c.speedup, 1) + "x" : "–") << "</td></tr>";
+  }
+  html << "</table></div>";
+  return html.str();
+}
+
+std::string map_html(const MapReport& m, size_t index) {
+  std::string meta = "From <code>" + html_escape(m.source) + "</code>";
+  if (!m.collection.empty()) meta += ": " + html_escape(m.collection) + ", " + std::to_string(m.images) + " images";
+  if (!m.cpu.empty()) meta += ", on " + html_escape(m.cpu);
+  if (!m.created.empty()) meta += ", sweep begun " + html_escape(m.created);
+  std::string answers;
+  for (const std::string& a : m.answers) answers += "<p>" + html_escape(a) + "</p>";
+  const bool drawn = !m.cells.empty();
+  return fill(page_file("map.html"),
+              {{"id", "map-" + std::to_string(index)},
+               {"meta", meta + "."},
+               {"answers", answers},
+               {"heatmaps", drawn ? heatmaps_html(m) : ""},
+               {"legend", drawn ? legend_html() : ""},
+               {"scatter", m.scatter.series.empty() ? "" : charts_html({m.scatter})},
+               {"misses", drawn ? misses_html(m) : "<p>No cells.</p>"},
+               {"cells", drawn ? cells_html(m) : "<p>No cells.</p>"}});
+}
+
 }  // namespace
 
 std::string render_html(const ReportData& d, const std::string& chart_js) {
   json data = {{"charts", json::array()}};
   for (const ChartSpec& c : d.charts) data["charts"].push_back(chart_json(c));
+  std::string maps;
+  if (!d.maps.empty()) {
+    data["maps"] = json::array();
+    for (size_t i = 0; i < d.maps.size(); ++i) {
+      const MapReport& m = d.maps[i];
+      maps += map_html(m, i);
+      if (!m.scatter.series.empty()) data["charts"].push_back(chart_json(m.scatter));
+      json heatmaps = json::array();
+      for (const Heatmap& h : m.heatmaps) heatmaps.push_back(heatmap_json(m, h));
+      data["maps"].push_back({{"heatmaps", heatmaps}});
+    }
+  }
+  // Results and offload summaries have their verdict; a page of maps alone
+  // has the map's answers instead.
+  const bool results = !d.groups.empty();
+  const std::string verdict = results || !d.offloads.empty()
+                                  ? "<section class=\"verdict\" id=\"verdict\">" + verdict_html(d) + "</section>\n"
+                                  : std::string();
+  const std::string results_html = results ? fill(page_file("results.html"), {{"means_table", means_table_html(d.groups)},
+                                                                              {"charts", charts_html(d.charts)},
+                                                                              {"runs", runs_html(d)}})
+                                           : std::string();
   return fill(page_file("report.html"), {{"style", std::string(page_file("report.css"))},
                                          {"files", files_html(d.files)},
-                                         {"verdict", verdict_html(d)},
-                                         {"means_table", means_table_html(d.groups)},
-                                         {"charts", charts_html(d.charts)},
-                                         {"runs", runs_html(d)},
+                                         {"verdict", verdict},
+                                         {"map", maps},
+                                         {"results", results_html},
                                          {"data", json_for_script(data)},
                                          {"chart_js", script_safe(without_source_map(chart_js))},
-                                         {"script", std::string(page_file("report.js"))}});
+                                         {"script", std::string(page_file("map.js")) + std::string(page_file("report.js"))}});
 }
 
 std::string embedded_chart_js() {

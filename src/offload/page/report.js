@@ -24,13 +24,14 @@
       borderColor: s.color, backgroundColor: s.color, showLine: s.line, borderWidth: 2.5,
       stepped: s.stepped ? 'after' : false, pointRadius: s.pointRadius, pointHoverRadius: s.pointRadius + 3,
       pointStyle: s.pointStyle, borderDash: s.dashed ? [8, 5] : [],
+      fill: s.fill || false, ...(s.fill ? { backgroundColor: s.color + '40' } : {}),
     });
     new Chart(canvas, {
       type: bar ? 'bar' : 'scatter',
       data: { labels: spec.labels, datasets },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
-        plugins: { legend: { position: 'bottom', labels: { usePointStyle: !bar, padding: 14 } } },
+        plugins: { legend: { position: 'bottom', labels: { usePointStyle: !bar, padding: 14, filter: item => item.text !== '' } } },
         scales: {
           x: bar ? { title: { display: true, text: spec.xLabel, font: { size: 13, weight: '600' } } }
                  : axis(spec.xLog, spec.xLabel, {}),
@@ -39,5 +40,6 @@
       },
     });
   }
+  for (const map of data.maps || []) map.heatmaps.forEach(drawHeatmap);
   document.body.dataset.chartsReady = 'true';
 })();
