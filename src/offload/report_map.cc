@@ -33,7 +33,7 @@ std::string fmt(const char* format, double v) {
 
 // 0.25, 1, 1000: settings as a person types them.
 std::string g(double v) { return fmt("%g", v); }
-std::string times(double v) { return fixed_text(v, 1) + "x"; }
+std::string times(double v) { return fixed_text(v, 2) + "x"; }
 std::string percent(double fraction) { return fmt("%+.1f", 100 * fraction) + " %"; }
 std::string kilobytes(double bytes) { return fixed_text(bytes / 1000, 0) + " kB"; }
 
@@ -278,7 +278,7 @@ std::string where_it_pays(const MapReport& m, const Heatmap& h) {
       at.push_back(g(c.bandwidth_mbps) + " Mbit/s (" + schedule_name(c.winner) + ", " + times(c.speedup) + ")");
     }
     pays += at.size();
-    if (!at.empty()) rows.push_back("at " + g(rtt) + " ms RTT " + join_and(at));
+    if (!at.empty()) rows.push_back("at " + g(rtt) + " ms RTT: " + join_and(at));
   }
   const std::string of = " of the " + std::to_string(cells.size()) + " settings measured";
   if (pays == 0) {
@@ -289,7 +289,7 @@ std::string where_it_pays(const MapReport& m, const Heatmap& h) {
     return lead + "nowhere" + of + ": local wins every one; the best offloaded run reaches " +
            times(best->offload_speedup) + " of local's speed (" + schedule_name(side) + " at " + link_text(*best) + ").";
   }
-  std::string s = lead + "in " + std::to_string(pays) + of + ", " + join(rows, "; ");
+  std::string s = lead + "in " + std::to_string(pays) + of + " — " + join(rows, "; ");
   if (pays < cells.size()) s += "; local wins the other " + std::to_string(cells.size() - pays);
   return s + ".";
 }
@@ -381,7 +381,8 @@ void lever_sentences(MapReport& m) {
       m.answers.push_back("More bandwidth, " + pair_text(p) + " without downscaling: the median speedup of offloading "
                           "over local is " + bw + ".");
     if (!rtt.empty())
-      m.answers.push_back("A shorter round trip, " + pair_text(p) + " without downscaling: " + rtt + ".");
+      m.answers.push_back("A shorter round trip, " + pair_text(p) + " without downscaling: the median speedup of "
+                          "offloading over local is " + rtt + ".");
   }
 
   bool any_resized = false;
@@ -408,7 +409,7 @@ void lever_sentences(MapReport& m) {
 
 std::string seed_sentence(const MapReport& m) {
   const std::string lead = "The seed experiment's own setting (an upload of " + fixed_text(SeedSetting::kUploadS, 2) +
-                           " s per image, remote inference " + times(SeedSetting::kRemoteSlowdown) + " slower than local)";
+                           " s per image, remote inference " + g(SeedSetting::kRemoteSlowdown) + "x" + " slower than local)";
   if (!m.seed) {
     bool any_plain = false;
     for (const MapCellResult& c : m.cells) any_plain |= !c.resized;
@@ -536,7 +537,7 @@ MapReport map_report(const std::string& source, const wire::MapFile& map, size_t
   m.answers.push_back(coverage_sentence(m));
   if (!m.missing.empty())
     m.answers.push_back("Missing, as the sweep has not measured them (yet): " + std::to_string(m.missing.size()) +
-                        (m.missing.size() == 1 ? " cell, " : " cells, ") + key_list(m.missing) +
+                        (m.missing.size() == 1 ? " cell: " : " cells: ") + key_list(m.missing) +
                         ". What follows covers only the cells measured.");
   std::vector<std::string> unvalidated;
   for (const MapCellResult& c : m.cells)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -309,29 +311,39 @@ std::string misses_html(const MapReport& m) {
   return html.str();
 }
 
+// 0.25, 1, 1000: a setting as a person types it.
+std::string setting(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
 std::string cells_html(const MapReport& m) {
   std::ostringstream html;
-  html << "<div class=\"wide\"><table class=\"map-cells\"><tr><th class=\"text\">machines</th><th>Mbit/s</th>"
-          "<th>RTT ms</th><th class=\"text\">downscaled</th>"
-          "<th>T_local predicted</th><th>measured</th><th>error</th>"
-          "<th>T_remote predicted</th><th>measured</th><th>error</th>"
-          "<th>hybrid s predicted</th><th>measured</th><th>error</th>"
-          "<th class=\"text\">winner predicted</th><th class=\"text\">measured</th><th>speedup</th></tr>";
-  const auto measured = [](const MapCellResult& c, double v, int decimals) {
-    return c.measured ? fixed_text(v, decimals) : std::string("–");
-  };
+  html << "<div class=\"wide\"><table class=\"map-cells\"><tr><th class=\"text\" colspan=\"4\">setting</th>"
+          "<th colspan=\"3\">T_local, ms per image</th><th colspan=\"3\">T_remote, ms per image</th>"
+          "<th colspan=\"3\">hybrid makespan, s</th><th class=\"text\" colspan=\"2\">winner</th><th rowspan=\"2\">speedup</th></tr>"
+          "<tr><th class=\"text\">CPU local / remote</th><th>Mbit/s</th><th>RTT ms</th><th class=\"text\">downscaled</th>";
+  for (int i = 0; i < 3; ++i) html << "<th>predicted</th><th>measured</th><th>error</th>";
+  html << "<th class=\"text\">predicted</th><th class=\"text\">measured</th></tr>";
   for (const MapCellResult& c : m.cells) {
-    html << "<tr" << (c.winner_missed() ? " class=\"missed\"" : "") << "><td class=\"text\">" << html_escape(pair_text(c.pair))
-         << "</td><td>" << fixed_text(c.bandwidth_mbps, 0) << "</td><td>" << fixed_text(c.rtt_ms, 0) << "</td><td class=\"text\">"
-         << (c.resized ? "yes" : "no") << "</td>";
+    html << "<tr" << (c.winner_missed() ? " class=\"missed\"" : "") << "><td class=\"text\">" << setting(c.pair.local_cpu)
+         << " / " << setting(c.pair.remote_cpu) << "</td><td>" << setting(c.bandwidth_mbps) << "</td><td>"
+         << setting(c.rtt_ms) << "</td><td class=\"text\">" << (c.resized ? "yes" : "no") << "</td>";
     for (const Schedule s : {Schedule::local, Schedule::remote, Schedule::hybrid}) {
       const int decimals = s == Schedule::hybrid ? 2 : 1;
-      html << "<td>" << fixed_text(c.predicted.of(s), decimals) << "</td><td>" << measured(c, c.measured_value.of(s), decimals)
-           << "</td><td>" << (c.measured ? percent_cell(c.error.of(s)) : "–") << "</td>";
+      html << "<td>" << fixed_text(c.predicted.of(s), decimals) << "</td>";
+      if (!c.measured) {
+        html << "<td>–</td><td>–</td>";
+        continue;
+      }
+      const bool off = std::fabs(c.error.of(s)) > 0.10;
+      html << "<td>" << fixed_text(c.measured_value.of(s), decimals) << "</td><td" << (off ? " class=\"off\"" : "") << ">"
+           << percent_cell(c.error.of(s)) << "</td>";
     }
     html << "<td class=\"text\">" << schedule_name(c.predicted_winner) << "</td><td class=\"text\">"
          << (c.measured ? std::string(schedule_name(c.winner)) + (c.winner_missed() ? " ⚠" : "") : "–") << "</td><td>"
-         << (c.measured ? fixed_text(c.speedup, 1) + "x" : "–") << "</td></tr>";
+         << (c.measured ? fixed_text(c.speedup, 2) + "x" : "–") << "</td></tr>";
   }
   html << "</table></div>";
   return html.str();

@@ -4,9 +4,10 @@
 // would see: every chart canvas holds a Chart.js chart with data points and
 // coloured pixels drawn inside its plot area, the page raised no script
 // error, and it made no network request at all (file:// page, everything
-// inlined). Saves a full-page screenshot.
+// inlined). The offloading map's heatmaps (SVG) must each hold measured
+// cells, drawn in a saturated colour. Saves a full-page screenshot.
 //
-//   node tests/report/check-report.js REPORT.html SCREENSHOT.png [--expect-charts N]
+//   node tests/report/check-report.js REPORT.html SCREENSHOT.png [--expect-charts N] [--expect-map-cells N]
 //
 // Exit codes: 0 every check passed; 1 a check failed (the message names the
 // chart); 2 bad usage or the browser could not start.
@@ -30,17 +31,21 @@ const MIN_SATURATION = 40;
 
 function usage(message) {
   if (message) console.error(`check-report: ${message}`);
-  console.error('usage: node tests/report/check-report.js REPORT.html SCREENSHOT.png [--expect-charts N]');
+  console.error('usage: node tests/report/check-report.js REPORT.html SCREENSHOT.png [--expect-charts N] ' +
+    '[--expect-map-cells N]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const positional = [];
-  let expectCharts = null;
+  let expectCharts = null, expectMapCells = null;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--expect-charts') {
       expectCharts = Number(argv[++i]);
       if (!Number.isInteger(expectCharts) || expectCharts < 1) usage('--expect-charts needs a positive integer');
+    } else if (argv[i] === '--expect-map-cells') {
+      expectMapCells = Number(argv[++i]);
+      if (!Number.isInteger(expectMapCells) || expectMapCells < 0) usage('--expect-map-cells needs a count');
     } else if (argv[i] === '-h' || argv[i] === '--help') {
       usage();
     } else {
@@ -48,7 +53,7 @@ function parseArgs(argv) {
     }
   }
   if (positional.length !== 2) usage('need REPORT.html and SCREENSHOT.png');
-  return { report: path.resolve(positional[0]), screenshot: path.resolve(positional[1]), expectCharts };
+  return { report: path.resolve(positional[0]), screenshot: path.resolve(positional[1]), expectCharts, expectMapCells };
 }
 
 // Runs in the page: one entry per canvas.
@@ -81,6 +86,30 @@ function inspectCharts(minSaturation) {
       }
     }
     return { id: canvas.id, name, points, coloured, problem: null };
+  });
+}
+
+// Runs in the page: one entry per heatmap of the offloading map. A cell
+// counts when its rectangle has a size and a saturated fill.
+function inspectHeatmaps(minSaturation) {
+  const saturated = (colour) => {
+    const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(colour || '');
+    if (!m) return false;
+    const rgb = m.slice(1).map(h => parseInt(h, 16));
+    return Math.max(...rgb) - Math.min(...rgb) > minSaturation;
+  };
+  return Array.from(document.querySelectorAll('svg.map-heatmap')).map((svg) => {
+    const cells = Array.from(svg.querySelectorAll('rect.map-cell'));
+    const drawn = cells.filter((r) => {
+      const box = r.getBoundingClientRect();
+      return box.width > 0 && box.height > 0 && saturated(r.getAttribute('fill'));
+    });
+    return {
+      id: svg.id, name: svg.getAttribute('aria-label') || svg.id, cells: cells.length, drawn: drawn.length,
+      labels: svg.querySelectorAll('text.map-label').length, missing: svg.querySelectorAll('rect.map-missing').length,
+      boundary: svg.querySelectorAll('g.map-boundary polyline').length > 0,
+      seed: svg.querySelectorAll('g.map-seed').length > 0,
+    };
   });
 }
 
@@ -138,6 +167,18 @@ async function main() {
         failures.push(`chart '${c.name}' (${c.id}) drew almost nothing: ${c.coloured} coloured pixels ` +
           `in its plot area (at least ${MIN_COLOURED_PIXELS} expected)`);
     }
+    const heatmaps = await page.evaluate(inspectHeatmaps, MIN_SATURATION);
+    let mapCells = 0;
+    for (const h of heatmaps) {
+      console.log(`check-report: heatmap (${h.id}): ${h.drawn} of ${h.cells} cells drawn, ${h.labels} labels, ` +
+        `${h.missing} missing, boundary ${h.boundary ? 'drawn' : 'absent'}${h.seed ? ', seed marked' : ''}`);
+      mapCells += h.drawn;
+      if (h.cells === 0) failures.push(`heatmap (${h.id}) is empty: no measured cell`);
+      else if (h.drawn < h.cells) failures.push(`heatmap (${h.id}) drew ${h.drawn} of its ${h.cells} cells`);
+      if (!h.boundary) failures.push(`heatmap (${h.id}) has no break-even boundary`);
+    }
+    if (args.expectMapCells !== null && mapCells !== args.expectMapCells)
+      failures.push(`expected ${args.expectMapCells} heatmap cells, found ${mapCells}`);
     for (const error of scriptErrors) failures.push(`script error in the page: ${error}`);
     for (const url of requests) failures.push(`the page made a network request: ${url}`);
 

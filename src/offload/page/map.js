@@ -51,22 +51,23 @@ const drawHeatmap = (function () {
           width: CELL_W - 2, height: CELL_H - 2, fill: '#eef2f6',
         }), `${label(h.bandwidths[i])} Mbit/s, ${label(h.rtts[j])} ms RTT: not measured`);
 
+    // The labels go on top of the boundary, drawn after it.
+    const labels = [];
     for (const c of h.cells) {
       const i = h.bandwidths.indexOf(c.bw), j = row(c.rtt);
       const x = LEFT + i * CELL_W + 1, y = TOP + (ny - j - 1) * CELL_H + 1;
       const g = withTitle(el(svg, 'g', {}), c.text);
       if (!c.measured) {
         el(g, 'rect', { class: 'map-unmeasured', x, y, width: CELL_W - 2, height: CELL_H - 2, fill: '#cbd2d9' });
-        el(g, 'text', { x: cx(i), y: cy(j) + 4, 'text-anchor': 'middle', class: 'map-label dark' }, 'no runs');
+        labels.push([{ x: cx(i), y: cy(j) + 4, 'text-anchor': 'middle', class: 'map-label dark' }, 'no runs', c.text]);
         continue;
       }
       el(g, 'rect', {
         class: 'map-cell' + (c.missed ? ' map-missed' : ''), 'data-winner': c.winner, x, y,
         width: CELL_W - 2, height: CELL_H - 2, fill: h.colours[c.winner],
       });
-      el(g, 'text', { x: cx(i), y: cy(j) + 5, 'text-anchor': 'middle', class: 'map-label' },
-        c.speedup.toFixed(1) + 'x');
-      if (c.missed) el(g, 'text', { x: x + 6, y: y + 15, class: 'map-label' }, '⚠');
+      labels.push([{ x: cx(i), y: cy(j) + 5, 'text-anchor': 'middle', class: 'map-label' }, c.speedup.toFixed(1) + 'x', c.text]);
+      if (c.missed) labels.push([{ x: x + 6, y: y + 15, class: 'map-label' }, '⚠', c.text]);
     }
 
     // The break-even staircase: per RTT row a vertical stroke at its
@@ -84,6 +85,8 @@ const drawHeatmap = (function () {
       el(line, 'polyline', { points: points.join(' '), fill: 'none', stroke: '#ffffff', 'stroke-width': 6 });
       el(line, 'polyline', { points: points.join(' '), fill: 'none', stroke: '#1f2933', 'stroke-width': 3, 'stroke-dasharray': '7 4' });
     }
+
+    for (const [attrs, text, title] of labels) withTitle(el(svg, 'text', attrs, text), title);
 
     if (h.seed && row(h.seed.rtt) >= 0) {
       const g = withTitle(el(svg, 'g', { class: 'map-seed' }), h.seed.text);
