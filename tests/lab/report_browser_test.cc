@@ -55,10 +55,34 @@ std::string lookout_report(const std::vector<fs::path>& inputs, const fs::path& 
   return cmd + " -o " + shell_quote(output.string());
 }
 
-std::string check_report(const fs::path& page, const fs::path& screenshot, int expect_charts) {
+std::string check_report(const fs::path& page, const fs::path& screenshot, int expect_charts, int expect_map_cells = -1) {
   return "node tests/report/check-report.js " + shell_quote(page.string()) + " " + shell_quote(screenshot.string()) +
-         " --expect-charts " + std::to_string(expect_charts);
+         " --expect-charts " + std::to_string(expect_charts) +
+         (expect_map_cells < 0 ? std::string() : " --expect-map-cells " + std::to_string(expect_map_cells));
 }
+
+// The map fixture of tests/lab/report_map_test.cc: 29 cells of a 32-cell
+// grid, 28 of them validated, over four heatmaps.
+const fs::path kMap = kRoot / "tests/lab/report-golden/map.json";
+
+// The page's data element, for tests that doctor it.
+struct PageData {
+  std::string html;
+  size_t begin = 0, end = 0;
+  json data;
+  explicit PageData(std::string page) : html(std::move(page)) {
+    const std::string open = "<script type=\"application/json\" id=\"report-data\">";
+    begin = html.find(open);
+    if (begin == std::string::npos) throw std::runtime_error("no report-data element in the page");
+    begin += open.size();
+    end = html.find("</script>", begin);
+    data = json::parse(html.substr(begin, end - begin));
+  }
+  std::string with_data() const {
+    std::string out = html;
+    return out.replace(begin, end - begin, data.dump());
+  }
+};
 
 double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
 
@@ -202,13 +226,8 @@ TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsAndFetches) {
   const fs::path page = artifacts_ / "report-emptied.html";
   ASSERT_EQ(run(lookout_report({results_, offload_}, page), scratch_->path()).exit_code, 0);
   // Empty the CDF's data in the page, leaving everything else as rendered.
-  std::string html = read_file(page);
-  const std::string open = "<script type=\"application/json\" id=\"report-data\">";
-  const size_t begin = html.find(open);
-  ASSERT_NE(begin, std::string::npos);
-  const size_t data_begin = begin + open.size();
-  const size_t data_end = html.find("</script>", data_begin);
-  json data = json::parse(html.substr(data_begin, data_end - data_begin));
+  PageData doctored(read_file(page));
+  json& data = doctored.data;
   // The CDF loses its points; the break-even chart keeps them but is drawn
   // in grey, like the grid: each of the checker's two tests must catch one.
   int changed = 0;
@@ -220,7 +239,7 @@ TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsAndFetches) {
     if (chart["id"] == "cdf" || chart["id"] == "break-even") ++changed;
   }
   ASSERT_EQ(changed, 2) << "no cdf or break-even chart in the page";
-  html.replace(data_begin, data_end - data_begin, data.dump());
+  std::string html = doctored.with_data();
   // And one fetch (to loopback's discard port), which a report must never make.
   const std::string fetch = "<img src=\"http://127.0.0.1:9/pixel.png\" alt=\"\">";
   html.insert(html.find("</main>"), fetch);
@@ -233,6 +252,61 @@ TEST_F(ReportBrowser, CheckerFailsOnEmptyOrUndrawnChartsAndFetches) {
                                    "almost nothing"));
   EXPECT_THAT(check.err, HasSubstr("the page made a network request: http://127.0.0.1:9/pixel.png"));
   EXPECT_THAT(check.err, ::testing::Not(HasSubstr("chart-means")));
+}
+
+TEST_F(ReportBrowser, ReportWithAMapDrawsItsHeatmapsAndScatter) {
+  const fs::path page = artifacts_ / "report-map.html";
+  const Outcome report = run(lookout_report({results_, offload_, kMap}, page), scratch_->path());
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.err, HasSubstr("1 map of 29 cells"));
+  const Outcome check = run(check_report(page, artifacts_ / "report-map.png", 4, 28), scratch_->path());
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_THAT(check.out, HasSubstr("(chart-break-even)"));
+  // 28 validated cells x 3 schedules, and two points each for y = x and the band's edges.
+  EXPECT_THAT(check.out, HasSubstr("(chart-map0-scatter): 90 data points"));
+  EXPECT_THAT(check.out, HasSubstr("heatmap (heatmap-map0-pair0): 8 of 8 cells drawn, 8 labels, 0 missing, boundary drawn\n"));
+  EXPECT_THAT(check.out, HasSubstr("heatmap (heatmap-map0-pair1): 8 of 8 cells drawn, 8 labels, 0 missing, boundary drawn, "
+                                   "seed marked"));
+  // Two mispredicted cells carry a warning sign as a second label.
+  EXPECT_THAT(check.out, HasSubstr("heatmap (heatmap-map0-pair0-resized): 8 of 8 cells drawn, 10 labels"));
+  // Three cells missing from the sweep; one without validation runs (labelled "no runs", not a drawn cell).
+  EXPECT_THAT(check.out, HasSubstr("heatmap (heatmap-map0-pair1-resized): 4 of 4 cells drawn, 5 labels, 3 missing"));
+}
+
+TEST_F(ReportBrowser, AMapAloneAndAPartialMapRender) {
+  const fs::path page = artifacts_ / "report-map-only.html";
+  const Outcome report = run(lookout_report({kMap}, page), scratch_->path());
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const Outcome check = run(check_report(page, artifacts_ / "report-map-only.png", 1, 28), scratch_->path());
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  // The first five cells of the sweep, as map.json holds them while it runs.
+  json map = json::parse(read_file(kMap));
+  map["cells"].erase(map["cells"].begin() + 5, map["cells"].end());
+  const fs::path partial = scratch_->path() / "map-partial.json";
+  write_file(partial, map.dump(2));
+  const fs::path partial_page = artifacts_ / "report-map-partial.html";
+  const Outcome partial_report = run(lookout_report({partial}, partial_page), scratch_->path());
+  ASSERT_EQ(partial_report.exit_code, 0) << partial_report.err;
+  EXPECT_THAT(read_file(partial_page), HasSubstr("Missing, as the sweep has not measured them (yet): 3 cells"));
+  const Outcome partial_check =
+      run(check_report(partial_page, artifacts_ / "report-map-partial.png", 1, 5), scratch_->path());
+  EXPECT_EQ(partial_check.exit_code, 0) << partial_check.out << partial_check.err;
+  EXPECT_THAT(partial_check.out, HasSubstr("heatmap (heatmap-map0-pair0): 5 of 5 cells drawn, 5 labels, 3 missing"));
+}
+
+TEST_F(ReportBrowser, CheckerFailsOnAnEmptyHeatmap) {
+  const fs::path page = artifacts_ / "report-map-emptied.html";
+  ASSERT_EQ(run(lookout_report({kMap}, page), scratch_->path()).exit_code, 0);
+  PageData doctored(read_file(page));
+  ASSERT_EQ(doctored.data["maps"][0]["heatmaps"].size(), 4u);
+  doctored.data["maps"][0]["heatmaps"][1]["cells"] = json::array();
+  write_file(page, doctored.with_data());
+  const Outcome check = run(check_report(page, artifacts_ / "report-map-emptied.png", 1, 28), scratch_->path());
+  EXPECT_EQ(check.exit_code, 1) << check.out << check.err;
+  EXPECT_THAT(check.err, HasSubstr("heatmap (heatmap-map0-pair0-resized) is empty: no measured cell"));
+  EXPECT_THAT(check.err, HasSubstr("expected 28 heatmap cells, found 20"));
+  EXPECT_THAT(check.err, ::testing::Not(HasSubstr("heatmap-map0-pair1")));
 }
 
 TEST_F(ReportBrowser, BadInputIsReportedClearly) {
@@ -256,6 +330,7 @@ TEST_F(ReportBrowser, BadInputIsReportedClearly) {
   const Outcome none = run(lookout_report({empty}, dir / "none.html"), dir);
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_THAT(none.err, HasSubstr("no result records"));
+  EXPECT_THAT(none.err, HasSubstr("lookout map"));
   EXPECT_THAT(none.err, HasSubstr("lookout run"));
   EXPECT_FALSE(fs::exists(dir / "none.html"));
 
@@ -263,6 +338,7 @@ TEST_F(ReportBrowser, BadInputIsReportedClearly) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("--output"));
   EXPECT_THAT(help.out, HasSubstr("Exit codes"));
+  EXPECT_THAT(help.out, HasSubstr("map.json"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // `lookout report` pinned on fixed inputs (tests/lab/report-golden/: real
-// results and offload.json files from the lab, one line torn on purpose):
+// results and offload.json files from the lab, one line torn on purpose; a
+// map.json written as a fixture):
 // the page's text and markup, and the chart data it hands to Chart.js, as
 // rendered when they were written. The CSS and scripts are left out of the
 // comparison (their files can change without changing what the page says);
@@ -101,5 +102,8 @@ TEST(ReportGolden, ResultsAndTwoOffloadFiles) {
 }
 
 TEST(ReportGolden, ResultsAlone) { expect_page(render({"results.jsonl"}), "results-only"); }
+
+// map.json is a fixture (see report_map_test.cc): the page of a map alone.
+TEST(ReportGolden, MapAlone) { expect_page(render({"map.json"}), "map-only"); }
 
 }  // namespace
