@@ -266,7 +266,7 @@ std::string coverage_sentence(const MapReport& m) {
 
 std::string where_it_pays(const MapReport& m, const Heatmap& h) {
   const std::vector<size_t> cells = measured_cells(m, h.pair, h.resized);
-  const std::string lead = "Where offloading pays, " + h.title + ": ";
+  const std::string lead = h.title + ": ";
   if (cells.empty()) return lead + "no cell has validation runs, so nothing was measured.";
   std::vector<std::string> rows;
   size_t pays = 0;
@@ -290,7 +290,8 @@ std::string where_it_pays(const MapReport& m, const Heatmap& h) {
            times(best->offload_speedup) + " of local's speed (" + schedule_name(side) + " at " + link_text(*best) + ").";
   }
   std::string s = lead + "in " + std::to_string(pays) + of + " — " + join(rows, "; ");
-  if (pays < cells.size()) s += "; local wins the other " + std::to_string(cells.size() - pays);
+  const size_t rest = cells.size() - pays;
+  if (rest > 0) s += "; local wins the other " + (rest == 1 ? std::string("one") : std::to_string(rest));
   return s + ".";
 }
 
@@ -350,7 +351,7 @@ std::string ratio_text(const Pair& p) {
   return r == 1 ? std::string("equal machines") : "the remote " + g(r) + "x the local's CPU";
 }
 
-void lever_sentences(MapReport& m) {
+void lever_sentences(const MapReport& m, std::vector<std::string>& out) {
   // A stronger remote relative to the local device: each pair against the
   // one whose remote is weakest relative to its local.
   std::vector<Pair> by_ratio = m.pairs;
@@ -364,11 +365,11 @@ void lever_sentences(MapReport& m) {
       return find_cell(m, base, a.bandwidth_mbps, a.rtt_ms, a.resized);
     });
     if (c.settings == 0) {
-      m.answers.push_back("A stronger remote relative to the local device (" + pair_text(stronger) + " against " +
+      out.push_back("A stronger remote relative to the local device (" + pair_text(stronger) + " against " +
                           pair_text(base) + "): no setting was measured for both pairs, so the map cannot compare them.");
       continue;
     }
-    m.answers.push_back("A stronger remote relative to the local device (" + pair_text(stronger) + ", " +
+    out.push_back("A stronger remote relative to the local device (" + pair_text(stronger) + ", " +
                         ratio_text(stronger) + ", against " + pair_text(base) + ", " + ratio_text(base) + "): " +
                         comparison_text(c, "measured for both") + ".");
   }
@@ -378,17 +379,17 @@ void lever_sentences(MapReport& m) {
     const std::string bw = lever_by(m, cells, m.bandwidths, [](const MapCellResult& c) { return c.bandwidth_mbps; }, "Mbit/s");
     const std::string rtt = lever_by(m, cells, m.rtts, [](const MapCellResult& c) { return c.rtt_ms; }, "ms RTT");
     if (!bw.empty())
-      m.answers.push_back("More bandwidth, " + pair_text(p) + " without downscaling: the median speedup of offloading "
+      out.push_back("More bandwidth, " + pair_text(p) + " without downscaling: the median speedup of offloading "
                           "over local is " + bw + ".");
     if (!rtt.empty())
-      m.answers.push_back("A shorter round trip, " + pair_text(p) + " without downscaling: the median speedup of "
+      out.push_back("A shorter round trip, " + pair_text(p) + " without downscaling: the median speedup of "
                           "offloading over local is " + rtt + ".");
   }
 
   bool any_resized = false;
   for (const MapCellResult& c : m.cells) any_resized |= c.resized;
   if (!any_resized) {
-    m.answers.push_back("Downscaling before upload: no cell of this map was measured with it, so what it buys is not "
+    out.push_back("Downscaling before upload: no cell of this map was measured with it, so what it buys is not "
                         "measured here.");
     return;
   }
@@ -398,11 +399,11 @@ void lever_sentences(MapReport& m) {
       return find_cell(m, p, a.bandwidth_mbps, a.rtt_ms, false);
     });
     if (c.settings == 0) {
-      m.answers.push_back("Downscaling before upload, " + pair_text(p) +
+      out.push_back("Downscaling before upload, " + pair_text(p) +
                           ": no setting was measured both with and without it.");
       continue;
     }
-    m.answers.push_back("Downscaling before upload, " + pair_text(p) + " (mean request " + kilobytes(median(c.bytes_b)) +
+    out.push_back("Downscaling before upload, " + pair_text(p) + " (mean request " + kilobytes(median(c.bytes_b)) +
                         " → " + kilobytes(median(c.bytes_a)) + "): " + comparison_text(c, "measured both ways") + ".");
   }
 }
@@ -517,6 +518,12 @@ MapCellResult map_cell_result(const wire::MapFile::Cell& cell) {
   return c;
 }
 
+std::vector<std::string> MapReport::sentences() const {
+  std::vector<std::string> all;
+  for (const Answers& a : answers) all.insert(all.end(), a.sentences.begin(), a.sentences.end());
+  return all;
+}
+
 MapReport map_report(const std::string& source, const wire::MapFile& map, size_t index) {
   MapReport m;
   m.source = source;
@@ -526,7 +533,8 @@ MapReport map_report(const std::string& source, const wire::MapFile& map, size_t
   m.images = map.images;
   for (const wire::MapFile::Cell& c : map.cells) m.cells.push_back(map_cell_result(c));
   if (m.cells.empty()) {
-    m.answers.push_back(source + " holds no cells yet: run `lookout map` (it resumes where it stopped) to measure them.");
+    m.answers.push_back({"This map", {source + " holds no cells yet: run `lookout map` (it resumes where it stopped) to "
+                                                "measure them."}});
     return m;
   }
   grid_axes(m, map);
@@ -534,21 +542,26 @@ MapReport map_report(const std::string& source, const wire::MapFile& map, size_t
   place_seed(m, map);
   scatter(m, index);
 
-  m.answers.push_back(coverage_sentence(m));
+  MapReport::Answers& map_itself = m.answers.emplace_back(MapReport::Answers{"This map", {coverage_sentence(m)}});
   if (!m.missing.empty())
-    m.answers.push_back("Missing, as the sweep has not measured them (yet): " + std::to_string(m.missing.size()) +
-                        (m.missing.size() == 1 ? " cell: " : " cells: ") + key_list(m.missing) +
-                        ". What follows covers only the cells measured.");
+    map_itself.sentences.push_back("Missing, as the sweep has not measured them (yet): " + std::to_string(m.missing.size()) +
+                                   (m.missing.size() == 1 ? " cell: " : " cells: ") + key_list(m.missing) +
+                                   ". What follows covers only the cells measured.");
   std::vector<std::string> unvalidated;
   for (const MapCellResult& c : m.cells)
     if (!c.measured) unvalidated.push_back(c.key);
   if (!unvalidated.empty())
-    m.answers.push_back(std::to_string(unvalidated.size()) + (unvalidated.size() == 1 ? " cell has" : " cells have") +
-                        " no validation runs, so no measured winner: " + key_list(unvalidated) + ".");
-  for (const Heatmap& h : m.heatmaps) m.answers.push_back(where_it_pays(m, h));
-  lever_sentences(m);
-  m.answers.push_back(seed_sentence(m));
-  m.answers.push_back(accuracy_sentence(m));
+    map_itself.sentences.push_back(std::to_string(unvalidated.size()) +
+                                   (unvalidated.size() == 1 ? " cell has" : " cells have") +
+                                   " no validation runs, so no measured winner: " + key_list(unvalidated) + ".");
+  MapReport::Answers where{"Where offloading pays (measured)", {}};
+  for (const Heatmap& h : m.heatmaps) where.sentences.push_back(where_it_pays(m, h));
+  MapReport::Answers levers{"What each lever buys", {}};
+  lever_sentences(m, levers.sentences);
+  m.answers.push_back(std::move(where));
+  m.answers.push_back(std::move(levers));
+  m.answers.push_back({"The seed experiment's setting on the map", {seed_sentence(m)}});
+  m.answers.push_back({"The model against the measurements", {accuracy_sentence(m)}});
   return m;
 }
 

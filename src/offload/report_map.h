@@ -101,8 +101,16 @@ struct MapReport {
   std::optional<SeedSetting> seed;
   ChartSpec scatter;  // predicted against measured, log-log
   std::vector<MapMiss> misses;
-  // The answers, each a sentence computed from the cells.
-  std::vector<std::string> answers;
+  // The answers, each a sentence computed from the cells, under their
+  // topics: the map itself, where offloading pays, what each lever buys,
+  // the seed experiment's setting, the model's accuracy.
+  struct Answers {
+    std::string topic;
+    std::vector<std::string> sentences;
+  };
+  std::vector<Answers> answers;
+  // Every sentence, in order.
+  std::vector<std::string> sentences() const;
 };
 
 // `index` tells apart the element ids of several maps in one page.

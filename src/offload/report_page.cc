@@ -355,7 +355,11 @@ std::string map_html(const MapReport& m, size_t index) {
   if (!m.cpu.empty()) meta += ", on " + html_escape(m.cpu);
   if (!m.created.empty()) meta += ", sweep begun " + html_escape(m.created);
   std::string answers;
-  for (const std::string& a : m.answers) answers += "<p>" + html_escape(a) + "</p>";
+  for (const MapReport::Answers& a : m.answers) {
+    answers += "<h3>" + html_escape(a.topic) + "</h3><ul>";
+    for (const std::string& sentence : a.sentences) answers += "<li>" + html_escape(sentence) + "</li>";
+    answers += "</ul>";
+  }
   const bool drawn = !m.cells.empty();
   return fill(page_file("map.html"),
               {{"id", "map-" + std::to_string(index)},

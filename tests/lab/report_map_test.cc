@@ -187,7 +187,10 @@ TEST(ReportMap, ScatterAndTheMissesOutsideTheBand) {
 TEST(ReportMap, AnswersInWords) {
   const MapReport m = offload::map_report("map.json", fixture(), 0);
   std::string text;
-  for (const std::string& a : m.answers) text += a + "\n";
+  for (const MapReport::Answers& a : m.answers) {
+    text += "## " + a.topic + "\n";
+    for (const std::string& sentence : a.sentences) text += sentence + "\n";
+  }
   EXPECT_EQ(text, read(kGolden / "map.answers.txt"));
 }
 
@@ -200,21 +203,21 @@ TEST(ReportMap, APartialMapSaysWhatIsMissingAndWhatCannotBeAnswered) {
   EXPECT_TRUE(m.missing.empty());  // its grid is the one row it has
   ASSERT_EQ(m.heatmaps.size(), 1u);
   EXPECT_FALSE(m.seed.has_value());
-  EXPECT_THAT(m.answers, ::testing::Contains(StartsWith("3 of the 3 cells of this map's grid were measured")));
-  EXPECT_THAT(m.answers, ::testing::Contains("Downscaling before upload: no cell of this map was measured with it, so "
+  EXPECT_THAT(m.sentences(), ::testing::Contains(StartsWith("3 of the 3 cells of this map's grid were measured")));
+  EXPECT_THAT(m.sentences(), ::testing::Contains("Downscaling before upload: no cell of this map was measured with it, so "
                                              "what it buys is not measured here."));
-  EXPECT_THAT(m.answers, ::testing::Contains(HasSubstr("cannot be placed: the map has no cell of a pair with equal "
+  EXPECT_THAT(m.sentences(), ::testing::Contains(HasSubstr("cannot be placed: the map has no cell of a pair with equal "
                                                        "machines, whose model it needs.")));
 
   map = fixture();
   map.cells.erase(map.cells.begin() + 1);  // 10 Mbit/s, 2 ms RTT of the weak local
-  EXPECT_THAT(offload::map_report("map.json", map, 0).answers,
+  EXPECT_THAT(offload::map_report("map.json", map, 0).sentences(),
               ::testing::Contains(StartsWith("Missing, as the sweep has not measured them (yet): 4 cells: local 0.25 / "
                                              "remote 1 cpu, 10 Mbit/s, 2 ms RTT; local 1 / remote 1 cpu, 1000 Mbit/s")));
 
   map.cells.clear();
   const MapReport empty = offload::map_report("map.json", map, 0);
-  EXPECT_THAT(empty.answers, ElementsAre(HasSubstr("holds no cells yet")));
+  EXPECT_THAT(empty.sentences(), ElementsAre(HasSubstr("holds no cells yet")));
   EXPECT_TRUE(empty.heatmaps.empty());
 }
 
