@@ -31,8 +31,6 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
-// 0.25, 1, 1000: settings as a person types them.
-std::string g(double v) { return fmt("%g", v); }
 std::string times(double v) { return fixed_text(v, 2) + "x"; }
 std::string percent(double fraction) { return fmt("%+.1f", 100 * fraction) + " %"; }
 std::string kilobytes(double bytes) { return fixed_text(bytes / 1000, 0) + " kB"; }
@@ -67,14 +65,12 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-bool same_pair(const Pair& a, const Pair& b) { return a.local_cpu == b.local_cpu && a.remote_cpu == b.remote_cpu; }
-
 std::string variant_text(bool resized) { return resized ? "downscaled before upload" : "without downscaling"; }
 
 double error_of(double predicted, double measured) { return measured > 0 ? (predicted - measured) / measured : 0.0; }
 
 // The settings of a cell without its pair or resize, for sentences that name those already.
-std::string link_text(const MapCellResult& c) { return g(c.bandwidth_mbps) + " Mbit/s, " + g(c.rtt_ms) + " ms RTT"; }
+std::string link_text(const MapCellResult& c) { return setting_text(c.bandwidth_mbps) + " Mbit/s, " + setting_text(c.rtt_ms) + " ms RTT"; }
 
 // Cells of one pair and variant that were measured, as indices.
 std::vector<size_t> measured_cells(const MapReport& m, const Pair& pair, bool resized) {
@@ -250,8 +246,8 @@ void scatter(MapReport& m, size_t index) {
 
 std::string coverage_sentence(const MapReport& m) {
   std::vector<std::string> bws, rtts, pairs;
-  for (const double v : m.bandwidths) bws.push_back(g(v));
-  for (const double v : m.rtts) rtts.push_back(g(v));
+  for (const double v : m.bandwidths) bws.push_back(setting_text(v));
+  for (const double v : m.rtts) rtts.push_back(setting_text(v));
   for (const Pair& p : m.pairs) pairs.push_back(pair_text(p));
   std::set<bool> variants;
   for (const MapCellResult& c : m.cells) variants.insert(c.resized);
@@ -275,10 +271,10 @@ std::string where_it_pays(const MapReport& m, const Heatmap& h) {
     for (const size_t i : cells) {
       const MapCellResult& c = m.cells[i];
       if (c.rtt_ms != rtt || c.winner == Schedule::local) continue;
-      at.push_back(g(c.bandwidth_mbps) + " Mbit/s (" + schedule_name(c.winner) + ", " + times(c.speedup) + ")");
+      at.push_back(setting_text(c.bandwidth_mbps) + " Mbit/s (" + schedule_name(c.winner) + ", " + times(c.speedup) + ")");
     }
     pays += at.size();
-    if (!at.empty()) rows.push_back("at " + g(rtt) + " ms RTT: " + join_and(at));
+    if (!at.empty()) rows.push_back("at " + setting_text(rtt) + " ms RTT: " + join_and(at));
   }
   const std::string of = " of the " + std::to_string(cells.size()) + " settings measured";
   if (pays == 0) {
@@ -303,7 +299,7 @@ std::string lever_by(const MapReport& m, const std::vector<size_t>& cells, const
     std::vector<double> speedups;
     for (const size_t i : cells)
       if (value_of(m.cells[i]) == v) speedups.push_back(m.cells[i].offload_speedup);
-    if (!speedups.empty()) parts.push_back(times(median(speedups)) + " at " + g(v));
+    if (!speedups.empty()) parts.push_back(times(median(speedups)) + " at " + setting_text(v));
   }
   if (parts.size() < 2) return {};
   parts.back() += std::string(" ") + unit;
@@ -348,7 +344,7 @@ std::string comparison_text(const Comparison& c, const std::string& measured_in)
 
 std::string ratio_text(const Pair& p) {
   const double r = p.remote_cpu / p.local_cpu;
-  return r == 1 ? std::string("equal machines") : "the remote " + g(r) + "x the local's CPU";
+  return r == 1 ? std::string("equal machines") : "the remote " + setting_text(r) + "x the local's CPU";
 }
 
 void lever_sentences(const MapReport& m, std::vector<std::string>& out) {
@@ -410,7 +406,7 @@ void lever_sentences(const MapReport& m, std::vector<std::string>& out) {
 
 std::string seed_sentence(const MapReport& m) {
   const std::string lead = "The seed experiment's own setting (an upload of " + fixed_text(SeedSetting::kUploadS, 2) +
-                           " s per image, remote inference " + g(SeedSetting::kRemoteSlowdown) + "x" + " slower than local)";
+                           " s per image, remote inference " + setting_text(SeedSetting::kRemoteSlowdown) + "x" + " slower than local)";
   if (!m.seed) {
     bool any_plain = false;
     for (const MapCellResult& c : m.cells) any_plain |= !c.resized;
@@ -425,7 +421,7 @@ std::string seed_sentence(const MapReport& m) {
   if (s.winner != Schedule::local) winner_text += " (" + times(w.local / w.of(s.winner)) + " over local)";
   return lead + ": for this collection's mean request of " + kilobytes(s.mean_request_bytes) + " that upload is a link of " +
          fixed_text(s.bandwidth_mbps, 1) + " Mbit/s. The model of equal machines fitted in the cell " + cell.key +
-         ", with the remote's server time x" + g(SeedSetting::kRemoteSlowdown) + " (" + fixed_text(s.server_ms, 1) +
+         ", with the remote's server time x" + setting_text(SeedSetting::kRemoteSlowdown) + " (" + fixed_text(s.server_ms, 1) +
          " → " + fixed_text(s.slowed_server_ms, 1) + " ms), predicts " + fixed_text(s.predicted.local, 1) +
          " ms per image locally and " + fixed_text(s.predicted.remote, 1) + " ms remotely; for the " +
          std::to_string(cell.images) + " images " + fixed_text(w.local, 2) + " s local, " + fixed_text(w.remote, 2) +
@@ -482,8 +478,12 @@ Schedule Triple::fastest() const {
   return best;
 }
 
+std::string setting_text(double v) { return fmt("%g", v); }
+
+bool same_pair(const Pair& a, const Pair& b) { return a.local_cpu == b.local_cpu && a.remote_cpu == b.remote_cpu; }
+
 std::string pair_text(const Pair& pair) {
-  return "local " + g(pair.local_cpu) + " / remote " + g(pair.remote_cpu) + " cpu";
+  return "local " + setting_text(pair.local_cpu) + " / remote " + setting_text(pair.remote_cpu) + " cpu";
 }
 
 MapCellResult map_cell_result(const wire::MapFile::Cell& cell) {

@@ -118,5 +118,8 @@ MapReport map_report(const std::string& source, const wire::MapFile& map, size_t
 
 // "local 0.25 / remote 1 cpu"
 std::string pair_text(const wire::MapFile::Pair& pair);
+// 0.25, 1, 1000: a setting of the grid as a person types it.
+std::string setting_text(double v);
+bool same_pair(const wire::MapFile::Pair& a, const wire::MapFile::Pair& b);
 
 }  // namespace lookout::offload

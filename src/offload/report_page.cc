@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -252,8 +251,7 @@ json heatmap_json(const MapReport& m, const Heatmap& h) {
   for (const Schedule s : {Schedule::local, Schedule::remote, Schedule::hybrid}) colours[schedule_name(s)] = schedule_colour(s);
   json out = {{"id", h.id},           {"title", h.title},     {"bandwidths", m.bandwidths}, {"rtts", m.rtts},
               {"cells", cells},       {"boundary", boundary}, {"colours", colours}};
-  if (m.seed && !h.resized && m.cells[m.seed->model_cell].pair.local_cpu == h.pair.local_cpu &&
-      m.cells[m.seed->model_cell].pair.remote_cpu == h.pair.remote_cpu)
+  if (m.seed && !h.resized && same_pair(m.cells[m.seed->model_cell].pair, h.pair))
     out["seed"] = {{"bw", m.seed->bandwidth_mbps},
                    {"rtt", m.cells[m.seed->model_cell].rtt_ms},
                    {"text", "the seed experiment's setting: " + fixed_text(m.seed->bandwidth_mbps, 1) +
@@ -270,7 +268,7 @@ std::string heatmaps_html(const MapReport& m) {
     html << "<div class=\"heatmaps\">";
     for (const bool resized : variants) {
       const auto h = std::find_if(m.heatmaps.begin(), m.heatmaps.end(), [&](const Heatmap& x) {
-        return x.pair.local_cpu == pair.local_cpu && x.pair.remote_cpu == pair.remote_cpu && x.resized == resized;
+        return same_pair(x.pair, pair) && x.resized == resized;
       });
       if (h == m.heatmaps.end()) {
         html << "<figure><h3>" << html_escape(pair_text(pair)) << (resized ? ", downscaled before upload" : ", without downscaling")
@@ -311,13 +309,6 @@ std::string misses_html(const MapReport& m) {
   return html.str();
 }
 
-// 0.25, 1, 1000: a setting as a person types it.
-std::string setting(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
-}
-
 std::string cells_html(const MapReport& m) {
   std::ostringstream html;
   html << "<div class=\"wide\"><table class=\"map-cells\"><tr><th class=\"text\" colspan=\"4\">setting</th>"
@@ -327,9 +318,9 @@ std::string cells_html(const MapReport& m) {
   for (int i = 0; i < 3; ++i) html << "<th>predicted</th><th>measured</th><th>error</th>";
   html << "<th class=\"text\">predicted</th><th class=\"text\">measured</th></tr>";
   for (const MapCellResult& c : m.cells) {
-    html << "<tr" << (c.winner_missed() ? " class=\"missed\"" : "") << "><td class=\"text\">" << setting(c.pair.local_cpu)
-         << " / " << setting(c.pair.remote_cpu) << "</td><td>" << setting(c.bandwidth_mbps) << "</td><td>"
-         << setting(c.rtt_ms) << "</td><td class=\"text\">" << (c.resized ? "yes" : "no") << "</td>";
+    html << "<tr" << (c.winner_missed() ? " class=\"missed\"" : "") << "><td class=\"text\">" << setting_text(c.pair.local_cpu)
+         << " / " << setting_text(c.pair.remote_cpu) << "</td><td>" << setting_text(c.bandwidth_mbps) << "</td><td>"
+         << setting_text(c.rtt_ms) << "</td><td class=\"text\">" << (c.resized ? "yes" : "no") << "</td>";
     for (const Schedule s : {Schedule::local, Schedule::remote, Schedule::hybrid}) {
       const int decimals = s == Schedule::hybrid ? 2 : 1;
       html << "<td>" << fixed_text(c.predicted.of(s), decimals) << "</td>";

@@ -215,6 +215,14 @@ TEST(ReportMap, APartialMapSaysWhatIsMissingAndWhatCannotBeAnswered) {
               ::testing::Contains(StartsWith("Missing, as the sweep has not measured them (yet): 4 cells: local 0.25 / "
                                              "remote 1 cpu, 10 Mbit/s, 2 ms RTT; local 1 / remote 1 cpu, 1000 Mbit/s")));
 
+  // Equal machines at 1 Mbit/s only: local wins both.
+  const MapFile whole = fixture();
+  map.cells = {whole.cells[16], whole.cells[20]};
+  EXPECT_THAT(offload::map_report("map.json", map, 0).sentences(),
+              ::testing::Contains("local 1 / remote 1 cpu, without downscaling: nowhere of the 2 settings measured: local "
+                                  "wins every one; the best offloaded run reaches 0.26x of local's speed (hybrid at 1 "
+                                  "Mbit/s, 2 ms RTT)."));
+
   map.cells.clear();
   const MapReport empty = offload::map_report("map.json", map, 0);
   EXPECT_THAT(empty.sentences(), ElementsAre(HasSubstr("holds no cells yet")));
