@@ -1,6 +1,7 @@
 #include "offload/measure.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <stdexcept>
 
@@ -49,15 +50,28 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
   if (sample.empty() || rounds < 1) return out;
   // tries[i] holds image i's records, one per round.
   std::vector<std::vector<wire::Record>> local_tries(sample.size()), remote_tries(sample.size());
-  for (int r = 0; r < rounds; ++r) {
-    // Each side's pass runs back to back after a warm-up image (connection,
-    // caches, first-run allocations), as the runs it predicts do: a detector
-    // that idled while a request was out runs an image ~15 % slower.
-    local.process(sample.front());
-    for (size_t i = 0; i < sample.size(); ++i) local_tries[i].push_back(local.process(sample[i]));
-    remote.process(sample.front());
-    for (size_t i = 0; i < sample.size(); ++i) remote_tries[i].push_back(remote.process(sample[i]));
-  }
+  // Each side's passes run back to back, as the runs they predict do, after
+  // a warm-up. The local side keeps going for at least kLocalWindow: this
+  // machine's speed swings by 30-40 % every few hundred ms (a busy
+  // neighbour on the host), so a shorter window measures one swing rather
+  // than the mean a whole run sees. Remote passes cost link time instead,
+  // and the link does not swing.
+  constexpr auto kWarmUp = std::chrono::milliseconds(300);
+  constexpr auto kLocalWindow = std::chrono::milliseconds(1500);
+  constexpr int kMaxPasses = 30;
+  const auto pass = [&](client::Worker& worker, std::vector<std::vector<wire::Record>>& tries,
+                        std::chrono::milliseconds window) {
+    auto start = std::chrono::steady_clock::now();
+    size_t i = 0;
+    do {
+      worker.process(sample[i++ % sample.size()]);
+    } while (std::chrono::steady_clock::now() - start < kWarmUp);
+    start = std::chrono::steady_clock::now();
+    for (int r = 0; r < kMaxPasses && (r < rounds || std::chrono::steady_clock::now() - start < window); ++r)
+      for (size_t k = 0; k < sample.size(); ++k) tries[k].push_back(worker.process(sample[k]));
+  };
+  pass(local, local_tries, kLocalWindow);
+  pass(remote, remote_tries, std::chrono::milliseconds(0));
   const auto median = [](std::vector<wire::Record>& tries, double wire::RecordTimes::*time) {
     // A failed try is kept only when every try failed (so its error is reported).
     std::vector<wire::Record> ok;
@@ -70,7 +84,7 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
     return std::move(*mid);
   };
   for (size_t i = 0; i < sample.size(); ++i) {
-    out.local.push_back(median(local_tries[i], &wire::RecordTimes::total));
+    for (wire::Record& r : local_tries[i]) out.local.push_back(std::move(r));
     out.remote.push_back(median(remote_tries[i], &wire::RecordTimes::round_trip));
   }
   return out;

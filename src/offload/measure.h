@@ -20,16 +20,16 @@ std::vector<double> file_bytes(const std::vector<client::ImageFile>& jobs);
 // Mean file size of the jobs, in bytes.
 double mean_file_bytes(const std::vector<client::ImageFile>& jobs);
 
-// The sample's records on each side, one per image.
+// The sample's records: every local try (their mean is what a run sees,
+// swings and all), and per remote image the try with the median round trip
+// (a burst of load elsewhere lands in one round and is outvoted).
 struct SampleRecords {
   std::vector<wire::Record> local, remote;
 };
 
-// `rounds` rounds, each a pass of the sample through the local worker and
-// then one through the remote, one image at a time, each pass after a
-// warm-up image. Per image and side, the record with the median time is
-// kept (local: total, remote: round trip): a burst of load elsewhere on a
-// shared machine lands in one round and is outvoted by the others.
+// Passes of the sample through the local worker (at least `rounds`, and
+// for at least 1.5 s), then `rounds` through the remote, one image at a
+// time, each side after a warm-up.
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds);
 

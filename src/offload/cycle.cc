@@ -1,0 +1,99 @@
+#include "offload/cycle.h"
+
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "offload/measure.h"
+
+namespace lookout::offload {
+
+namespace fs = std::filesystem;
+
+CostModel measure_and_fit(const Cycle& cycle) {
+  const std::vector<client::ImageFile> sample = size_spread_sample(cycle.jobs, cycle.sample_size);
+  SampleRecords timed;
+  {
+    std::unique_ptr<client::Worker> local =
+        client::make_local_worker(cycle.plan.model, cycle.plan.labels, cycle.plan.detector);
+    std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
+    timed = time_sample(*local, *remote, sample, cycle.rounds);
+  }
+  return CostModel(local_profile(timed.local, cycle.plan.local_workers),
+                   remote_profile(cycle.remote, cycle.plan.http, timed.remote, mean_file_bytes(cycle.jobs),
+                                  cycle.plan.remote_concurrency));
+}
+
+namespace {
+
+struct Run {
+  std::vector<wire::Record> records;
+  RunMeasurement measured;
+};
+
+// `jobs` on fresh workers for `targets`, into a new results file.
+Run run_collection(const char* what, const Cycle& cycle, const std::vector<client::TargetSpec>& targets,
+                   const client::WorkerPlan& plan, const std::string& label, const fs::path& file,
+                   const RunProgress& progress) {
+  fs::remove(file);
+  client::ResultsFile out(file);
+  std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
+  if (progress) progress(what, 0, cycle.jobs.size());
+  Run run;
+  const client::RunStats stats =
+      client::process_images(cycle.jobs, workers, {cycle.collection, client::schedule_name(targets), label}, &out, {},
+                             [&](const wire::Record& r) {
+                               run.records.push_back(r);
+                               if (progress) progress(what, run.records.size(), cycle.jobs.size());
+                             });
+  run.measured = measure_run(run.records, stats.wall_s);
+  return run;
+}
+
+}  // namespace
+
+Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::path& out_dir,
+                          const RunProgress& progress) {
+  const client::TargetSpec local{"local", true};
+  client::WorkerPlan one = cycle.plan;
+  one.local_workers = 1;
+  one.remote_concurrency = 1;
+  Validation v;
+  // The runs that cross the link carry it as their label, so a report over
+  // several link settings keeps them apart.
+  char link[64];
+  std::snprintf(link, sizeof link, "%.3g Mbit/s, %.3g ms RTT", model.remote().bandwidth_mbps, model.remote().rtt_ms);
+  v.link = link;
+  const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl", progress);
+  const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl", progress);
+  const Run h = run_collection("hybrid", cycle, {local, cycle.remote}, cycle.plan, v.link, out_dir / "hybrid.jsonl",
+                               progress);
+  v.local = l.measured;
+  v.remote = r.measured;
+  v.hybrid = h.measured;
+  for (const wire::Record& rec : h.records) (rec.target == "local" ? v.hybrid_local_images : v.hybrid_remote_images)++;
+  for (const Run* run : {&l, &r, &h})
+    for (const wire::Record& rec : run->records) v.failures += rec.ok ? 0 : 1;
+  return v;
+}
+
+wire::OffloadSummary cycle_summary(const Cycle& cycle, const CostModel& model, const HybridPrediction& hybrid,
+                                   const Validation* validation) {
+  wire::OffloadSummary s = model.summary(cycle.collection, cycle.jobs.size(), mean_file_bytes(cycle.jobs));
+  s.hybrid.predicted_s = hybrid.wall_s;
+  s.hybrid.predicted_local_share = hybrid.local_share;
+  if (!validation) return s;
+  const Validation& v = *validation;
+  s.hybrid.measured_s = v.hybrid.wall_s;
+  s.hybrid.local_images = v.hybrid_local_images;
+  s.hybrid.remote_images = v.hybrid_remote_images;
+  const bool measured_remote_pays = v.remote.ms_per_image < v.local.ms_per_image;
+  s.measured = wire::OffloadSummary::Measured{v.local.ms_per_image, v.remote.ms_per_image, v.local.wall_s,
+                                              v.remote.wall_s,      v.hybrid.wall_s,
+                                              measured_remote_pays == model.remote_pays()};
+  s.runs.push_back({"remote " + v.link, model.remote().bandwidth_mbps, model.remote().rtt_ms, v.remote.ms_per_image,
+                    model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms)});
+  return s;
+}
+
+}  // namespace lookout::offload
