@@ -19,8 +19,8 @@ CostModel measure_and_fit(const Cycle& cycle) {
     std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
     timed = time_sample(*local, *remote, sample, cycle.rounds);
   }
-  return CostModel(local_profile(timed.local, cycle.plan.local_workers),
-                   remote_profile(cycle.remote, cycle.plan.http, timed.remote, mean_file_bytes(cycle.jobs),
+  return CostModel(local_profile(timed, cycle.plan.local_workers),
+                   remote_profile(cycle.remote, cycle.plan.http, timed, mean_file_bytes(cycle.jobs),
                                   cycle.plan.remote_concurrency));
 }
 

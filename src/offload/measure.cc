@@ -1,9 +1,11 @@
 #include "offload/measure.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 
 namespace lookout::offload {
 
@@ -72,6 +74,20 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
   };
   pass(local, local_tries, kLocalWindow);
   pass(remote, remote_tries, std::chrono::milliseconds(0));
+
+  // Side by side, as in the hybrid run: the local worker keeps detecting
+  // while the remote one sends a pass of the sample. On one machine each
+  // side slows the other: the local detector shares its core with the
+  // uploads, and here the remote's core with the local one (the two cores
+  // of this VM behave like one core's two hyperthreads: 30-40 % slower when
+  // both compute).
+  std::atomic<bool> remote_done{false};
+  std::thread sender([&] {
+    for (const client::ImageFile& image : sample) out.remote_beside.push_back(remote.process(image));
+    remote_done = true;
+  });
+  for (size_t i = 0; !remote_done; ++i) out.local_beside.push_back(local.process(sample[i % sample.size()]));
+  sender.join();
   const auto median = [](std::vector<wire::Record>& tries, double wire::RecordTimes::*time) {
     // A failed try is kept only when every try failed (so its error is reported).
     std::vector<wire::Record> ok;
@@ -90,18 +106,19 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
   return out;
 }
 
-LocalProfile local_profile(const std::vector<wire::Record>& records, int workers) {
-  const RunMeasurement m = measure_run(records, 0);
-  if (m.images == 0) {
-    std::string why = records.empty() ? "no images" : records.front().error;
+LocalProfile local_profile(const SampleRecords& timed, int workers) {
+  const RunMeasurement alone = measure_run(timed.local, 0);
+  if (alone.images == 0) {
+    std::string why = timed.local.empty() ? "no images" : timed.local.front().error;
     throw std::runtime_error("no sample image could be processed locally: " + why);
   }
-  return {m.ms_per_image, workers};
+  const RunMeasurement beside = measure_run(timed.local_beside, 0);
+  return {alone.ms_per_image, workers, beside.images ? beside.ms_per_image : alone.ms_per_image};
 }
 
 RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
-                             const std::vector<wire::Record>& records, double mean_request_bytes,
-                             int concurrency) {
+                             const SampleRecords& timed, double mean_request_bytes, int concurrency) {
+  const std::vector<wire::Record>& records = timed.remote;
   RemoteProfile p;
   p.url = target.name;
   p.concurrency = concurrency;
@@ -125,6 +142,14 @@ RemoteProfile remote_profile(const client::TargetSpec& target, const client::Htt
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(std::string("cannot model the link to ") + target.name + ": " + e.what());
   }
+  // The same images' round trips beside the local detector against alone.
+  double beside = 0, alone = 0;
+  for (size_t k = 0; k < timed.remote_beside.size() && k < records.size(); ++k)
+    if (timed.remote_beside[k].ok && records[k].ok) {
+      beside += timed.remote_beside[k].timing.round_trip;
+      alone += records[k].timing.round_trip;
+    }
+  if (alone > 0) p.hybrid_slowdown = beside / alone;
   return p;
 }
 
