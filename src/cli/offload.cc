@@ -86,6 +86,8 @@ int offload_main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--concurrency,-c", plan.remote_concurrency, "requests in flight to the remote in the hybrid run")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_flag("--resize-before-upload", plan.http.resize_before_upload,
+               "the remote side downscales each image to the model input and re-encodes it (JPEG) before sending");
   app.add_flag("--no-validate", no_validate, "model and verdict only: skip the local, remote and hybrid runs");
   app.add_option("--api-key", plan.http.api_key, "API key for the remote (sent as X-API-Key)")->envname("LOOKOUT_API_KEY");
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
@@ -153,7 +155,7 @@ int offload_main(int argc, char** argv) {
     std::printf("  break-even    %8.1f ms RTT (at %.2f Mbit/s)\n", *be_rtt, rp.bandwidth_mbps);
   else
     std::printf("  break-even    no RTT: transfer + server alone exceed T_local at %.2f Mbit/s\n", rp.bandwidth_mbps);
-  const offload::HybridPrediction hybrid = model->hybrid(offload::file_bytes(cycle.jobs));
+  const offload::HybridPrediction hybrid = model->hybrid(offload::request_bytes(cycle, *model));
   const double local_alone_s = static_cast<double>(cycle.jobs.size()) * lp.ms_per_image / 1000.0 / lp.workers;
   std::printf("  hybrid        %8.2f s for %zu images (%d local detector%s + %d request%s in flight; local takes %.0f%%)"
               "; local alone %.2f s\n",

@@ -19,9 +19,27 @@ CostModel measure_and_fit(const Cycle& cycle) {
     std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
     timed = time_sample(*local, *remote, sample, cycle.rounds);
   }
+  // Downscaled before upload, an image's request is what the sample sent
+  // (the sample spans the file sizes); else the file as it is.
+  double request_bytes = mean_file_bytes(cycle.jobs);
+  if (cycle.plan.http.resize_before_upload) {
+    double sent = 0;
+    size_t ok = 0;
+    for (const wire::Record& r : timed.remote)
+      if (r.ok) {
+        sent += static_cast<double>(r.bytes_sent);
+        ++ok;
+      }
+    if (ok > 0) request_bytes = sent / static_cast<double>(ok);
+  }
   return CostModel(local_profile(timed, cycle.plan.local_workers),
-                   remote_profile(cycle.remote, cycle.plan.http, timed, mean_file_bytes(cycle.jobs),
-                                  cycle.plan.remote_concurrency));
+                   remote_profile(cycle.remote, cycle.plan.http, timed, request_bytes, cycle.plan.remote_concurrency));
+}
+
+std::vector<double> request_bytes(const Cycle& cycle, const CostModel& model) {
+  if (cycle.plan.http.resize_before_upload)
+    return std::vector<double>(cycle.jobs.size(), model.remote().mean_request_bytes);
+  return file_bytes(cycle.jobs);
 }
 
 namespace {

@@ -34,6 +34,10 @@ struct Cycle {
 // 1. Throws std::runtime_error saying why a side cannot be measured.
 CostModel measure_and_fit(const Cycle& cycle);
 
+// Each image's request bytes in the run's order, for CostModel::hybrid:
+// the file, or with resize_before_upload the sample's mean upload.
+std::vector<double> request_bytes(const Cycle& cycle, const CostModel& model);
+
 // What the three validation runs measured.
 struct Validation {
   RunMeasurement local, remote, hybrid;
