@@ -182,7 +182,8 @@ int offload_main(int argc, char** argv) {
       });
       bar.reset();
       const offload::Validation& v = *validation;
-      const double share = v.hybrid.images ? static_cast<double>(v.hybrid_local_images) / static_cast<double>(v.hybrid.images) : 0.0;
+      const size_t split = v.hybrid_local_images + v.hybrid_remote_images;
+      const double share = split ? static_cast<double>(v.hybrid_local_images) / static_cast<double>(split) : 0.0;
       std::printf("  local         %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", lp.ms_per_image,
                   v.local.ms_per_image, pct_error(lp.ms_per_image, v.local.ms_per_image));
       std::printf("  remote        %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", t_remote,

@@ -1,5 +1,7 @@
 #include "offload/cycle.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -49,22 +51,27 @@ struct Run {
   RunMeasurement measured;
 };
 
-// `jobs` on fresh workers for `targets`, into a new results file.
+// The collection on fresh workers for `targets`, into a new results file,
+// enough times over to last cycle.min_run_s by `predicted_s` (one pass).
 Run run_collection(const char* what, const Cycle& cycle, const std::vector<client::TargetSpec>& targets,
                    const client::WorkerPlan& plan, const std::string& label, const fs::path& file,
-                   const RunProgress& progress) {
+                   double predicted_s, const RunProgress& progress) {
+  constexpr int kMaxPasses = 50;
+  const int passes = predicted_s > 0 ? std::clamp(static_cast<int>(std::ceil(cycle.min_run_s / predicted_s)), 1, kMaxPasses) : 1;
+  std::vector<client::ImageFile> jobs;
+  for (int p = 0; p < passes; ++p) jobs.insert(jobs.end(), cycle.jobs.begin(), cycle.jobs.end());
   fs::remove(file);
   client::ResultsFile out(file);
   std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
-  if (progress) progress(what, 0, cycle.jobs.size());
+  if (progress) progress(what, 0, jobs.size());
   Run run;
   const client::RunStats stats =
-      client::process_images(cycle.jobs, workers, {cycle.collection, client::schedule_name(targets), label}, &out, {},
+      client::process_images(jobs, workers, {cycle.collection, client::schedule_name(targets), label}, &out, {},
                              [&](const wire::Record& r) {
                                run.records.push_back(r);
-                               if (progress) progress(what, run.records.size(), cycle.jobs.size());
+                               if (progress) progress(what, run.records.size(), jobs.size());
                              });
-  run.measured = measure_run(run.records, stats.wall_s);
+  run.measured = measure_run(run.records, stats.wall_s / passes);
   return run;
 }
 
@@ -82,14 +89,22 @@ Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::
   char link[64];
   std::snprintf(link, sizeof link, "%.3g Mbit/s, %.3g ms RTT", model.remote().bandwidth_mbps, model.remote().rtt_ms);
   v.link = link;
-  const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl", progress);
-  const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl", progress);
+  const double images = static_cast<double>(cycle.jobs.size());
+  const double remote_ms = model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms);
+  const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl",
+                               images * model.local().ms_per_image / 1000.0, progress);
+  const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl",
+                               images * remote_ms / 1000.0, progress);
   const Run h = run_collection("hybrid", cycle, {local, cycle.remote}, cycle.plan, v.link, out_dir / "hybrid.jsonl",
-                               progress);
+                               model.hybrid(request_bytes(cycle, model)).wall_s, progress);
   v.local = l.measured;
   v.remote = r.measured;
   v.hybrid = h.measured;
+  // The hybrid's split, per pass of the collection.
   for (const wire::Record& rec : h.records) (rec.target == "local" ? v.hybrid_local_images : v.hybrid_remote_images)++;
+  const size_t hybrid_passes = std::max<size_t>(1, h.records.size() / std::max<size_t>(1, cycle.jobs.size()));
+  v.hybrid_local_images /= hybrid_passes;
+  v.hybrid_remote_images = cycle.jobs.size() - v.hybrid_local_images;
   for (const Run* run : {&l, &r, &h})
     for (const wire::Record& rec : run->records) v.failures += rec.ok ? 0 : 1;
   return v;

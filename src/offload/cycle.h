@@ -29,6 +29,11 @@ struct Cycle {
   client::WorkerPlan plan;
   size_t sample_size = 16;
   int rounds = 3;
+  // Each validation run goes over the collection as many times as it takes
+  // (by the prediction) to last this long, and reports the wall time of one
+  // pass: on a machine whose speed swings every few hundred ms, a run of a
+  // third of a second measures a swing, not the mean. 0: once.
+  double min_run_s = 0;
 };
 
 // 1. Throws std::runtime_error saying why a side cannot be measured.
@@ -38,7 +43,7 @@ CostModel measure_and_fit(const Cycle& cycle);
 // the file, or with resize_before_upload the sample's mean upload.
 std::vector<double> request_bytes(const Cycle& cycle, const CostModel& model);
 
-// What the three validation runs measured.
+// What the three validation runs measured (wall times per pass of the collection).
 struct Validation {
   RunMeasurement local, remote, hybrid;
   size_t hybrid_local_images = 0, hybrid_remote_images = 0;
