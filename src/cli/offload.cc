@@ -14,6 +14,7 @@
 #include "cli/progress.h"
 #include "client/run.h"
 #include "detect/parallel.h"
+#include "offload/cycle.h"
 #include "offload/measure.h"
 #include "wire/offload.h"
 
@@ -58,32 +59,6 @@ double pct_error(double predicted, double measured) {
   return measured > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
 }
 
-// Runs `jobs` on fresh workers for `targets`, into a new results file.
-struct ValidationRun {
-  std::vector<wire::Record> records;
-  double wall_s = 0;
-};
-ValidationRun validate(const char* what, const std::vector<client::ImageFile>& jobs,
-                       const std::vector<client::TargetSpec>& targets, const client::WorkerPlan& plan,
-                       const std::string& collection, const std::string& label, const fs::path& file,
-                       bool show_progress) {
-  fs::remove(file);
-  client::ResultsFile out(file);
-  std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
-  std::fprintf(stderr, "  %s run: %zu images on %zu worker%s ...\n", what, jobs.size(), workers.size(),
-               workers.size() == 1 ? "" : "s");
-  Progress progress(jobs.size(), show_progress);
-  ValidationRun run;
-  const client::RunStats stats = client::process_images(jobs, workers, {collection, client::schedule_name(targets), label}, &out, {},
-                                                  [&](const wire::Record& r) {
-                                                    run.records.push_back(r);
-                                                    progress.update(run.records.size());
-                                                  });
-  progress.clear();
-  run.wall_s = stats.wall_s;
-  return run;
-}
-
 }  // namespace
 
 int offload_main(int argc, char** argv) {
@@ -111,6 +86,8 @@ int offload_main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--concurrency,-c", plan.remote_concurrency, "requests in flight to the remote in the hybrid run")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_flag("--resize-before-upload", plan.http.resize_before_upload,
+               "the remote side downscales each image to the model input and re-encodes it (JPEG) before sending");
   app.add_flag("--no-validate", no_validate, "model and verdict only: skip the local, remote and hybrid runs");
   app.add_option("--api-key", plan.http.api_key, "API key for the remote (sent as X-API-Key)")->envname("LOOKOUT_API_KEY");
   app.add_flag("--insecure", insecure, "https: do not verify the server certificate");
@@ -123,34 +100,29 @@ int offload_main(int argc, char** argv) {
   if (out_dir.empty()) out_dir = "offload-" + collection;
   if (json_path.empty()) json_path = (fs::path(out_dir) / "offload.json").string();
 
-  client::TargetSpec remote;
-  const client::TargetSpec local{"local", true};
-  std::vector<client::ImageFile> jobs;
+  offload::Cycle cycle;
+  cycle.collection = collection;
+  cycle.sample_size = sample_size;
+  cycle.rounds = rounds;
   std::optional<offload::CostModel> model;
   double mean_bytes = 0;
   try {
-    remote = client::parse_target(remote_url);
-    jobs = client::collection_jobs(dir);
-    if (jobs.size() < 3) throw std::runtime_error("need at least 3 images in " + dir + " to model the link");
+    cycle.remote = client::parse_target(remote_url);
+    cycle.jobs = client::collection_jobs(dir);
+    if (cycle.jobs.size() < 3) throw std::runtime_error("need at least 3 images in " + dir + " to model the link");
     ModelFiles files = load_model_files(model_path, labels_path);
     plan.model = std::move(files.model);
     plan.labels = std::move(files.labels);
     plan.detector.filter.threshold = static_cast<float>(plan.http.threshold);
+    cycle.plan = plan;
     fs::create_directories(out_dir);
-    mean_bytes = offload::mean_file_bytes(jobs);
+    mean_bytes = offload::mean_file_bytes(cycle.jobs);
 
     // 1. Measurements, one image at a time on each side.
-    const std::vector<client::ImageFile> sample = offload::size_spread_sample(jobs, sample_size);
-    std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n", jobs.size(),
-                 collection.c_str(), mean_bytes / 1024.0, sample.size());
-    offload::SampleRecords timed;
-    {
-      std::unique_ptr<client::Worker> local_worker = client::make_local_worker(plan.model, plan.labels, plan.detector);
-      std::unique_ptr<client::Worker> remote_worker = client::make_http_worker(remote, plan.http);
-      timed = offload::time_sample(*local_worker, *remote_worker, sample, rounds);
-    }
-    model.emplace(offload::local_profile(timed.local, plan.local_workers),
-                  offload::remote_profile(remote, plan.http, timed.remote, mean_bytes, plan.remote_concurrency));
+    std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n",
+                 cycle.jobs.size(), cycle.collection.c_str(), mean_bytes / 1024.0,
+                 std::min(sample_size, cycle.jobs.size()));
+    model.emplace(offload::measure_and_fit(cycle));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout offload: %s\n", e.what());
     return 2;
@@ -164,7 +136,7 @@ int offload_main(int argc, char** argv) {
   std::printf("  local         %8.1f ms per image (one detector)\n", lp.ms_per_image);
   std::printf("  remote RTT    %8.1f ms   (GET /healthz, median of 10)\n", rp.rtt_ms);
   std::printf("  bandwidth     %8.2f Mbit/s (fit over %zu requests, medians of %d, r2 %.3f; overhead %.1f ms per request)\n",
-              rp.bandwidth_mbps, std::min(sample_size, jobs.size()), rounds, rp.fit_r2, rp.overhead_ms);
+              rp.bandwidth_mbps, std::min(sample_size, cycle.jobs.size()), rounds, rp.fit_r2, rp.overhead_ms);
   std::printf("  server        %8.1f ms per image (queue + decode + inference + post, %d detector%s)\n", rp.server_ms,
               rp.server_workers, rp.server_workers == 1 ? "" : "s");
   std::printf("  request       %8.0f bytes mean, response %.0f bytes mean\n", rp.mean_request_bytes,
@@ -183,72 +155,58 @@ int offload_main(int argc, char** argv) {
     std::printf("  break-even    %8.1f ms RTT (at %.2f Mbit/s)\n", *be_rtt, rp.bandwidth_mbps);
   else
     std::printf("  break-even    no RTT: transfer + server alone exceed T_local at %.2f Mbit/s\n", rp.bandwidth_mbps);
-  const offload::HybridPrediction hybrid = model->hybrid(offload::file_bytes(jobs));
-  const double local_alone_s = static_cast<double>(jobs.size()) * lp.ms_per_image / 1000.0 / lp.workers;
+  const offload::HybridPrediction hybrid = model->hybrid(offload::request_bytes(cycle, *model));
+  const double local_alone_s = static_cast<double>(cycle.jobs.size()) * lp.ms_per_image / 1000.0 / lp.workers;
   std::printf("  hybrid        %8.2f s for %zu images (%d local detector%s + %d request%s in flight; local takes %.0f%%)"
               "; local alone %.2f s\n",
-              hybrid.wall_s, jobs.size(), lp.workers, lp.workers == 1 ? "" : "s", rp.concurrency,
+              hybrid.wall_s, cycle.jobs.size(), lp.workers, lp.workers == 1 ? "" : "s", rp.concurrency,
               rp.concurrency == 1 ? "" : "s", 100.0 * hybrid.local_share, local_alone_s);
   std::printf("verdict: %s\n", model->verdict().c_str());
   std::fflush(stdout);
 
-  wire::OffloadSummary summary = model->summary(collection, jobs.size(), mean_bytes);
-  summary.hybrid.predicted_s = hybrid.wall_s;
-  summary.hybrid.predicted_local_share = hybrid.local_share;
-
   // 3. Predicted vs measured on the whole collection.
   int status = 0;
+  std::optional<offload::Validation> validation;
   if (!no_validate) {
     std::printf("predicted vs measured (whole collection)\n");
     std::fflush(stdout);
     try {
-      client::WorkerPlan one = plan;
-      one.local_workers = 1;
-      one.remote_concurrency = 1;
-      // The runs that cross the link carry it as their label, so a report over
-      // several link settings keeps them apart.
-      char link[64];
-      std::snprintf(link, sizeof link, "%.3g Mbit/s, %.3g ms RTT", rp.bandwidth_mbps, rp.rtt_ms);
-      const fs::path dir_out(out_dir);
-      const ValidationRun lr =
-          validate("local", jobs, {local}, one, collection, "", dir_out / "local.jsonl", show_progress);
-      const ValidationRun rr =
-          validate("remote", jobs, {remote}, one, collection, link, dir_out / "remote.jsonl", show_progress);
-      const ValidationRun hr =
-          validate("hybrid", jobs, {local, remote}, plan, collection, link, dir_out / "hybrid.jsonl", show_progress);
-      const offload::RunMeasurement lm = offload::measure_run(lr.records, lr.wall_s);
-      const offload::RunMeasurement rm = offload::measure_run(rr.records, rr.wall_s);
-      const offload::RunMeasurement hm = offload::measure_run(hr.records, hr.wall_s);
-      size_t hybrid_local = 0, failures = 0;
-      for (const wire::Record& r : hr.records) hybrid_local += r.target == "local" ? 1 : 0;
-      for (const auto* run : {&lr, &rr, &hr})
-        for (const wire::Record& r : run->records) failures += r.ok ? 0 : 1;
-      const double share = hr.records.empty() ? 0.0 : static_cast<double>(hybrid_local) / static_cast<double>(hr.records.size());
+      std::unique_ptr<Progress> bar;
+      validation = offload::run_validation(cycle, *model, out_dir, [&](const char* run, size_t done, size_t total) {
+        if (done == 0) {
+          bar.reset();
+          std::fprintf(stderr, "  %s run: %zu images ...\n", run, total);
+          bar = std::make_unique<Progress>(total, show_progress);
+        }
+        bar->update(done);
+      });
+      bar.reset();
+      const offload::Validation& v = *validation;
+      const size_t split = v.hybrid_local_images + v.hybrid_remote_images;
+      const double share = split ? static_cast<double>(v.hybrid_local_images) / static_cast<double>(split) : 0.0;
       std::printf("  local         %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", lp.ms_per_image,
-                  lm.ms_per_image, pct_error(lp.ms_per_image, lm.ms_per_image));
+                  v.local.ms_per_image, pct_error(lp.ms_per_image, v.local.ms_per_image));
       std::printf("  remote        %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", t_remote,
-                  rm.ms_per_image, pct_error(t_remote, rm.ms_per_image));
+                  v.remote.ms_per_image, pct_error(t_remote, v.remote.ms_per_image));
       std::printf("  hybrid        %8.2f s predicted, %8.2f s measured (%+.1f%%); local took %.0f%% (predicted %.0f%%)\n",
-                  hybrid.wall_s, hm.wall_s, pct_error(hybrid.wall_s, hm.wall_s), 100.0 * share, 100.0 * hybrid.local_share);
-      const bool measured_remote_pays = rm.ms_per_image < lm.ms_per_image;
+                  hybrid.wall_s, v.hybrid.wall_s, pct_error(hybrid.wall_s, v.hybrid.wall_s), 100.0 * share,
+                  100.0 * hybrid.local_share);
+      const bool measured_remote_pays = v.remote.ms_per_image < v.local.ms_per_image;
       std::printf("  the measured runs %s the verdict (remote %.1f vs local %.1f ms per image)\n",
-                  measured_remote_pays == model->remote_pays() ? "agree with" : "DISAGREE with", rm.ms_per_image,
-                  lm.ms_per_image);
-      if (failures > 0) {
-        std::printf("  %zu images failed in the runs (see the results files)\n", failures);
+                  measured_remote_pays == model->remote_pays() ? "agree with" : "DISAGREE with", v.remote.ms_per_image,
+                  v.local.ms_per_image);
+      if (v.failures > 0) {
+        std::printf("  %zu images failed in the runs (see the results files)\n", v.failures);
         status = 1;
       }
-      summary.hybrid.measured_s = hm.wall_s;
-      summary.hybrid.local_images = hybrid_local;
-      summary.hybrid.remote_images = hr.records.size() - hybrid_local;
-      summary.measured = wire::OffloadSummary::Measured{lm.ms_per_image, rm.ms_per_image, lm.wall_s, rm.wall_s, hm.wall_s,
-                                                        measured_remote_pays == model->remote_pays()};
-      summary.runs.push_back({std::string("remote ") + link, rp.bandwidth_mbps, rp.rtt_ms, rm.ms_per_image, t_remote});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "lookout offload: validation run failed: %s\n", e.what());
+      validation.reset();
       status = 2;
     }
   }
+  const wire::OffloadSummary summary =
+      offload::cycle_summary(cycle, *model, hybrid, validation ? &*validation : nullptr);
   std::ofstream f(json_path, std::ios::trunc);
   f << wire::offload_text(summary);
   f.close();

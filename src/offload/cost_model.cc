@@ -107,8 +107,11 @@ std::optional<double> CostModel::break_even_rtt_ms() const {
 
 HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) const {
   HybridPrediction h;
-  h.local_rate = local_.ms_per_image > 0 ? 1000.0 * local_.workers / local_.ms_per_image : 0.0;
-  const double per_request = remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
+  // Each side as measured beside the other (see LocalProfile, RemoteProfile).
+  const double local_ms = local_.hybrid_ms_per_image > 0 ? local_.hybrid_ms_per_image : local_.ms_per_image;
+  const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
+  h.local_rate = local_ms > 0 ? 1000.0 * local_.workers / local_ms : 0.0;
+  const double per_request = slowdown * remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
   double remote_rate = 1000.0 * remote_.concurrency / per_request;
   // One uplink: at most bandwidth / request bytes images per second, however many in flight.
   if (remote_.mean_request_bytes > 0)
@@ -142,9 +145,9 @@ HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) con
   for (const double bytes : request_bytes) {
     Slot s = slots.top();
     slots.pop();
-    double took = local_.ms_per_image;
+    double took = local_ms;
     if (!s.local) {
-      took = remote_ms(bytes);
+      took = slowdown * remote_ms(bytes);
       took = std::max(took, in_flight * bytes / bytes_per_ms(remote_.bandwidth_mbps));
       if (remote_.server_ms > 0) took = std::max(took, in_flight * remote_.server_ms / remote_.server_workers);
     }
@@ -184,7 +187,9 @@ wire::OffloadSummary CostModel::summary(const std::string& collection, size_t im
   s.collection = collection;
   s.images = images;
   s.mean_file_bytes = mean_file_bytes;
-  s.local = {local_.ms_per_image, local_.workers};
+  s.local.ms_per_image = local_.ms_per_image;
+  s.local.workers = local_.workers;
+  if (local_.hybrid_ms_per_image > 0) s.local.hybrid_ms_per_image = local_.hybrid_ms_per_image;
   s.remote = {remote_.url,
               remote_.rtt_ms,
               remote_.overhead_ms,
@@ -195,7 +200,8 @@ wire::OffloadSummary CostModel::summary(const std::string& collection, size_t im
               remote_.fit_r2,
               remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms),
               remote_.concurrency,
-              remote_.server_workers};
+              remote_.server_workers,
+              remote_.hybrid_slowdown};
   s.model = {fixed_ms(), bytes_per_image()};
   s.break_even = {break_even_bandwidth_mbps(), break_even_rtt_ms()};
   s.verdict = verdict();
@@ -203,11 +209,11 @@ wire::OffloadSummary CostModel::summary(const std::string& collection, size_t im
 }
 
 CostModel CostModel::from_summary(const wire::OffloadSummary& s) {
-  LocalProfile local{s.local.ms_per_image, s.local.workers};
+  LocalProfile local{s.local.ms_per_image, s.local.workers, s.local.hybrid_ms_per_image.value_or(0)};
   const wire::OffloadSummary::Remote& r = s.remote;
   const RemoteProfile remote{r.url,        r.rtt_ms,          r.overhead_ms,         r.bandwidth_mbps,
                              r.mean_request_bytes, r.mean_response_bytes, r.server_ms, r.fit_r2,
-                             r.workers,    r.server_workers};
+                             r.workers,    r.server_workers, r.hybrid_slowdown.value_or(1)};
   return CostModel(local, remote);
 }
 

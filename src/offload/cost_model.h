@@ -33,6 +33,9 @@ LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
 struct LocalProfile {
   double ms_per_image = 0;   // mean detector time per image, one worker
   int workers = 1;           // detectors used in parallel by the hybrid run
+  // The same while requests go out to the remote (the hybrid run's local
+  // side); 0: not measured, ms_per_image stands for it.
+  double hybrid_ms_per_image = 0;
 };
 
 struct RemoteProfile {
@@ -46,6 +49,9 @@ struct RemoteProfile {
   double fit_r2 = 0;
   int concurrency = 1;            // requests in flight during the hybrid run
   int server_workers = 1;         // detectors on the server (/api/model "workers")
+  // Round trips while a local detector runs beside them over round trips
+  // alone (the hybrid run's remote side; 1: no slowdown or not measured).
+  double hybrid_slowdown = 1;
 };
 
 // Measured per-image figures of a whole run, to compare with the prediction.

@@ -1,8 +1,11 @@
 #include "offload/measure.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 
 namespace lookout::offload {
 
@@ -49,15 +52,42 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
   if (sample.empty() || rounds < 1) return out;
   // tries[i] holds image i's records, one per round.
   std::vector<std::vector<wire::Record>> local_tries(sample.size()), remote_tries(sample.size());
-  for (int r = 0; r < rounds; ++r) {
-    // Each side's pass runs back to back after a warm-up image (connection,
-    // caches, first-run allocations), as the runs it predicts do: a detector
-    // that idled while a request was out runs an image ~15 % slower.
-    local.process(sample.front());
-    for (size_t i = 0; i < sample.size(); ++i) local_tries[i].push_back(local.process(sample[i]));
-    remote.process(sample.front());
-    for (size_t i = 0; i < sample.size(); ++i) remote_tries[i].push_back(remote.process(sample[i]));
-  }
+  // Each side's passes run back to back, as the runs they predict do, after
+  // a warm-up. The local side keeps going for at least kLocalWindow: this
+  // machine's speed swings by 30-40 % every few hundred ms (a busy
+  // neighbour on the host), so a shorter window measures one swing rather
+  // than the mean a whole run sees. Remote passes cost link time instead,
+  // and the link does not swing.
+  constexpr auto kWarmUp = std::chrono::milliseconds(300);
+  constexpr auto kLocalWindow = std::chrono::milliseconds(1500);
+  constexpr int kMaxPasses = 30;
+  const auto pass = [&](client::Worker& worker, std::vector<std::vector<wire::Record>>& tries,
+                        std::chrono::milliseconds window) {
+    auto start = std::chrono::steady_clock::now();
+    size_t i = 0;
+    do {
+      worker.process(sample[i++ % sample.size()]);
+    } while (std::chrono::steady_clock::now() - start < kWarmUp);
+    start = std::chrono::steady_clock::now();
+    for (int r = 0; r < kMaxPasses && (r < rounds || std::chrono::steady_clock::now() - start < window); ++r)
+      for (size_t k = 0; k < sample.size(); ++k) tries[k].push_back(worker.process(sample[k]));
+  };
+  pass(local, local_tries, kLocalWindow);
+  pass(remote, remote_tries, std::chrono::milliseconds(0));
+
+  // Side by side, as in the hybrid run: the local worker keeps detecting
+  // while the remote one sends a pass of the sample. On one machine each
+  // side slows the other: the local detector shares its core with the
+  // uploads, and here the remote's core with the local one (the two cores
+  // of this VM behave like one core's two hyperthreads: 30-40 % slower when
+  // both compute).
+  std::atomic<bool> remote_done{false};
+  std::thread sender([&] {
+    for (const client::ImageFile& image : sample) out.remote_beside.push_back(remote.process(image));
+    remote_done = true;
+  });
+  for (size_t i = 0; !remote_done; ++i) out.local_beside.push_back(local.process(sample[i % sample.size()]));
+  sender.join();
   const auto median = [](std::vector<wire::Record>& tries, double wire::RecordTimes::*time) {
     // A failed try is kept only when every try failed (so its error is reported).
     std::vector<wire::Record> ok;
@@ -70,24 +100,25 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
     return std::move(*mid);
   };
   for (size_t i = 0; i < sample.size(); ++i) {
-    out.local.push_back(median(local_tries[i], &wire::RecordTimes::total));
+    for (wire::Record& r : local_tries[i]) out.local.push_back(std::move(r));
     out.remote.push_back(median(remote_tries[i], &wire::RecordTimes::round_trip));
   }
   return out;
 }
 
-LocalProfile local_profile(const std::vector<wire::Record>& records, int workers) {
-  const RunMeasurement m = measure_run(records, 0);
-  if (m.images == 0) {
-    std::string why = records.empty() ? "no images" : records.front().error;
+LocalProfile local_profile(const SampleRecords& timed, int workers) {
+  const RunMeasurement alone = measure_run(timed.local, 0);
+  if (alone.images == 0) {
+    std::string why = timed.local.empty() ? "no images" : timed.local.front().error;
     throw std::runtime_error("no sample image could be processed locally: " + why);
   }
-  return {m.ms_per_image, workers};
+  const RunMeasurement beside = measure_run(timed.local_beside, 0);
+  return {alone.ms_per_image, workers, beside.images ? beside.ms_per_image : alone.ms_per_image};
 }
 
 RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
-                             const std::vector<wire::Record>& records, double mean_request_bytes,
-                             int concurrency) {
+                             const SampleRecords& timed, double mean_request_bytes, int concurrency) {
+  const std::vector<wire::Record>& records = timed.remote;
   RemoteProfile p;
   p.url = target.name;
   p.concurrency = concurrency;
@@ -111,6 +142,14 @@ RemoteProfile remote_profile(const client::TargetSpec& target, const client::Htt
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(std::string("cannot model the link to ") + target.name + ": " + e.what());
   }
+  // The same images' round trips beside the local detector against alone.
+  double beside = 0, alone = 0;
+  for (size_t k = 0; k < timed.remote_beside.size() && k < records.size(); ++k)
+    if (timed.remote_beside[k].ok && records[k].ok) {
+      beside += timed.remote_beside[k].timing.round_trip;
+      alone += records[k].timing.round_trip;
+    }
+  if (alone > 0) p.hybrid_slowdown = beside / alone;
   return p;
 }
 

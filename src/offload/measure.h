@@ -20,28 +20,31 @@ std::vector<double> file_bytes(const std::vector<client::ImageFile>& jobs);
 // Mean file size of the jobs, in bytes.
 double mean_file_bytes(const std::vector<client::ImageFile>& jobs);
 
-// The sample's records on each side, one per image.
+// The sample's records: every local try (their mean is what a run sees,
+// swings and all), and per remote image the try with the median round trip
+// (a burst of load elsewhere lands in one round and is outvoted).
+// local_beside and remote_beside: both sides at once, as in the hybrid run
+// (remote_beside[k] is sample image k).
 struct SampleRecords {
   std::vector<wire::Record> local, remote;
+  std::vector<wire::Record> local_beside, remote_beside;
 };
 
-// `rounds` rounds, each a pass of the sample through the local worker and
-// then one through the remote, one image at a time, each pass after a
-// warm-up image. Per image and side, the record with the median time is
-// kept (local: total, remote: round trip): a burst of load elsewhere on a
-// shared machine lands in one round and is outvoted by the others.
+// Passes of the sample through the local worker (at least `rounds`, and
+// for at least 1.5 s), then `rounds` through the remote, one image at a
+// time, each side after a warm-up; then a remote pass with the local
+// worker detecting beside it.
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds);
 
-// The local profile from local sample records. Throws std::runtime_error
-// when no image could be processed.
-LocalProfile local_profile(const std::vector<wire::Record>& records, int workers);
+// The local profile from the sample. Throws std::runtime_error when no
+// image could be processed.
+LocalProfile local_profile(const SampleRecords& timed, int workers);
 
 // RTT (GET /healthz), the link fit and the server's time from remote sample
 // records, the server's worker count from /api/model. Throws
 // std::runtime_error with the reason when the remote cannot be measured.
 RemoteProfile remote_profile(const client::TargetSpec& target, const client::HttpOptions& http,
-                             const std::vector<wire::Record>& records, double mean_request_bytes,
-                             int concurrency);
+                             const SampleRecords& timed, double mean_request_bytes, int concurrency);
 
 }  // namespace lookout::offload

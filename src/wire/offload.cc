@@ -22,6 +22,7 @@ Json nullable_ms(const std::optional<double>& v) { return v ? Json(ms(*v)) : Jso
 
 void to_json(Json& j, const OffloadSummary::Local& v) {
   j = {{"ms_per_image", ms(v.ms_per_image)}, {"workers", v.workers}};
+  if (v.hybrid_ms_per_image) j["hybrid_ms_per_image"] = ms(*v.hybrid_ms_per_image);
 }
 
 void to_json(Json& j, const OffloadSummary::Remote& v) {
@@ -36,6 +37,7 @@ void to_json(Json& j, const OffloadSummary::Remote& v) {
        {"ms_per_image", ms(v.ms_per_image)},
        {"workers", v.workers},
        {"server_workers", v.server_workers}};
+  if (v.hybrid_slowdown) j["hybrid_slowdown"] = *v.hybrid_slowdown;
 }
 
 void to_json(Json& j, const OffloadSummary::Model& v) {
@@ -89,6 +91,7 @@ void from_json(const Json& j, OffloadSummary::Local& v) {
   require_object(j, "local");
   v.ms_per_image = required<double>(j, "ms_per_image");
   v.workers = required<int>(j, "workers");
+  v.hybrid_ms_per_image = optional<double>(j, "hybrid_ms_per_image");
 }
 
 void from_json(const Json& j, OffloadSummary::Remote& v) {
@@ -104,6 +107,7 @@ void from_json(const Json& j, OffloadSummary::Remote& v) {
   v.ms_per_image = required<double>(j, "ms_per_image");
   v.workers = required<int>(j, "workers");
   v.server_workers = required<int>(j, "server_workers");
+  v.hybrid_slowdown = optional<double>(j, "hybrid_slowdown");
 }
 
 void from_json(const Json& j, OffloadSummary::Model& v) {

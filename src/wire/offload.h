@@ -27,6 +27,8 @@ struct OffloadSummary {
   struct Local {
     double ms_per_image = 0;  // one detector
     int workers = 1;          // detectors of the hybrid run
+    // One detector while requests go out beside it (absent: not measured).
+    std::optional<double> hybrid_ms_per_image;
   };
   struct Remote {
     std::string url;
@@ -38,6 +40,8 @@ struct OffloadSummary {
     double ms_per_image = 0;  // T_remote at the measured link
     int workers = 1;          // requests in flight in the hybrid run
     int server_workers = 1;   // detectors on the server
+    // Round trips beside a local detector over round trips alone (absent: not measured).
+    std::optional<double> hybrid_slowdown;
   };
   // T_remote = fixed_ms + bytes_per_image / bandwidth.
   struct Model {

@@ -114,4 +114,20 @@ inline size_t small_collection_size() {
   return n;
 }
 
+// `copies` copies of data/small under `dir` (symlinks, one subdirectory per
+// copy): a collection long enough that a run's mean outlasts this
+// machine's speed swings. Returns its image count.
+inline size_t make_small_copies(const fs::path& dir, int copies) {
+  size_t n = 0;
+  for (int copy = 0; copy < copies; ++copy) {
+    fs::create_directories(dir / std::to_string(copy));
+    for (const auto& e : fs::directory_iterator(kPhotos))
+      if (e.is_regular_file() && (e.path().extension() == ".jpg" || e.path().extension() == ".png")) {
+        fs::create_symlink(fs::absolute(e.path()), dir / std::to_string(copy) / e.path().filename());
+        ++n;
+      }
+  }
+  return n;
+}
+
 }  // namespace lookout::lab_test

@@ -72,6 +72,11 @@ std::string prediction_misses(const OffloadSummary& s) {
 TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
   RemoteLab lab("10mbit", "40ms");
   TempDir tmp;
+  // Three copies of the photos: each run's mean then spans a few seconds,
+  // not the third of a second one copy takes locally, over which this
+  // machine's speed can sit 30-40 % off its mean.
+  const fs::path dir = tmp.path() / "small3";
+  const size_t images = make_small_copies(dir, 3);
   struct Setting {
     const char* rate;
     const char* rtt;
@@ -80,14 +85,14 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
   for (const Setting& s : {Setting{"10mbit", "40ms", 10, 40}, Setting{"200mbit", "2ms", 200, 2}}) {
     SCOPED_TRACE(std::string(s.rate) + " / " + s.rtt);
     lab.set(s.rate, s.rtt);
-    // A shared machine's speed drifts by 10-20 % from one second to the
+    // A shared machine's speed drifts by 30-40 % from one second to the
     // next, more than the model's error. So a setting gets up to three
     // attempts and must hold within 15 % in one of them: a model that is off
     // by more than that misses every time, noise rarely three times in a row.
     std::string misses;
     for (int attempt = 1; attempt <= 3; ++attempt) {
       const fs::path out = tmp.path() / (std::string(s.rate) + "-" + std::to_string(attempt));
-      const Offload o = offload("data/small", lab.url(), out);
+      const Offload o = offload(dir.string(), lab.url(), out);
       ASSERT_EQ(o.result.status, 0) << o.result.out << lab.status();
       ASSERT_TRUE(o.summary.has_value()) << o.read_error << "\n" << o.result.out;
       EXPECT_NE(o.result.out.find("verdict: "), std::string::npos) << o.result.out;
@@ -102,7 +107,7 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
 
       // The results files are there for `lookout report`, one record per image each.
       for (const char* f : {"local.jsonl", "remote.jsonl", "hybrid.jsonl"})
-        EXPECT_EQ(records(out / f).size(), small_collection_size()) << f;
+        EXPECT_EQ(records(out / f).size(), images) << f;
       // The runs over the link carry it as their label, for a report over both settings.
       EXPECT_EQ(records(out / "local.jsonl").front().label, "");
       EXPECT_THAT(records(out / "remote.jsonl").front().label, ::testing::MatchesRegex(".* Mbit/s, .* ms RTT"));
@@ -127,12 +132,7 @@ TEST_F(OffloadLab, HybridBeatsEitherSideWhenBothAreComparable) {
   RemoteLab lab("1gbit", "1ms");
   TempDir tmp;
   const fs::path dir = tmp.path() / "small4";
-  for (int copy = 0; copy < 4; ++copy) {
-    fs::create_directories(dir / std::to_string(copy));
-    for (const auto& e : fs::directory_iterator(kPhotos))
-      if (e.is_regular_file() && e.path().extension() == ".jpg")
-        fs::create_symlink(fs::absolute(e.path()), dir / std::to_string(copy) / e.path().filename());
-  }
+  make_small_copies(dir, 4);
   const Offload o = offload(dir.string(), lab.url(), tmp.path() / "out");
   ASSERT_EQ(o.result.status, 0) << o.result.out << lab.status();
   ASSERT_TRUE(o.summary.has_value()) << o.read_error << "\n" << o.result.out;

@@ -1,0 +1,132 @@
+#include "offload/cycle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "offload/measure.h"
+
+namespace lookout::offload {
+
+namespace fs = std::filesystem;
+
+CostModel measure_and_fit(const Cycle& cycle) {
+  const std::vector<client::ImageFile> sample = size_spread_sample(cycle.jobs, cycle.sample_size);
+  SampleRecords timed;
+  {
+    std::unique_ptr<client::Worker> local =
+        client::make_local_worker(cycle.plan.model, cycle.plan.labels, cycle.plan.detector);
+    std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
+    timed = time_sample(*local, *remote, sample, cycle.rounds);
+  }
+  // Downscaled before upload, an image's request is what the sample sent
+  // (the sample spans the file sizes); else the file as it is.
+  double request_bytes = mean_file_bytes(cycle.jobs);
+  if (cycle.plan.http.resize_before_upload) {
+    double sent = 0;
+    size_t ok = 0;
+    for (const wire::Record& r : timed.remote)
+      if (r.ok) {
+        sent += static_cast<double>(r.bytes_sent);
+        ++ok;
+      }
+    if (ok > 0) request_bytes = sent / static_cast<double>(ok);
+  }
+  return CostModel(local_profile(timed, cycle.plan.local_workers),
+                   remote_profile(cycle.remote, cycle.plan.http, timed, request_bytes, cycle.plan.remote_concurrency));
+}
+
+std::vector<double> request_bytes(const Cycle& cycle, const CostModel& model) {
+  if (cycle.plan.http.resize_before_upload)
+    return std::vector<double>(cycle.jobs.size(), model.remote().mean_request_bytes);
+  return file_bytes(cycle.jobs);
+}
+
+namespace {
+
+struct Run {
+  std::vector<wire::Record> records;
+  RunMeasurement measured;
+};
+
+// The collection on fresh workers for `targets`, into a new results file,
+// enough times over to last cycle.min_run_s by `predicted_s` (one pass).
+Run run_collection(const char* what, const Cycle& cycle, const std::vector<client::TargetSpec>& targets,
+                   const client::WorkerPlan& plan, const std::string& label, const fs::path& file,
+                   double predicted_s, const RunProgress& progress) {
+  constexpr int kMaxPasses = 50;
+  const int passes = predicted_s > 0 ? std::clamp(static_cast<int>(std::ceil(cycle.min_run_s / predicted_s)), 1, kMaxPasses) : 1;
+  std::vector<client::ImageFile> jobs;
+  for (int p = 0; p < passes; ++p) jobs.insert(jobs.end(), cycle.jobs.begin(), cycle.jobs.end());
+  fs::remove(file);
+  client::ResultsFile out(file);
+  std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
+  if (progress) progress(what, 0, jobs.size());
+  Run run;
+  const client::RunStats stats =
+      client::process_images(jobs, workers, {cycle.collection, client::schedule_name(targets), label}, &out, {},
+                             [&](const wire::Record& r) {
+                               run.records.push_back(r);
+                               if (progress) progress(what, run.records.size(), jobs.size());
+                             });
+  run.measured = measure_run(run.records, stats.wall_s / passes);
+  return run;
+}
+
+}  // namespace
+
+Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::path& out_dir,
+                          const RunProgress& progress) {
+  const client::TargetSpec local{"local", true};
+  client::WorkerPlan one = cycle.plan;
+  one.local_workers = 1;
+  one.remote_concurrency = 1;
+  Validation v;
+  // The runs that cross the link carry it as their label, so a report over
+  // several link settings keeps them apart.
+  char link[64];
+  std::snprintf(link, sizeof link, "%.3g Mbit/s, %.3g ms RTT", model.remote().bandwidth_mbps, model.remote().rtt_ms);
+  v.link = link;
+  const double images = static_cast<double>(cycle.jobs.size());
+  const double remote_ms = model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms);
+  const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl",
+                               images * model.local().ms_per_image / 1000.0, progress);
+  const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl",
+                               images * remote_ms / 1000.0, progress);
+  const Run h = run_collection("hybrid", cycle, {local, cycle.remote}, cycle.plan, v.link, out_dir / "hybrid.jsonl",
+                               model.hybrid(request_bytes(cycle, model)).wall_s, progress);
+  v.local = l.measured;
+  v.remote = r.measured;
+  v.hybrid = h.measured;
+  // The hybrid's split, per pass of the collection.
+  for (const wire::Record& rec : h.records) (rec.target == "local" ? v.hybrid_local_images : v.hybrid_remote_images)++;
+  const size_t hybrid_passes = std::max<size_t>(1, h.records.size() / std::max<size_t>(1, cycle.jobs.size()));
+  v.hybrid_local_images /= hybrid_passes;
+  v.hybrid_remote_images = cycle.jobs.size() - v.hybrid_local_images;
+  for (const Run* run : {&l, &r, &h})
+    for (const wire::Record& rec : run->records) v.failures += rec.ok ? 0 : 1;
+  return v;
+}
+
+wire::OffloadSummary cycle_summary(const Cycle& cycle, const CostModel& model, const HybridPrediction& hybrid,
+                                   const Validation* validation) {
+  wire::OffloadSummary s = model.summary(cycle.collection, cycle.jobs.size(), mean_file_bytes(cycle.jobs));
+  s.hybrid.predicted_s = hybrid.wall_s;
+  s.hybrid.predicted_local_share = hybrid.local_share;
+  if (!validation) return s;
+  const Validation& v = *validation;
+  s.hybrid.measured_s = v.hybrid.wall_s;
+  s.hybrid.local_images = v.hybrid_local_images;
+  s.hybrid.remote_images = v.hybrid_remote_images;
+  const bool measured_remote_pays = v.remote.ms_per_image < v.local.ms_per_image;
+  s.measured = wire::OffloadSummary::Measured{v.local.ms_per_image, v.remote.ms_per_image, v.local.wall_s,
+                                              v.remote.wall_s,      v.hybrid.wall_s,
+                                              measured_remote_pays == model.remote_pays()};
+  s.runs.push_back({"remote " + v.link, model.remote().bandwidth_mbps, model.remote().rtt_ms, v.remote.ms_per_image,
+                    model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms)});
+  return s;
+}
+
+}  // namespace lookout::offload
