@@ -277,8 +277,14 @@ std::string heatmaps_html(const MapReport& m) {
       }
       const std::string label = "Measured winner per bandwidth and RTT, " + h->title +
                                 "; each cell labelled with its speedup over local; the line is the model's break-even";
+      std::string boundary;
+      for (const auto& [rtt, bw] : h->boundary)
+        boundary += std::string(boundary.empty() ? "" : "; ") +
+                    (bw ? fixed_text(*bw, 1) + " Mbit/s" : std::string("no bandwidth")) + " at " + setting_text(rtt) + " ms RTT";
       html << "<figure><h3>" << html_escape(h->title) << "</h3><svg id=\"heatmap-" << h->id
-           << "\" class=\"map-heatmap\" role=\"img\" aria-label=\"" << html_escape(label) << "\"></svg></figure>";
+           << "\" class=\"map-heatmap\" role=\"img\" aria-label=\"" << html_escape(label) << "\"></svg><figcaption>"
+           << "The model's break-even (remote alone as fast as local per image, the median of the row's fitted models): "
+           << html_escape(boundary) << ".</figcaption></figure>";
     }
     html << "</div>\n";
   }
