@@ -184,7 +184,9 @@ int run_main(int argc, char** argv) {
   }
   if (!quiet) {
     std::fprintf(stderr, "\n%s", client::summary_table(client::summarize(all)).c_str());
-    if (cap) std::fprintf(stderr, "%s: this process capped at %g CPU (%s)\n", local_side_name(local_cpu).c_str(), cap->cores(), cap->group().c_str());
+    if (cap)
+      std::fprintf(stderr, "%s: this process capped at %g CPU (%s)\n", local_side_name(local_cpu).c_str(),
+                   cap->cores(), cap->group().c_str());
     std::fprintf(stderr, "\nthis run: %zu images in %.1f s (%.1f images/s), %zu failed, %zu skipped (done before)\n",
                  stats.sent, stats.wall_s, stats.wall_s > 0 ? static_cast<double>(stats.sent) / stats.wall_s : 0.0,
                  failed, stats.skipped);

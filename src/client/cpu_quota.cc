@@ -52,7 +52,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return parts;
 }
 
-bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 std::string read_text(const fs::path& file) {
   std::ifstream in(file);
@@ -170,7 +172,7 @@ Placement find_placement() {
       p.base = dir;
       return p;
     }
-    p.error = why.empty() ? "the cpu controller is not available to " + p.current.string() + " or its parent (cgroup v2)"
+    p.error = why.empty() ? "cgroup v2: the cpu controller reaches neither " + p.current.string() + " nor its parent"
                           : why;
     return p;
   }
@@ -187,7 +189,8 @@ void remove_stale_groups(const fs::path& base) {
     const std::string name = e.path().filename().string();
     if (!name.starts_with(kGroupPrefix) || !e.is_directory(ec)) continue;
     const std::string digits = name.substr(std::strlen(kGroupPrefix));
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit)) continue;
     const long pid = std::stol(digits);
     if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
     ::rmdir(e.path().c_str());  // still busy (a child of the dead process lives on): left alone
@@ -202,8 +205,9 @@ std::string CpuQuota::invalid_cores(double cores) {
   const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
   char buf[160];
   if (!std::isfinite(cores) || cores < kMinCores || cores > static_cast<double>(cpus)) {
-    std::snprintf(buf, sizeof buf, "%g CPUs: a cap must be at least %g and at most %ld (this machine's CPUs), e.g. 0.25",
-                  cores, kMinCores, cpus);
+    std::snprintf(buf, sizeof buf,
+                  "%g CPUs: a cap must be at least %g and at most %ld (this machine's CPUs), e.g. 0.25", cores,
+                  kMinCores, cpus);
     return buf;
   }
   return "";
@@ -244,8 +248,8 @@ CpuQuota::~CpuQuota() {
 
 void CpuQuota::set(double cores) {
   if (const std::string bad = invalid_cores(cores); !bad.empty()) throw std::runtime_error(bad);
-  const long period_us = std::clamp(static_cast<long>(std::ceil(static_cast<double>(kMinQuotaUs) / cores)), kMinPeriodUs,
-                                    kMaxPeriodUs);
+  const long shortest_us = static_cast<long>(std::ceil(static_cast<double>(kMinQuotaUs) / cores));
+  const long period_us = std::clamp(shortest_us, kMinPeriodUs, kMaxPeriodUs);
   const long quota_us = std::max(kMinQuotaUs, std::lround(cores * static_cast<double>(period_us)));
   const fs::path group(group_);
   if (v2_) {

@@ -4,6 +4,7 @@
 // cap, and the lab's `--cpu-quota` slowing its server. Times are compared
 // within one run, as ratios; the expected ratio allows for the CPU share
 // the uncapped side really got on this shared machine, measured alongside.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,7 +194,8 @@ LocalRun local_run(const fs::path& out, const std::string& cap) {
   const std::string cmd = "TIMEFORMAT='cpu %U %S %R'; time taskset -c 0 " + shell_quote(LOOKOUT_BINARY) + " run " +
                           shell_quote(kPhotos.string()) + " --target local --local-workers 1 --quiet --out " +
                           shell_quote(out.string()) + (cap.empty() ? "" : " --local-cpu " + cap);
-  const CommandResult r = run_command("cd " + shell_quote(kRoot.string()) + " && bash -c " + shell_quote(cmd) + " 2>&1");
+  const CommandResult r =
+      run_command("cd " + shell_quote(kRoot.string()) + " && bash -c " + shell_quote(cmd) + " 2>&1");
   EXPECT_EQ(r.status, 0) << r.out;
   LocalRun run;
   double user = 0, sys = 0, real = 0;
@@ -237,14 +239,29 @@ TEST_F(CpuQuotaTest, LocalCpuQuarterMakesTheLocalDetectorAboutFourTimesSlower) {
 }
 
 TEST_F(CpuQuotaTest, RefusedCapsAndMissingRootAreSaidClearly) {
-  const CommandResult zero = lookout("run " + shell_quote(kPhotos.string()) + " --target local --local-cpu 0 --out /dev/null");
+  const std::string photos = shell_quote(kPhotos.string());
+  const CommandResult zero = lookout("run " + photos + " --target local --local-cpu 0 --out /dev/null");
   EXPECT_EQ(zero.status, 2) << zero.out;
   EXPECT_NE(zero.out.find("--local-cpu"), std::string::npos) << zero.out;
   EXPECT_NE(zero.out.find("at least"), std::string::npos) << zero.out;
-  const CommandResult many = lookout("offload " + shell_quote(kPhotos.string()) + " --remote http://127.0.0.1:1 --local-cpu 4096");
+  const CommandResult many = lookout("offload " + photos + " --remote http://127.0.0.1:1 --local-cpu 4096");
   EXPECT_EQ(many.status, 2) << many.out;
   EXPECT_NE(many.out.find("at most"), std::string::npos) << many.out;
   EXPECT_NE(lookout("run --help").out.find("root"), std::string::npos);
+
+  // As an unprivileged user (where the build tree lets one run the binary).
+  const std::string as_nobody = "setpriv --reuid 65534 --regid 65534 --clear-groups " + shell_quote(LOOKOUT_BINARY);
+  if (run_command(as_nobody + " run --help >/dev/null 2>&1").status != 0) {
+    std::printf("not run as nobody: setpriv missing or the binary not reachable by uid 65534\n");
+    return;
+  }
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0777);
+  const CommandResult user = run_command("cd " + shell_quote(kRoot.string()) + " && " + as_nobody + " run " + photos +
+                                         " --target local --local-cpu 0.25 --out " +
+                                         shell_quote((dir.path() / "r.jsonl").string()) + " 2>&1");
+  EXPECT_EQ(user.status, 2) << user.out;
+  EXPECT_NE(user.out.find("needs root"), std::string::npos) << user.out;
 }
 
 // The server's CPU time (utime + stime of every thread) in seconds.
