@@ -136,17 +136,25 @@ cg_place() {
   grep -qw cpu "$point/cgroup.controllers" ||
     die "--cpu-quota needs a cgroup cpu controller: cgroup v2 at $point has none in cgroup.controllers, and no v1 'cpu' hierarchy is mounted"
   [ "$root" = / ] || path=${path#"$root"}
-  local here=${point%/}$path dir
-  here=${here%/}
-  for dir in "$here" "$(dirname "$here")"; do
-    case "$dir/" in "${point%/}"/*) ;; *) continue ;; esac
-    grep -qw cpu "$dir/cgroup.controllers" 2>/dev/null || continue
-    if grep -qw cpu "$dir/cgroup.subtree_control" || { echo +cpu >"$dir/cgroup.subtree_control"; } 2>/dev/null; then
-      echo "2 $dir"
-      return
-    fi
+  # The group goes beside this script's own (a v2 group with processes can
+  # give no controller to its children, the root excepted), and every group
+  # from the root down to its parent hands cpu on.
+  local top=${point%/} base dir chain=()
+  base=${top}$path
+  base=${base%/}
+  [ "$base" = "$top" ] || base=$(dirname "$base")
+  dir=$base
+  while :; do
+    chain=("$dir" "${chain[@]}")
+    { [ "$dir" = "$top" ] || [ "$dir" = / ]; } && break
+    dir=$(dirname "$dir")
   done
-  die "--cpu-quota: cannot enable the cpu controller for a group in $here or its parent (cgroup v2 gives no controller to the children of a group with processes of its own): run it from a cgroup whose parent can delegate cpu"
+  for dir in "${chain[@]}"; do
+    grep -qw cpu "$dir/cgroup.subtree_control" && continue
+    { echo +cpu >"$dir/cgroup.subtree_control"; } 2>/dev/null ||
+      die "--cpu-quota: cannot enable the cpu controller in $dir/cgroup.subtree_control (cgroup v2: a group with processes of its own gives no controller to its children): run it from a cgroup whose parent can"
+  done
+  echo "2 $base"
 }
 
 cg_write() {

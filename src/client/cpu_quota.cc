@@ -150,30 +150,26 @@ Placement find_placement() {
     p.current = current_group(m, v2_path);
     if (!contains(split(read_text(m.point / "cgroup.controllers"), ' '), "cpu"))
       break;
-    // A v2 group with processes cannot hand controllers to children (the
-    // root excepted): the new group goes beside the current one when the
-    // current one cannot take it.
-    std::vector<fs::path> candidates{p.current};
-    if (p.current != m.point) candidates.push_back(p.current.parent_path());
-    std::string why;
-    for (const fs::path& dir : candidates) {
-      if (!contains(split(read_text(dir / "cgroup.controllers"), ' '), "cpu")) continue;
-      if (!(why = not_writable(dir)).empty()) continue;
-      if (!contains(split(read_text(dir / "cgroup.subtree_control"), ' '), "cpu")) {
-        try {
-          write_text(dir / "cgroup.subtree_control", "+cpu");
-        } catch (const std::exception& e) {
-          why = std::string(e.what()) + " (cgroup v2 lets a group with processes of its own give no controller to "
-                                        "its children; run lookout in a cgroup whose parent can, e.g. `systemd-run "
-                                        "--scope -p Delegate=yes`)";
-          continue;
-        }
+    // A v2 group with processes of its own can give no controller to its
+    // children (the root excepted): the new group goes beside the current
+    // one, and every group from the root down to its parent hands cpu on.
+    p.base = p.current == m.point ? p.current : p.current.parent_path();
+    std::vector<fs::path> chain{p.base};
+    while (chain.back() != m.point && chain.back() != chain.back().parent_path())
+      chain.push_back(chain.back().parent_path());
+    for (auto dir = chain.rbegin(); dir != chain.rend(); ++dir) {
+      if (contains(split(read_text(*dir / "cgroup.subtree_control"), ' '), "cpu")) continue;
+      if (!(p.error = not_writable(*dir)).empty()) return p;
+      try {
+        write_text(*dir / "cgroup.subtree_control", "+cpu");
+      } catch (const std::exception& e) {
+        p.error = std::string(e.what()) + " (cgroup v2: a group with processes of its own can give no controller to "
+                                          "its children; run lookout from a cgroup whose parent can, e.g. under "
+                                          "`systemd-run --scope -p Delegate=yes`)";
+        return p;
       }
-      p.base = dir;
-      return p;
     }
-    p.error = why.empty() ? "cgroup v2: the cpu controller reaches neither " + p.current.string() + " nor its parent"
-                          : why;
+    p.error = not_writable(p.base);
     return p;
   }
   p.error = "no cgroup cpu controller: neither a cgroup v1 hierarchy with 'cpu' nor cgroup v2 with 'cpu' in "
