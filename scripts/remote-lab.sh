@@ -97,8 +97,9 @@ rtt_us() {
 # --cpu-quota -> CORES, or "none" for max/none (no quota).
 quota_cores() {
   case "$1" in max|none) echo none; return ;; esac
-  [[ "$1" =~ ^[0-9]*\.?[0-9]+$ ]] && awk -v c="$1" -v n="$(nproc)" 'BEGIN { exit !(c >= 0.001 && c <= n) }' ||
+  if ! [[ "$1" =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v c="$1" -v n="$(nproc)" 'BEGIN { exit !(c >= 0.001 && c <= n) }'; then
     usage_error "--cpu-quota '$1': CORES from 0.001 to $(nproc) (this machine's CPUs), e.g. 0.5; or max"
+  fi
   echo "$1"
 }
 
@@ -130,7 +131,7 @@ cg_place() {
   # v2: the unified hierarchy, if it has the cpu controller.
   path=$(awk -F: '$1 == 0 && $2 == "" { print $3; exit }' "$self")
   mount=$(awk '{ for (i = 7; i < NF && $i != "-"; i++); if ($(i+1) == "cgroup2") { print $4, $5; exit } }' /proc/self/mountinfo)
-  [ -n "$mount" ] && [ -n "$path" ] ||
+  { [ -n "$mount" ] && [ -n "$path" ]; } ||
     die "--cpu-quota needs a cgroup cpu controller: none mounted (neither cgroup v1 'cpu' nor cgroup v2; see /proc/self/mountinfo)"
   read -r root point <<<"$mount"
   grep -qw cpu "$point/cgroup.controllers" ||
