@@ -52,8 +52,10 @@ verdict, hybrid predicted vs measured). Draw them with
 Exit status: 0 done; 1 a validation run had failures; 2 usage error, or the
 remote or the model cannot be measured (the reason is printed).
 
-Example (a shaped "remote" on this machine: scripts/remote-lab.sh up):
-  lookout offload data/small --remote http://10.77.0.2:5029)";
+Examples (a shaped "remote" on this machine: scripts/remote-lab.sh up):
+  lookout offload data/small --remote http://10.77.0.2:5029
+  # the local side as a small board with a camera, a quarter of one core:
+  taskset -c 0 lookout offload data/small --remote http://10.77.0.2:5029 --local-cpu 0.25)";
 
 double pct_error(double predicted, double measured) {
   return measured > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
