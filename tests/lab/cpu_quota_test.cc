@@ -234,8 +234,10 @@ TEST_F(CpuQuotaTest, LocalCpuQuarterMakesTheLocalDetectorAboutFourTimesSlower) {
   std::printf("local per image: %.1f ms free (%.2f of CPU 0 left by others), %.1f ms at --local-cpu 0.25: %.2fx "
               "(expected %.2fx)\n",
               median(free_ms), median(free_left), median(capped_ms), ratio, expected);
+  // Other work on CPU 0 may fall while the uncapped run waits (start-up),
+  // so the ceiling never drops under an idle machine's.
   EXPECT_GT(ratio, expected / 1.6);
-  EXPECT_LT(ratio, expected * 1.6);
+  EXPECT_LT(ratio, std::max(6.0, expected * 1.6));
 }
 
 TEST_F(CpuQuotaTest, RefusedCapsAndMissingRootAreSaidClearly) {
@@ -323,7 +325,7 @@ TEST_F(CpuQuotaTest, LabCpuQuotaHalfShowsInStatusAndAboutDoublesTheServersTime) 
   std::printf("server per image: %.1f ms free (CPU share %.2f), %.1f ms at --cpu-quota 0.5: %.2fx (expected %.2fx)\n",
               free_ms, got, capped.median_ms, ratio, expected);
   EXPECT_GT(ratio, expected / 1.6);
-  EXPECT_LT(ratio, expected * 1.6);
+  EXPECT_LT(ratio, std::max(3.0, expected * 1.6));
 }
 
 TEST_F(CpuQuotaTest, LabDownRemovesTheQuotasGroup) {
