@@ -186,7 +186,7 @@ void remove_stale_groups(const fs::path& base) {
     if (!name.starts_with(kGroupPrefix) || !e.is_directory(ec)) continue;
     const std::string digits = name.substr(std::strlen(kGroupPrefix));
     const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit)) continue;
+    if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), is_digit)) continue;
     const long pid = std::stol(digits);
     if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
     ::rmdir(e.path().c_str());  // still busy (a child of the dead process lives on): left alone

@@ -18,7 +18,9 @@ namespace lookout::client {
 class CpuQuota {
  public:
   // Empty when this machine can cap this process; otherwise why not and
-  // what to do ("needs root", "no cpu controller mounted ...").
+  // what to do ("needs root", "no cpu controller mounted ..."). On cgroup
+  // v2 it enables cpu for the groups above where the new group would go,
+  // as the constructor would.
   static std::string unavailable_reason();
 
   // Empty when `cores` is a cap this machine can apply (more than 0, at
