@@ -6,24 +6,28 @@
 # lookout-delay-proxy in front of the server holds every chunk for RTT/2
 # each way: data exchanges pay the RTT, the TCP handshake does not).
 #
-#   scripts/remote-lab.sh up     [--name NAME] [--rate 20mbit] [--rtt 40ms] [--cpus 1] [--port 5029]
-#                                [--bin-dir DIR] [-- SERVE-ARGS...]
-#   scripts/remote-lab.sh set    [--name NAME] [--rate RATE] [--rtt RTT]
+#   scripts/remote-lab.sh up     [--name NAME] [--rate 20mbit] [--rtt 40ms] [--cpus 1] [--cpu-quota CORES]
+#                                [--port 5029] [--bin-dir DIR] [-- SERVE-ARGS...]
+#   scripts/remote-lab.sh set    [--name NAME] [--rate RATE] [--rtt RTT] [--cpu-quota CORES|max]
 #   scripts/remote-lab.sh status [--name NAME]
 #   scripts/remote-lab.sh down   [--name NAME]
 #
 # up       prints the server's URL (http://10.77.N.2:PORT) on stdout once
 #          /v2/health/ready answers 200 through the shaped link.
-# set      changes rate and/or RTT of a running lab (connections stay up).
+# set      changes rate, RTT and/or CPU quota of a running lab (connections stay up).
 # status   the lab's settings, processes and qdiscs (with counters); exit 3 if down.
 # down     stops the processes, deletes the namespace and the veth pair;
-#          safe to run twice. Logs stay in /tmp/lookout-lab-NAME/.
+#          safe to run twice; removes the CPU quota's cgroup. Logs stay in /tmp/lookout-lab-NAME/.
 #
 # --name     several labs can run at once, each with its own /30 (10.77.N.0/30;
 #            the host side is 10.77.N.1, the server 10.77.N.2). Default: default.
 # --rate     tc rate: NUMBER followed by bit, kbit, mbit or gbit (per direction).
 # --rtt      round-trip delay: NUMBER followed by ms, us or s (0 = none).
 # --cpus     the server runs on the last N CPUs (taskset), one detector each.
+# --cpu-quota  and gets at most CORES CPUs' worth of time on them (e.g. 0.5: a
+#            remote half as fast), in a cgroup of its own (v2 cpu.max or v1
+#            cpu.cfs_quota_us, 1 ms per period); max or none lifts it. Needs
+#            a cgroup cpu controller. The delay proxy (the network) is not capped.
 # --port     the server's port. --bin-dir: where lookout and
 #            lookout-delay-proxy are (default: build/ of this repository).
 # After --, arguments go to `lookout serve` (e.g. -- --max-queue 16).
@@ -39,7 +43,7 @@ READY_TIMEOUT_S=${LOOKOUT_LAB_READY_TIMEOUT:-180}
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 usage_error() { echo "$PROG: $*" >&2; echo "run '$0 --help' for usage" >&2; exit 2; }
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 COMMAND=$1
@@ -50,7 +54,7 @@ case "$COMMAND" in
   *) usage_error "unknown command '$COMMAND' (up, set, status or down)" ;;
 esac
 
-NAME=default RATE="" RTT="" CPUS=1 PORT=5029 BIN_DIR="$ROOT/build"
+NAME=default RATE="" RTT="" CPUS=1 PORT=5029 BIN_DIR="$ROOT/build" QUOTA=""
 SERVE_ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=${2:?--rate needs a value}; shift 2 ;;
     --rtt) RTT=${2:?--rtt needs a value}; shift 2 ;;
     --cpus) CPUS=${2:?--cpus needs a value}; shift 2 ;;
+    --cpu-quota) QUOTA=${2:?--cpu-quota needs a value}; shift 2 ;;
     --port) PORT=${2:?--port needs a value}; shift 2 ;;
     --bin-dir) BIN_DIR=${2:?--bin-dir needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -89,12 +94,125 @@ rtt_us() {
     printf "%.0f\n", n * m }'
 }
 
+# --cpu-quota -> CORES, or "none" for max/none (no quota).
+quota_cores() {
+  case "$1" in max|none) echo none; return ;; esac
+  if ! [[ "$1" =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v c="$1" -v n="$(nproc)" 'BEGIN { exit !(c >= 0.001 && c <= n) }'; then
+    usage_error "--cpu-quota '$1': CORES from 0.001 to $(nproc) (this machine's CPUs), e.g. 0.5; or max"
+  fi
+  echo "$1"
+}
+
 need_root() {
   [ "$(id -u)" -eq 0 ] || die "needs root for network namespaces and tc: run it as root (sudo $0 $COMMAND ...)"
   local tool
   for tool in ip tc taskset flock curl setsid; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found: run scripts/setup (it installs iproute2, util-linux, curl)"
   done
+}
+
+# The CPU quota's cgroup. cg_place prints "VERSION DIR": the cgroup version
+# and the directory the lab's group is made in (under this script's own
+# cgroup; on v2 beside it when it has processes, which keep a v2 group from
+# giving controllers to children). Dies saying why when there is none.
+cg_place() {
+  local self path mount point root
+  self=/proc/$$/cgroup
+  # v1: the hierarchy with the cpu controller.
+  path=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' "$self")
+  mount=$(awk '{ for (i = 7; i < NF && $i != "-"; i++); if ($(i+1) == "cgroup" && $(i+3) ~ /(^|,)cpu(,|$)/) { print $4, $5; exit } }' /proc/self/mountinfo)
+  if [ -n "$path" ] && [ -n "$mount" ]; then
+    read -r root point <<<"$mount"
+    [ "$root" = / ] || path=${path#"$root"}
+    path=${point%/}$path
+    echo "1 ${path%/}"
+    return
+  fi
+  # v2: the unified hierarchy, if it has the cpu controller.
+  path=$(awk -F: '$1 == 0 && $2 == "" { print $3; exit }' "$self")
+  mount=$(awk '{ for (i = 7; i < NF && $i != "-"; i++); if ($(i+1) == "cgroup2") { print $4, $5; exit } }' /proc/self/mountinfo)
+  { [ -n "$mount" ] && [ -n "$path" ]; } ||
+    die "--cpu-quota needs a cgroup cpu controller: none mounted (neither cgroup v1 'cpu' nor cgroup v2; see /proc/self/mountinfo)"
+  read -r root point <<<"$mount"
+  grep -qw cpu "$point/cgroup.controllers" ||
+    die "--cpu-quota needs a cgroup cpu controller: cgroup v2 at $point has none in cgroup.controllers, and no v1 'cpu' hierarchy is mounted"
+  [ "$root" = / ] || path=${path#"$root"}
+  # The group goes beside this script's own (a v2 group with processes can
+  # give no controller to its children, the root excepted), and every group
+  # from the root down to its parent hands cpu on.
+  local top=${point%/} base dir chain=()
+  base=${top}$path
+  base=${base%/}
+  [ "$base" = "$top" ] || base=$(dirname "$base")
+  dir=$base
+  while :; do
+    chain=("$dir" "${chain[@]}")
+    { [ "$dir" = "$top" ] || [ "$dir" = / ]; } && break
+    dir=$(dirname "$dir")
+  done
+  for dir in "${chain[@]}"; do
+    grep -qw cpu "$dir/cgroup.subtree_control" && continue
+    { echo +cpu >"$dir/cgroup.subtree_control"; } 2>/dev/null ||
+      die "--cpu-quota: cannot enable the cpu controller in $dir/cgroup.subtree_control (cgroup v2: a group with processes of its own gives no controller to its children): run it from a cgroup whose parent can"
+  done
+  echo "2 $base"
+}
+
+cg_write() {
+  { printf '%s\n' "$2" >"$1"; } 2>/dev/null || die "cannot write '$2' to $1"
+}
+
+# Makes the lab's group (CGROUP, CGROUP_V) unless there is one.
+cg_make() {
+  [ -z "${CGROUP:-}" ] || return 0
+  local place
+  place=$(cg_place)
+  CGROUP_V=${place%% *}
+  CGROUP=${place#* }/lookout-lab-$NAME
+  mkdir -p "$CGROUP" 2>/dev/null || die "cannot make the cgroup $CGROUP (read-only cgroup filesystem? in a container, run it privileged)"
+}
+
+# Sets the quota of $CGROUP to $1 CORES, or none. The period is as short as
+# the kernel allows (a quota of at least 1 ms): 2 ms for 0.5 CPU. A 10 ms
+# period slowed the server's ~10 ms inference only 1.0-1.2x at 0.5 CPU;
+# 2 ms, 2.1x (see src/client/cpu_quota.cc).
+cg_set_quota() {
+  local period quota
+  if [ "$1" = none ]; then
+    if [ "$CGROUP_V" = 2 ]; then cg_write "$CGROUP/cpu.max" "max"; else cg_write "$CGROUP/cpu.cfs_quota_us" -1; fi
+    return
+  fi
+  read -r quota period < <(awk -v c="$1" 'BEGIN {
+    p = int(1000 / c + 0.999999); if (p < 1000) p = 1000; if (p > 1000000) p = 1000000
+    q = int(c * p + 0.5); if (q < 1000) q = 1000
+    print q, p }')
+  if [ "$CGROUP_V" = 2 ]; then
+    cg_write "$CGROUP/cpu.max" "$quota $period"
+  else
+    # A new period is checked against the quota in force: lift it first.
+    cg_write "$CGROUP/cpu.cfs_quota_us" -1
+    cg_write "$CGROUP/cpu.cfs_period_us" "$period"
+    cg_write "$CGROUP/cpu.cfs_quota_us" "$quota"
+  fi
+}
+
+# The quota as the kernel has it, e.g. "cpu.max 5000 10000".
+cg_show() {
+  if [ "$CGROUP_V" = 2 ]; then
+    echo "cpu.max $(cat "$CGROUP/cpu.max")"
+  else
+    echo "cpu.cfs_quota_us $(cat "$CGROUP/cpu.cfs_quota_us") cpu.cfs_period_us $(cat "$CGROUP/cpu.cfs_period_us")"
+  fi
+}
+
+cg_remove() {
+  [ -n "${CGROUP:-}" ] && [ -d "$CGROUP" ] || return 0
+  # The server's threads leave the group as they exit.
+  for _ in $(seq 1 50); do
+    rmdir "$CGROUP" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$PROG: could not remove the cgroup $CGROUP (processes still in it: $(tr '\n' ' ' <"$CGROUP/cgroup.procs"))" >&2
 }
 
 load_state() {
@@ -143,6 +261,11 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# ", CPU quota 0.5" when the server is capped.
+quota_text() {
+  [ "${CPU_QUOTA:-none}" = none ] || echo ", CPU quota $CPU_QUOTA"
+}
+
 cmd_down() {
   need_root
   local pid
@@ -156,6 +279,7 @@ cmd_down() {
   # Deleting the namespace deletes its veth end and with it the pair, in the
   # background: the host end may still be there, or vanish under our feet.
   if [ -n "${HOST_IF:-}" ]; then ip link del "$HOST_IF" 2>/dev/null || true; fi
+  cg_remove
   rm -f "$STATE" "$RUN/delay_ms"
   echo "$PROG: lab '$NAME' is down" >&2
 }
@@ -189,6 +313,7 @@ cmd_up() {
   one_way_us=$(( $(rtt_us "$RTT") / 2 ))
   ncpu=$(nproc)
   [[ "$CPUS" =~ ^[0-9]+$ ]] && [ "$CPUS" -ge 1 ] && [ "$CPUS" -le "$ncpu" ] || usage_error "--cpus '$CPUS': 1 to $ncpu (this machine's CPUs)"
+  [ -z "$QUOTA" ] || QUOTA=$(quota_cores "$QUOTA")
   first=$(( ncpu - CPUS ))
   cpulist="$first-$(( ncpu - 1 ))"
   local lookout="$BIN_DIR/lookout" proxy="$BIN_DIR/lookout-delay-proxy"
@@ -228,6 +353,9 @@ RATE=$RATE
 RTT=$RTT
 CPUS=$CPUS
 CPULIST=$cpulist
+CPU_QUOTA=${CPU_QUOTA:-none}
+CGROUP=${CGROUP:-}
+CGROUP_V=${CGROUP_V:-}
 MODE=${MODE:-}
 SERVE_PID=${SERVE_PID:-}
 PROXY_PID=${PROXY_PID:-}
@@ -235,6 +363,12 @@ EOF
   }
   write_state
   flock -u 9
+  if [ -n "$QUOTA" ] && [ "$QUOTA" != none ]; then
+    cg_make
+    write_state
+    cg_set_quota "$QUOTA"
+    CPU_QUOTA=$QUOTA
+  fi
 
   if tc qdisc add dev "$HOST_IF" root netem delay "${one_way_us}us" 2>/dev/null; then
     tc qdisc del dev "$HOST_IF" root
@@ -249,8 +383,9 @@ EOF
   : >"$RUN/proxy.log"
   local serve_host=$NS_IP
   [ "$MODE" = proxy ] && serve_host=127.0.0.1
-  # setsid, ip netns exec and taskset all exec: $! is the server's own pid.
-  (cd "$ROOT" && exec setsid ip netns exec "$NS" taskset -c "$cpulist" "$lookout" serve --host "$serve_host" \
+  # setsid, ip netns exec and taskset all exec: $! is the server's own pid, in
+  # the quota's group from the start.
+  (cd "$ROOT" && { [ -z "${CGROUP:-}" ] || echo "$BASHPID" >"$CGROUP/cgroup.procs"; } && exec setsid ip netns exec "$NS" taskset -c "$cpulist" "$lookout" serve --host "$serve_host" \
      --port "$PORT" "${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"}" </dev/null >>"$RUN/serve.log" 2>&1) &
   SERVE_PID=$!
   if [ "$MODE" = proxy ]; then
@@ -283,28 +418,42 @@ EOF
     sleep 0.2
   done
   trap - EXIT
-  echo "$PROG: lab '$NAME' up: $RATE each way, RTT $RTT ($MODE), server on CPUs $cpulist; logs in $RUN" >&2
+  echo "$PROG: lab '$NAME' up: $RATE each way, RTT $RTT ($MODE), server on CPUs $cpulist$(quota_text); logs in $RUN" >&2
   echo "$URL"
 }
 
 cmd_set() {
   need_root
-  [ -n "$RATE$RTT" ] || usage_error "set needs --rate and/or --rtt"
-  local new_rate=$RATE new_rtt=$RTT
+  [ -n "$RATE$RTT$QUOTA" ] || usage_error "set needs --rate, --rtt and/or --cpu-quota"
+  local new_rate=$RATE new_rtt=$RTT new_quota=""
+  [ -z "$QUOTA" ] || new_quota=$(quota_cores "$QUOTA")
   load_state || die "lab '$NAME' is not up: '$0 up --name $NAME' first"
   RATE=${new_rate:-$RATE}
   RTT=${new_rtt:-$RTT}
-  local bps one_way_us
-  bps=$(rate_bps "$RATE")
-  one_way_us=$(( $(rtt_us "$RTT") / 2 ))
-  shape change "$bps" "$one_way_us"
-  if [ "$MODE" = proxy ]; then
-    awk -v us="$one_way_us" 'BEGIN { printf "%.3f\n", us / 1000 }' >"$RUN/delay_ms.new"
-    mv "$RUN/delay_ms.new" "$RUN/delay_ms"
-    kill -HUP "$PROXY_PID"
+  if [ -n "$new_rate$new_rtt" ]; then
+    local bps one_way_us
+    bps=$(rate_bps "$RATE")
+    one_way_us=$(( $(rtt_us "$RTT") / 2 ))
+    shape change "$bps" "$one_way_us"
+    if [ "$MODE" = proxy ]; then
+      awk -v us="$one_way_us" 'BEGIN { printf "%.3f\n", us / 1000 }' >"$RUN/delay_ms.new"
+      mv "$RUN/delay_ms.new" "$RUN/delay_ms"
+      kill -HUP "$PROXY_PID"
+    fi
+    sed -i -e "s/^RATE=.*/RATE=$RATE/" -e "s/^RTT=.*/RTT=$RTT/" "$STATE"
   fi
-  sed -i -e "s/^RATE=.*/RATE=$RATE/" -e "s/^RTT=.*/RTT=$RTT/" "$STATE"
-  echo "$PROG: lab '$NAME': $RATE each way, RTT $RTT" >&2
+  if [ -n "$new_quota" ]; then
+    if [ "$new_quota" != none ] || [ -n "${CGROUP:-}" ]; then
+      cg_make
+      cg_set_quota "$new_quota"
+      # A lab that came up without a quota: the server (every thread) joins the group now.
+      cg_write "$CGROUP/cgroup.procs" "$SERVE_PID"
+    fi
+    CPU_QUOTA=$new_quota
+    sed -i -e '/^CPU_QUOTA=/d' -e '/^CGROUP=/d' -e '/^CGROUP_V=/d' "$STATE"
+    printf 'CPU_QUOTA=%s\nCGROUP=%s\nCGROUP_V=%s\n' "$CPU_QUOTA" "${CGROUP:-}" "${CGROUP_V:-}" >>"$STATE"
+  fi
+  echo "$PROG: lab '$NAME': $RATE each way, RTT $RTT$(quota_text)" >&2
 }
 
 cmd_status() {
@@ -313,7 +462,8 @@ cmd_status() {
     echo "lab '$NAME' is down"
     exit 3
   fi
-  echo "lab '$NAME': $URL  rate $RATE each way  RTT $RTT ($MODE)  server CPUs $CPULIST"
+  echo "lab '$NAME': $URL  rate $RATE each way  RTT $RTT ($MODE)  server CPUs $CPULIST$(quota_text)"
+  [ -z "${CGROUP:-}" ] || echo "cgroup v$CGROUP_V $CGROUP: $(cg_show)"
   echo "namespace $NS, veth $HOST_IF ($HOST_IP) <-> $NS_IF ($NS_IP), logs in $RUN"
   echo "processes:"
   local pid

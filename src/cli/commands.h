@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "client/cpu_quota.h"
 #include "detect/detector.h"
 
 namespace CLI {
@@ -34,6 +35,13 @@ std::optional<int> parse_args(CLI::App& app, int argc, char** argv);
 // --model FILE and --labels FILE of a verb that runs a detector here; `role`
 // says which one ("local side") in their help, or is empty.
 void add_model_options(CLI::App& app, std::string& model_path, std::string& labels_path, const std::string& role);
+// --local-cpu CORES of a verb with a local side (0 = no cap).
+void add_local_cpu_option(CLI::App& app, double& cores);
+// The cap --local-cpu asked for, on this whole process until it is
+// destroyed; null when `cores` is 0. Throws std::runtime_error saying what to do.
+std::unique_ptr<client::CpuQuota> local_cpu_quota(double cores);
+// How the local side is named in summaries: "local", or "local (0.25 CPU)" when capped.
+std::string local_side_name(double cores);
 
 int bench_main(int argc, char** argv);
 int collections_main(int argc, char** argv);

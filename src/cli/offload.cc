@@ -52,8 +52,10 @@ verdict, hybrid predicted vs measured). Draw them with
 Exit status: 0 done; 1 a validation run had failures; 2 usage error, or the
 remote or the model cannot be measured (the reason is printed).
 
-Example (a shaped "remote" on this machine: scripts/remote-lab.sh up):
-  lookout offload data/small --remote http://10.77.0.2:5029)";
+Examples (a shaped "remote" on this machine: scripts/remote-lab.sh up):
+  lookout offload data/small --remote http://10.77.0.2:5029
+  # the local side as a small board with a camera, a quarter of one core:
+  taskset -c 0 lookout offload data/small --remote http://10.77.0.2:5029 --local-cpu 0.25)";
 
 double pct_error(double predicted, double measured) {
   return measured > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
@@ -72,6 +74,7 @@ int offload_main(int argc, char** argv) {
   size_t sample_size = 16;
   int rounds = 3;
   bool no_validate = false, insecure = false, quiet = false;
+  double local_cpu = 0;
   std::string model_path = detect::kDefaultModel, labels_path = detect::kDefaultLabels;
   app.add_option("DIR", dir, "the collection: a directory walked for .jpg/.jpeg/.png")->required()->check(CLI::ExistingDirectory);
   app.add_option("--remote,-r", remote_url, "the remote `lookout serve`: http://HOST:PORT or https://HOST:PORT")->required();
@@ -84,6 +87,7 @@ int offload_main(int argc, char** argv) {
   app.add_option("--local-workers", plan.local_workers, "detectors on the local side of the hybrid run [default: one per core, " +
                                                             std::to_string(cores) + " here]")
       ->check(CLI::Range(1, 1024));
+  add_local_cpu_option(app, local_cpu);
   app.add_option("--concurrency,-c", plan.remote_concurrency, "requests in flight to the remote in the hybrid run")
       ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_flag("--resize-before-upload", plan.http.resize_before_upload,
@@ -106,7 +110,12 @@ int offload_main(int argc, char** argv) {
   cycle.rounds = rounds;
   std::optional<offload::CostModel> model;
   double mean_bytes = 0;
+  std::unique_ptr<client::CpuQuota> cap;
   try {
+    cap = local_cpu_quota(local_cpu);
+    if (cap)
+      std::fprintf(stderr, "lookout offload: the local side (this process) capped at %g CPU in %s\n", cap->cores(),
+                   cap->group().c_str());
     cycle.remote = client::parse_target(remote_url);
     cycle.jobs = client::collection_jobs(dir);
     if (cycle.jobs.size() < 3) throw std::runtime_error("need at least 3 images in " + dir + " to model the link");
@@ -132,8 +141,11 @@ int offload_main(int argc, char** argv) {
   const offload::LocalProfile& lp = model->local();
   const offload::RemoteProfile& rp = model->remote();
   const double t_remote = model->remote_ms_at(rp.bandwidth_mbps, rp.rtt_ms);
+  // Padded to the other rows' 14 columns; a capped side's longer name pushes its row out.
+  char local_row[40];
+  std::snprintf(local_row, sizeof local_row, "%-14s", local_side_name(local_cpu).c_str());
   std::printf("measured\n");
-  std::printf("  local         %8.1f ms per image (one detector)\n", lp.ms_per_image);
+  std::printf("  %s%8.1f ms per image (one detector)\n", local_row, lp.ms_per_image);
   std::printf("  remote RTT    %8.1f ms   (GET /healthz, median of 10)\n", rp.rtt_ms);
   std::printf("  bandwidth     %8.2f Mbit/s (fit over %zu requests, medians of %d, r2 %.3f; overhead %.1f ms per request)\n",
               rp.bandwidth_mbps, std::min(sample_size, cycle.jobs.size()), rounds, rp.fit_r2, rp.overhead_ms);
@@ -184,7 +196,7 @@ int offload_main(int argc, char** argv) {
       const offload::Validation& v = *validation;
       const size_t split = v.hybrid_local_images + v.hybrid_remote_images;
       const double share = split ? static_cast<double>(v.hybrid_local_images) / static_cast<double>(split) : 0.0;
-      std::printf("  local         %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", lp.ms_per_image,
+      std::printf("  %s%8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", local_row, lp.ms_per_image,
                   v.local.ms_per_image, pct_error(lp.ms_per_image, v.local.ms_per_image));
       std::printf("  remote        %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", t_remote,
                   v.remote.ms_per_image, pct_error(t_remote, v.remote.ms_per_image));

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <stdexcept>
 #include <system_error>
 
@@ -43,6 +44,46 @@ void add_model_options(CLI::App& app, std::string& model_path, std::string& labe
   app.add_option("--labels", labels_path, "labels file (\"id name\" lines)" + suffix)
       ->type_name("FILE")
       ->capture_default_str();
+}
+
+void add_local_cpu_option(CLI::App& app, double& cores) {
+  app.add_option("--local-cpu", cores,
+                 "cap this whole process (the local device: its detectors and its own uploads) at CORES CPUs' worth of "
+                 "time for the whole command, e.g. 0.25 for a small board with a camera; a CPU quota in a cgroup of "
+                 "its own (cgroup v2 cpu.max or v1 cpu.cfs_quota_us), removed on exit. Needs root and a cgroup cpu "
+                 "controller")
+      ->type_name("CORES")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            double v = 0;
+            try {
+              size_t used = 0;
+              v = std::stod(text, &used);
+              if (used != text.size()) return "'" + text + "' is not a number of CPUs (e.g. 0.25)";
+            } catch (const std::exception&) {
+              return "'" + text + "' is not a number of CPUs (e.g. 0.25)";
+            }
+            return client::CpuQuota::invalid_cores(v);
+          },
+          ""));
+}
+
+std::unique_ptr<client::CpuQuota> local_cpu_quota(double cores) {
+  if (cores == 0) return nullptr;
+  try {
+    return std::make_unique<client::CpuQuota>(cores);
+  } catch (const std::exception& e) {
+    char flag[48];
+    std::snprintf(flag, sizeof flag, "--local-cpu %g: ", cores);
+    throw std::runtime_error(flag + std::string(e.what()));
+  }
+}
+
+std::string local_side_name(double cores) {
+  if (cores == 0) return "local";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "local (%g CPU)", cores);
+  return buf;
 }
 
 }  // namespace lookout::cli

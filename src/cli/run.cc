@@ -88,6 +88,7 @@ int run_main(int argc, char** argv) {
   int retries = plan.http.max_attempts;
   std::string model_path = detect::kDefaultModel, labels_path = detect::kDefaultLabels;
   bool insecure = false, quiet = false;
+  double local_cpu = 0;
   app.add_option("DIR", dir, "the collection: a directory walked for .jpg/.jpeg/.png")->required()->check(CLI::ExistingDirectory);
   app.add_option("--target,-t", target_args, "local, http://HOST:PORT or https://HOST:PORT (repeatable)")->required();
   app.add_option("--out,-o", out, "results file (JSON lines; resumed when it exists)")->capture_default_str();
@@ -99,6 +100,7 @@ int run_main(int argc, char** argv) {
   app.add_option("--local-workers", plan.local_workers, "detectors for the local target [default: one per core, " +
                                                             std::to_string(cores) + " here]")
       ->check(CLI::Range(1, 1024));
+  add_local_cpu_option(app, local_cpu);
   app.add_option("--api-key", plan.http.api_key, "API key for the servers (sent as X-API-Key)")->envname("LOOKOUT_API_KEY");
   app.add_option("--threshold", plan.http.threshold, "keep detections scoring at least this")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
@@ -121,8 +123,10 @@ int run_main(int argc, char** argv) {
   std::vector<client::ImageFile> jobs;
   std::vector<client::WorkerSlot> workers;
   std::unique_ptr<client::ResultsFile> results;
+  std::unique_ptr<client::CpuQuota> cap;
   const std::string collection = client::collection_name(dir);
   try {
+    cap = local_cpu_quota(local_cpu);
     for (const std::string& t : target_args) targets.push_back(client::parse_target(t));
     jobs = client::collection_jobs(dir);
     if (jobs.empty()) throw std::runtime_error("no images in " + dir + " (looked for .jpg, .jpeg and .png files)");
@@ -180,6 +184,9 @@ int run_main(int argc, char** argv) {
   }
   if (!quiet) {
     std::fprintf(stderr, "\n%s", client::summary_table(client::summarize(all)).c_str());
+    if (cap)
+      std::fprintf(stderr, "%s: this process capped at %g CPU (%s)\n", local_side_name(local_cpu).c_str(),
+                   cap->cores(), cap->group().c_str());
     std::fprintf(stderr, "\nthis run: %zu images in %.1f s (%.1f images/s), %zu failed, %zu skipped (done before)\n",
                  stats.sent, stats.wall_s, stats.wall_s > 0 ? static_cast<double>(stats.sent) / stats.wall_s : 0.0,
                  failed, stats.skipped);

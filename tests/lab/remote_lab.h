@@ -1,8 +1,8 @@
 // RemoteLab: scripts/remote-lab.sh for C++ tests. The constructor brings up
 // a lab with a name unique to this process (`lookout serve` in its own
 // network namespace, rate-shaped, delayed, CPU-limited) and waits until it
-// answers; url() is where to send requests; set() changes rate and RTT;
-// the destructor takes it down. Needs root: check unavailable_reason()
+// answers; url() is where to send requests; set() changes rate and RTT,
+// set_cpu_quota() the server's CPU cap; the destructor takes it down. Needs root: check unavailable_reason()
 // first and GTEST_SKIP with it.
 #pragma once
 
@@ -37,6 +37,7 @@ struct RemoteLabOptions {
   std::string rate = "20mbit";          // tc rate, each direction
   std::string rtt = "40ms";             // round trip
   int cpus = 1;                         // the server runs on the last N CPUs
+  std::string cpu_quota;                // and gets at most this many CPUs' worth of time ("" = no cap)
   int port = 5029;
   std::vector<std::string> serve_args;  // extra `lookout serve` flags
 };
@@ -60,6 +61,7 @@ class RemoteLab {
     std::string cmd = script() + " up --name " + name_ + " --rate " + quote(options_.rate) + " --rtt " +
                       quote(options_.rtt) + " --cpus " + std::to_string(options_.cpus) + " --port " +
                       std::to_string(options_.port) + " --bin-dir " + quote(bin_dir());
+    if (!options_.cpu_quota.empty()) cmd += " --cpu-quota " + quote(options_.cpu_quota);
     if (!options_.serve_args.empty()) {
       cmd += " --";
       for (const std::string& a : options_.serve_args) cmd += " " + quote(a);
@@ -90,6 +92,7 @@ class RemoteLab {
   const std::string& name() const { return name_; }
   std::string server_address() const { return state_.at("NS_IP"); }  // 10.77.N.2
   std::string host_address() const { return state_.at("HOST_IP"); }  // 10.77.N.1, this side of the link
+  pid_t server_pid() const { return static_cast<pid_t>(std::stol(state_.at("SERVE_PID"))); }
   std::string netns() const { return "lookout-lab-" + name_; }
   std::filesystem::path run_dir() const { return "/tmp/lookout-lab-" + name_; }  // logs
 
@@ -97,6 +100,12 @@ class RemoteLab {
   void set(const std::string& rate, const std::string& rtt) {
     const auto [status, out] = run(script() + " set --name " + name_ + " --rate " + quote(rate) + " --rtt " + quote(rtt));
     if (status != 0) throw std::runtime_error("remote-lab.sh set failed (exit " + std::to_string(status) + "):\n" + out);
+  }
+
+  // The server's CPU quota: CORES (e.g. "0.5"), or "max" to lift it.
+  void set_cpu_quota(const std::string& cores) {
+    const auto [status, out] = run(script() + " set --name " + name_ + " --cpu-quota " + quote(cores));
+    if (status != 0) throw std::runtime_error("remote-lab.sh set --cpu-quota failed (exit " + std::to_string(status) + "):\n" + out);
   }
 
   // `remote-lab.sh status`: settings, processes, qdiscs with counters.
