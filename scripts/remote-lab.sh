@@ -118,8 +118,13 @@ need_root() {
 cg_place() {
   local self path mount point root
   self=/proc/$$/cgroup
+  # Never inside a caller's own CPU quota (`lookout map` caps itself with a
+  # group named lookout-cpu-PID, then calls `set`): the server stands for
+  # another machine, and a v1 parent's quota would cap it too.
+  local under_quota=0
   # v1: the hierarchy with the cpu controller.
   path=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' "$self")
+  case $path in */lookout-cpu-*) path=${path%%/lookout-cpu-*}; path=${path:-/}; under_quota=1 ;; esac
   mount=$(awk '{ for (i = 7; i < NF && $i != "-"; i++); if ($(i+1) == "cgroup" && $(i+3) ~ /(^|,)cpu(,|$)/) { print $4, $5; exit } }' /proc/self/mountinfo)
   if [ -n "$path" ] && [ -n "$mount" ]; then
     read -r root point <<<"$mount"
@@ -130,6 +135,7 @@ cg_place() {
   fi
   # v2: the unified hierarchy, if it has the cpu controller.
   path=$(awk -F: '$1 == 0 && $2 == "" { print $3; exit }' "$self")
+  case $path in */lookout-cpu-*) path=${path%%/lookout-cpu-*}; path=${path:-/}; under_quota=1 ;; esac
   mount=$(awk '{ for (i = 7; i < NF && $i != "-"; i++); if ($(i+1) == "cgroup2") { print $4, $5; exit } }' /proc/self/mountinfo)
   { [ -n "$mount" ] && [ -n "$path" ]; } ||
     die "--cpu-quota needs a cgroup cpu controller: none mounted (neither cgroup v1 'cpu' nor cgroup v2; see /proc/self/mountinfo)"
@@ -143,7 +149,8 @@ cg_place() {
   local top=${point%/} base dir chain=()
   base=${top}$path
   base=${base%/}
-  [ "$base" = "$top" ] || base=$(dirname "$base")
+  # (A caller's quota group already sits beside the caller's own group.)
+  [ "$base" = "$top" ] || [ "$under_quota" = 1 ] || base=$(dirname "$base")
   dir=$base
   while :; do
     chain=("$dir" "${chain[@]}")
@@ -178,7 +185,9 @@ cg_make() {
 # 2 ms, 2.1x (see src/client/cpu_quota.cc).
 cg_set_quota() {
   local period quota
-  if [ "$1" = none ]; then
+  # A quota of all the server's CPUs (--cpus) caps nothing, yet periods of a
+  # millisecond still throttle it in bursts: lift it instead.
+  if [ "$1" = none ] || awk -v c="$1" -v n="$CPUS" 'BEGIN { exit !(c >= n) }'; then
     if [ "$CGROUP_V" = 2 ]; then cg_write "$CGROUP/cpu.max" "max"; else cg_write "$CGROUP/cpu.cfs_quota_us" -1; fi
     return
   fi
@@ -390,7 +399,9 @@ EOF
   SERVE_PID=$!
   if [ "$MODE" = proxy ]; then
     awk -v us="$one_way_us" 'BEGIN { printf "%.3f\n", us / 1000 }' >"$RUN/delay_ms"
-    (exec setsid ip netns exec "$NS" "$proxy" --listen "$NS_IP:$PORT" --to "127.0.0.1:$PORT" \
+    # On every CPU, whatever the caller was pinned to: the proxy stands for
+    # the network and must not take the CPU of the side it connects.
+    (exec setsid ip netns exec "$NS" taskset -c "0-$(( $(nproc --all) - 1 ))" "$proxy" --listen "$NS_IP:$PORT" --to "127.0.0.1:$PORT" \
        --delay-ms "$(cat "$RUN/delay_ms")" --delay-file "$RUN/delay_ms" </dev/null >>"$RUN/proxy.log" 2>&1) &
     PROXY_PID=$!
   fi

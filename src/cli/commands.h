@@ -50,5 +50,6 @@ int report_main(int argc, char** argv);
 int serve_main(int argc, char** argv);
 int run_main(int argc, char** argv);
 int offload_main(int argc, char** argv);
+int map_main(int argc, char** argv);
 
 }  // namespace lookout::cli

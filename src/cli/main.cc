@@ -17,6 +17,7 @@ void usage(FILE* out) {
                "  bench IMAGE...     time the engine and the decode+inference pipeline on images\n"
                "  run DIR --target T send a collection to local and/or remote detectors, record timings (JSON lines)\n"
                "  offload DIR --remote URL  measure local vs remote, model the trade-off, verdict, hybrid run\n"
+               "  map DIR --remote URL      offload over a grid of links and machine pairs (needs the lab)\n"
                "  report RESULTS...  lab results -> one offline HTML page with charts and the verdict (-o FILE)\n"
                "  collections make   build the lab's SMALL/MEDIUM/BIG photo collections from data/small\n"
                "\n"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return lookout::cli::serve_main(argc - 1, argv + 1);
   if (command == "run") return lookout::cli::run_main(argc - 1, argv + 1);
   if (command == "offload") return lookout::cli::offload_main(argc - 1, argv + 1);
+  if (command == "map") return lookout::cli::map_main(argc - 1, argv + 1);
   if (command == "bench") return lookout::cli::bench_main(argc - 1, argv + 1);
   if (command == "report") return lookout::cli::report_main(argc - 1, argv + 1);
   if (command == "collections") return lookout::cli::collections_main(argc - 1, argv + 1);

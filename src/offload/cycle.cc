@@ -51,13 +51,11 @@ struct Run {
   RunMeasurement measured;
 };
 
-// The collection on fresh workers for `targets`, into a new results file,
-// enough times over to last cycle.min_run_s by `predicted_s` (one pass).
+// The collection on fresh workers for `targets`, `passes` times over, into
+// a new results file.
 Run run_collection(const char* what, const Cycle& cycle, const std::vector<client::TargetSpec>& targets,
-                   const client::WorkerPlan& plan, const std::string& label, const fs::path& file,
-                   double predicted_s, const RunProgress& progress) {
-  constexpr int kMaxPasses = 50;
-  const int passes = predicted_s > 0 ? std::clamp(static_cast<int>(std::ceil(cycle.min_run_s / predicted_s)), 1, kMaxPasses) : 1;
+                   const client::WorkerPlan& plan, const std::string& label, const fs::path& file, int passes,
+                   const RunProgress& progress) {
   std::vector<client::ImageFile> jobs;
   for (int p = 0; p < passes; ++p) jobs.insert(jobs.end(), cycle.jobs.begin(), cycle.jobs.end());
   fs::remove(file);
@@ -77,6 +75,21 @@ Run run_collection(const char* what, const Cycle& cycle, const std::vector<clien
 
 }  // namespace
 
+int validation_passes(const Cycle& cycle, double predicted_s) {
+  constexpr int kMaxPasses = 50;
+  if (!(predicted_s > 0)) return 1;
+  return std::clamp(static_cast<int>(std::ceil(cycle.min_run_s / predicted_s)), 1, kMaxPasses);
+}
+
+HybridPrediction hybrid_prediction(const Cycle& cycle, const CostModel& model, int passes) {
+  const std::vector<double> one = request_bytes(cycle, model);
+  std::vector<double> bytes;
+  for (int p = 0; p < passes; ++p) bytes.insert(bytes.end(), one.begin(), one.end());
+  HybridPrediction h = model.hybrid(bytes);
+  h.wall_s /= passes;
+  return h;
+}
+
 Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::path& out_dir,
                           const RunProgress& progress) {
   const client::TargetSpec local{"local", true};
@@ -92,18 +105,19 @@ Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::
   const double images = static_cast<double>(cycle.jobs.size());
   const double remote_ms = model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms);
   const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl",
-                               images * model.local().ms_per_image / 1000.0, progress);
+                               validation_passes(cycle, images * model.local().ms_per_image / 1000.0), progress);
   const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl",
-                               images * remote_ms / 1000.0, progress);
+                               validation_passes(cycle, images * remote_ms / 1000.0), progress);
+  v.hybrid_passes = validation_passes(cycle, hybrid_prediction(cycle, model, 1).wall_s);
+  v.hybrid_predicted = hybrid_prediction(cycle, model, v.hybrid_passes);
   const Run h = run_collection("hybrid", cycle, {local, cycle.remote}, cycle.plan, v.link, out_dir / "hybrid.jsonl",
-                               model.hybrid(request_bytes(cycle, model)).wall_s, progress);
+                               v.hybrid_passes, progress);
   v.local = l.measured;
   v.remote = r.measured;
   v.hybrid = h.measured;
   // The hybrid's split, per pass of the collection.
   for (const wire::Record& rec : h.records) (rec.target == "local" ? v.hybrid_local_images : v.hybrid_remote_images)++;
-  const size_t hybrid_passes = std::max<size_t>(1, h.records.size() / std::max<size_t>(1, cycle.jobs.size()));
-  v.hybrid_local_images /= hybrid_passes;
+  v.hybrid_local_images /= static_cast<size_t>(v.hybrid_passes);
   v.hybrid_remote_images = cycle.jobs.size() - v.hybrid_local_images;
   for (const Run* run : {&l, &r, &h})
     for (const wire::Record& rec : run->records) v.failures += rec.ok ? 0 : 1;
@@ -117,6 +131,9 @@ wire::OffloadSummary cycle_summary(const Cycle& cycle, const CostModel& model, c
   s.hybrid.predicted_local_share = hybrid.local_share;
   if (!validation) return s;
   const Validation& v = *validation;
+  // As predicted for the run it is compared with (the tail spread over its passes).
+  s.hybrid.predicted_s = v.hybrid_predicted.wall_s;
+  s.hybrid.predicted_local_share = v.hybrid_predicted.local_share;
   s.hybrid.measured_s = v.hybrid.wall_s;
   s.hybrid.local_images = v.hybrid_local_images;
   s.hybrid.remote_images = v.hybrid_remote_images;

@@ -48,6 +48,10 @@ struct Validation {
   RunMeasurement local, remote, hybrid;
   size_t hybrid_local_images = 0, hybrid_remote_images = 0;
   size_t failures = 0;  // images that failed in any run
+  // The hybrid run's passes over the collection, and the prediction for
+  // one of them as that run plays out (its tail spread over the passes).
+  int hybrid_passes = 1;
+  HybridPrediction hybrid_predicted;
   std::string link;     // "9.88 Mbit/s, 40.1 ms RTT": the label of the runs that crossed the link
 };
 
@@ -55,13 +59,20 @@ struct Validation {
 // and after each image with the count done.
 using RunProgress = std::function<void(const char* run, size_t done, size_t total)>;
 
+// How many passes over the collection a validation run predicted to take
+// `predicted_s` per pass makes to last cycle.min_run_s.
+int validation_passes(const Cycle& cycle, double predicted_s);
+// The hybrid schedule over `passes` passes of the collection, per pass.
+HybridPrediction hybrid_prediction(const Cycle& cycle, const CostModel& model, int passes);
+
 // 3. Writes local.jsonl, remote.jsonl and hybrid.jsonl into `out_dir`.
 // Throws std::runtime_error when a run cannot start or write.
 Validation run_validation(const Cycle& cycle, const CostModel& model, const std::filesystem::path& out_dir,
                           const RunProgress& progress);
 
 // The summary of a cycle: the model's (CostModel::summary) with the hybrid
-// prediction, and with `validation` when there is one.
+// prediction, and with `validation` when there is one (its hybrid
+// prediction then replaces `hybrid`).
 wire::OffloadSummary cycle_summary(const Cycle& cycle, const CostModel& model, const HybridPrediction& hybrid,
                                    const Validation* validation);
 

@@ -53,37 +53,41 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
   // tries[i] holds image i's records, one per round.
   std::vector<std::vector<wire::Record>> local_tries(sample.size()), remote_tries(sample.size());
   // Each side's passes run back to back, as the runs they predict do, after
-  // a warm-up. The local side keeps going for at least kLocalWindow: this
-  // machine's speed swings by 30-40 % every few hundred ms (a busy
-  // neighbour on the host), so a shorter window measures one swing rather
-  // than the mean a whole run sees. Remote passes cost link time instead,
-  // and the link does not swing.
+  // a warm-up, and for at least a window of time: this machine's speed
+  // swings by 30-40 % every few hundred ms (measured: the same engine run
+  // takes 5.2 or 7.5 ms), so a shorter window measures one swing rather
+  // than the mean a whole run sees. At a slow link the remote's passes are
+  // long anyway.
   constexpr auto kWarmUp = std::chrono::milliseconds(300);
-  constexpr auto kLocalWindow = std::chrono::milliseconds(1500);
+  constexpr auto kLocalWindow = std::chrono::milliseconds(3000);
+  constexpr auto kRemoteWindow = std::chrono::milliseconds(1500);
   constexpr int kMaxPasses = 30;
+  using Clock = std::chrono::steady_clock;
   const auto pass = [&](client::Worker& worker, std::vector<std::vector<wire::Record>>& tries,
                         std::chrono::milliseconds window) {
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
     size_t i = 0;
     do {
       worker.process(sample[i++ % sample.size()]);
-    } while (std::chrono::steady_clock::now() - start < kWarmUp);
-    start = std::chrono::steady_clock::now();
-    for (int r = 0; r < kMaxPasses && (r < rounds || std::chrono::steady_clock::now() - start < window); ++r)
+    } while (Clock::now() - start < kWarmUp);
+    start = Clock::now();
+    for (int r = 0; r < kMaxPasses && (r < rounds || Clock::now() - start < window); ++r)
       for (size_t k = 0; k < sample.size(); ++k) tries[k].push_back(worker.process(sample[k]));
   };
   pass(local, local_tries, kLocalWindow);
-  pass(remote, remote_tries, std::chrono::milliseconds(0));
+  pass(remote, remote_tries, kRemoteWindow);
 
   // Side by side, as in the hybrid run: the local worker keeps detecting
-  // while the remote one sends a pass of the sample. On one machine each
-  // side slows the other: the local detector shares its core with the
-  // uploads, and here the remote's core with the local one (the two cores
-  // of this VM behave like one core's two hyperthreads: 30-40 % slower when
-  // both compute).
+  // while the remote one sends the sample's images in turn, for a window
+  // as long as the local one's. On one machine each side slows the other:
+  // the local detector shares its core with the uploads, and here the
+  // remote's core with the local one (the two cores of this VM behave like
+  // one core's two hyperthreads: 30-40 % slower when both compute).
   std::atomic<bool> remote_done{false};
   std::thread sender([&] {
-    for (const client::ImageFile& image : sample) out.remote_beside.push_back(remote.process(image));
+    const auto start = Clock::now();
+    for (size_t j = 0; j == 0 || Clock::now() - start < kLocalWindow; ++j)
+      out.remote_beside.push_back(remote.process(sample[j % sample.size()]));
     remote_done = true;
   });
   for (size_t i = 0; !remote_done; ++i) out.local_beside.push_back(local.process(sample[i % sample.size()]));
@@ -144,10 +148,10 @@ RemoteProfile remote_profile(const client::TargetSpec& target, const client::Htt
   }
   // The same images' round trips beside the local detector against alone.
   double beside = 0, alone = 0;
-  for (size_t k = 0; k < timed.remote_beside.size() && k < records.size(); ++k)
-    if (timed.remote_beside[k].ok && records[k].ok) {
-      beside += timed.remote_beside[k].timing.round_trip;
-      alone += records[k].timing.round_trip;
+  for (size_t j = 0; j < timed.remote_beside.size() && !records.empty(); ++j)
+    if (const wire::Record& alone_k = records[j % records.size()]; timed.remote_beside[j].ok && alone_k.ok) {
+      beside += timed.remote_beside[j].timing.round_trip;
+      alone += alone_k.timing.round_trip;
     }
   if (alone > 0) p.hybrid_slowdown = beside / alone;
   return p;

@@ -24,16 +24,16 @@ double mean_file_bytes(const std::vector<client::ImageFile>& jobs);
 // swings and all), and per remote image the try with the median round trip
 // (a burst of load elsewhere lands in one round and is outvoted).
 // local_beside and remote_beside: both sides at once, as in the hybrid run
-// (remote_beside[k] is sample image k).
+// (remote_beside[j] is sample image j % sample size).
 struct SampleRecords {
   std::vector<wire::Record> local, remote;
   std::vector<wire::Record> local_beside, remote_beside;
 };
 
 // Passes of the sample through the local worker (at least `rounds`, and
-// for at least 1.5 s), then `rounds` through the remote, one image at a
-// time, each side after a warm-up; then a remote pass with the local
-// worker detecting beside it.
+// for at least 3 s), then through the remote (at least `rounds`, for at
+// least 1.5 s), one image at a time, each side after a warm-up; then both
+// at once for 3 s (at least one remote request).
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds);
 
