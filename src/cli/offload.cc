@@ -27,9 +27,11 @@ namespace fs = std::filesystem;
 const char* kFooter = R"(
 What it does:
   1. measures, on --sample images spread over the collection's file sizes:
-     local time per image (one detector), the remote's RTT (GET /healthz),
-     and real detection requests, one at a time; --rounds passes on each
-     side, keeping each image's median; fits
+     local time per image (one detector; at least --rounds passes and 3 s,
+     the mean kept), the remote's RTT (GET /healthz), and real detection
+     requests, one at a time (at least --rounds passes and 1.5 s, each
+     image's median kept), then both sides at once for 3 s (the hybrid
+     run's speeds: on one machine each side slows the other); fits
        round trip - server time = overhead + bytes / bandwidth
      over them (bytes = request + response).
   2. the cost model, for this collection's mean image:
@@ -82,7 +84,7 @@ int offload_main(int argc, char** argv) {
   app.add_option("--json", json_path, "write offload.json here instead of OUT/offload.json");
   app.add_option("--sample", sample_size, "images measured for the model, spread over file sizes")
       ->capture_default_str()->check(CLI::Range(3, 100000));
-  app.add_option("--rounds", rounds, "times each sample image is measured on each side; the median is kept")
+  app.add_option("--rounds", rounds, "passes of the sample on each side at least (each side also runs for a few seconds)")
       ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--local-workers", plan.local_workers, "detectors on the local side of the hybrid run [default: one per core, " +
                                                             std::to_string(cores) + " here]")

@@ -5,28 +5,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
+
+#include "golden.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using lookout::wire::testing::read_golden;
 using lookout::wire::FormatError;
 using lookout::wire::MapFile;
 using json = lookout::wire::Json;
 
-const fs::path kGolden = fs::path(LOOKOUT_SOURCE_DIR) / "tests/wire/golden";
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << p;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 TEST(MapFile, ReadsAndWritesBackByteForByte) {
-  const std::string text = read(kGolden / "map.json");
+  const std::string text = read_golden("map.json");
   const MapFile m = json::parse(text).get<MapFile>();
   EXPECT_EQ(m.collection, "small");
   EXPECT_EQ(m.images, 33u);
@@ -53,7 +44,7 @@ TEST(MapFile, KeySaysEverySetting) {
 }
 
 TEST(MapFile, BrokenCellIsNamedWithItsIndexAndField) {
-  json doc = json::parse(read(kGolden / "map.json"));
+  json doc = json::parse(read_golden("map.json"));
   doc["cells"][0]["offload"]["remote"].erase("rtt_ms");
   try {
     (void)doc.get<MapFile>();
@@ -63,10 +54,10 @@ TEST(MapFile, BrokenCellIsNamedWithItsIndexAndField) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("\"offload\""));
     EXPECT_THAT(e.what(), ::testing::HasSubstr("rtt_ms"));
   }
-  doc = json::parse(read(kGolden / "map.json"));
+  doc = json::parse(read_golden("map.json"));
   doc["cells"][0]["pair"]["local_cpu"] = 0;
   EXPECT_THROW((void)doc.get<MapFile>(), FormatError);
-  doc = json::parse(read(kGolden / "map.json"));
+  doc = json::parse(read_golden("map.json"));
   doc["version"] = 2;
   EXPECT_THROW((void)doc.get<MapFile>(), FormatError);
 }

@@ -6,29 +6,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
+
+#include "golden.h"
 
 
 namespace {
 
-namespace fs = std::filesystem;
+using lookout::wire::testing::read_golden;
 using lookout::wire::FormatError;
 using lookout::wire::OffloadSummary;
 using json = lookout::wire::Json;
 
-const fs::path kGolden = fs::path(LOOKOUT_SOURCE_DIR) / "tests/wire/golden";
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << p;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 TEST(OffloadFile, ValidatedRunReadsAndWritesBackByteForByte) {
-  const std::string text = read(kGolden / "offload.json");
+  const std::string text = read_golden("offload.json");
   const OffloadSummary s = json::parse(text).get<OffloadSummary>();
   EXPECT_EQ(s.collection, "small");
   EXPECT_EQ(s.images, 33u);
@@ -52,7 +43,7 @@ TEST(OffloadFile, ValidatedRunReadsAndWritesBackByteForByte) {
 }
 
 TEST(OffloadFile, UnvalidatedRunLeavesTheMeasuredPartsOut) {
-  const std::string text = read(kGolden / "offload-no-validate.json");
+  const std::string text = read_golden("offload-no-validate.json");
   const OffloadSummary s = json::parse(text).get<OffloadSummary>();
   EXPECT_DOUBLE_EQ(*s.break_even.bandwidth_mbps, 5.151531291611185);
   EXPECT_DOUBLE_EQ(*s.break_even.rtt_ms, 190.578);
@@ -94,7 +85,7 @@ std::string read_error(const json& doc) {
 }
 
 TEST(OffloadFile, AMissingOrMistypedFieldIsNamed) {
-  const json good = json::parse(read(kGolden / "offload.json"));
+  const json good = json::parse(read_golden("offload.json"));
   ASSERT_EQ(read_error(good), "");
 
   json doc = good;
@@ -133,7 +124,7 @@ TEST(OffloadFile, AMissingOrMistypedFieldIsNamed) {
 }
 
 TEST(OffloadFile, RecognizedByItsModelOrVerdict) {
-  EXPECT_TRUE(lookout::wire::looks_like_offload(json::parse(read(kGolden / "offload.json"))));
+  EXPECT_TRUE(lookout::wire::looks_like_offload(json::parse(read_golden("offload.json"))));
   EXPECT_TRUE(lookout::wire::looks_like_offload(json{{"verdict", "Run locally."}}));
   EXPECT_FALSE(lookout::wire::looks_like_offload(json{{"image", "a.jpg"}, {"target", "local"}, {"ok", true}}));
   EXPECT_FALSE(lookout::wire::looks_like_offload(json::array()));
