@@ -157,12 +157,16 @@ TEST(CostModel, HybridPlaysTheSharedQueueOutImageByImage) {
   // local pace as measured, local takes one every 10 ms (10 in all, done at
   // 100) and at 95 the remote takes the 12th, done at 190: the slow side's
   // last image sets the time. The schedule is played at the local pace
-  // x0.85 .. x1.15 in steps of 0.05 and averaged: at x0.85 local has taken
-  // the other 11 by 95 (wall 95), at x0.9 (99) and x0.95 (104.5, a tie at
-  // 95 goes to local) too; at x1 and slower the remote takes the 12th (190).
+  // x0.85 .. x1.15 in steps of 0.05 and the median kept: at x0.85 local has
+  // taken the other 11 by 95 (wall 95), at x0.9 (99) and x0.95 (104.5, a
+  // tie at 95 goes to local) too; at x1 and slower, four of the seven, the
+  // remote takes the 12th (190).
   HybridPrediction h = m.hybrid(std::vector<double>(12, 0));
-  EXPECT_NEAR(h.wall_s, (95 + 99 + 104.5 + 4 * 190) / 7 / 1000, 1e-9);
-  EXPECT_NEAR(h.local_share, (3 * 11.0 + 4 * 10.0) / (7 * 12), 1e-9);
+  EXPECT_NEAR(h.wall_s, 0.190, 1e-9);
+  EXPECT_NEAR(h.local_share, 10.0 / 12.0, 1e-9);
+  // A local side of 9 ms takes the 12th itself at four of the seven paces
+  // (walls 95, 95, 95, 99, 103.95, 190, 190): the median is 99.
+  EXPECT_NEAR(CostModel({9.0, 1}, p).hybrid(std::vector<double>(12, 0)).wall_s, 0.099, 1e-9);
   // The sizes in the run's order decide what the remote takes: a 500 kB
   // second image keeps it busy until 145, by when local has done the rest
   // at every pace.
