@@ -156,6 +156,7 @@ class HttpWorker : public Worker {
     }
     const uint64_t file_bytes = original.size();
     Prepared body;
+    const Clock::time_point prepare_start = Clock::now();
     if (options_.resize_before_upload) {
       try {
         body = shrink_for_upload(std::move(original), input_width_, input_height_, options_.resize_quality);
@@ -169,10 +170,14 @@ class HttpWorker : public Worker {
       body.bytes = std::move(original);
     }
 
+    // The device's own work per image before sending, on its CPU.
+    const double prepare_ms = options_.resize_before_upload ? ms_since(prepare_start) : 0.0;
     wire::Record r;
     double backoff = options_.backoff_first_ms;
     for (int attempt = 1;; ++attempt) {
       r = send_once(job, body);
+      r.timing.prepare = prepare_ms;
+      r.timing.total += prepare_ms;
       r.file_bytes = file_bytes;
       r.attempts = attempt;
       if (r.ok || r.permanent || attempt >= options_.max_attempts) break;

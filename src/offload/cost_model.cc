@@ -89,7 +89,8 @@ double CostModel::remote_ms(double request_bytes) const {
 }
 
 double CostModel::remote_ms_at(double bandwidth_mbps, double rtt_ms) const {
-  return rtt_ms + remote_.overhead_ms + remote_.server_ms + bytes_per_image() / bytes_per_ms(bandwidth_mbps);
+  return remote_.prepare_ms + rtt_ms + remote_.overhead_ms + remote_.server_ms +
+         bytes_per_image() / bytes_per_ms(bandwidth_mbps);
 }
 
 std::optional<double> CostModel::break_even_bandwidth_mbps() const {
@@ -99,7 +100,7 @@ std::optional<double> CostModel::break_even_bandwidth_mbps() const {
 }
 
 std::optional<double> CostModel::break_even_rtt_ms() const {
-  const double rtt = local_.ms_per_image - remote_.overhead_ms - remote_.server_ms -
+  const double rtt = local_.ms_per_image - remote_.prepare_ms - remote_.overhead_ms - remote_.server_ms -
                      bytes_per_image() / bytes_per_ms(remote_.bandwidth_mbps);
   if (rtt <= 0) return std::nullopt;
   return rtt;
@@ -222,7 +223,9 @@ wire::OffloadSummary CostModel::summary(const std::string& collection, size_t im
               remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms),
               remote_.concurrency,
               remote_.server_workers,
-              remote_.hybrid_slowdown};
+              remote_.hybrid_slowdown,
+              std::nullopt};
+  if (remote_.prepare_ms > 0) s.remote.prepare_ms = remote_.prepare_ms;
   s.model = {fixed_ms(), bytes_per_image()};
   s.break_even = {break_even_bandwidth_mbps(), break_even_rtt_ms()};
   s.verdict = verdict();
@@ -234,7 +237,7 @@ CostModel CostModel::from_summary(const wire::OffloadSummary& s) {
   const wire::OffloadSummary::Remote& r = s.remote;
   const RemoteProfile remote{r.url,        r.rtt_ms,          r.overhead_ms,         r.bandwidth_mbps,
                              r.mean_request_bytes, r.mean_response_bytes, r.server_ms, r.fit_r2,
-                             r.workers,    r.server_workers, r.hybrid_slowdown.value_or(1)};
+                             r.workers,    r.server_workers, r.hybrid_slowdown.value_or(1), r.prepare_ms.value_or(0)};
   return CostModel(local, remote);
 }
 

@@ -2,7 +2,7 @@
 // real requests:
 //
 //   T_local  = decode + preprocess + inference + postprocess   (this machine)
-//   T_remote = RTT + overhead + (request + response bytes) / bandwidth + server
+//   T_remote = prepare + RTT + overhead + (request + response bytes) / bandwidth + server
 //
 // where server = queue + decode + preprocess + inference + postprocess as the
 // server reports them, RTT comes from small requests (GET /healthz), and
@@ -52,6 +52,9 @@ struct RemoteProfile {
   // Round trips while a local detector runs beside them over round trips
   // alone (the hybrid run's remote side; 1: no slowdown or not measured).
   double hybrid_slowdown = 1;
+  // This side's own work per request before sending (downscale and
+  // re-encode with --resize-before-upload; 0 without): part of T_remote.
+  double prepare_ms = 0;
 };
 
 // Measured per-image figures of a whole run, to compare with the prediction.
@@ -75,8 +78,8 @@ class CostModel {
   const LocalProfile& local() const { return local_; }
   const RemoteProfile& remote() const { return remote_; }
 
-  // Fixed part of T_remote: RTT + overhead + server.
-  double fixed_ms() const { return remote_.rtt_ms + remote_.overhead_ms + remote_.server_ms; }
+  // Fixed part of T_remote: prepare + RTT + overhead + server.
+  double fixed_ms() const { return remote_.prepare_ms + remote_.rtt_ms + remote_.overhead_ms + remote_.server_ms; }
   double bytes_per_image() const { return remote_.mean_request_bytes + remote_.mean_response_bytes; }
 
   // T_remote for one image of `request_bytes`, at the measured link.

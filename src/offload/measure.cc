@@ -141,6 +141,9 @@ RemoteProfile remote_profile(const client::TargetSpec& target, const client::Htt
     throw std::runtime_error("no sample image could be detected remotely: " + why);
   }
   p.mean_response_bytes = response / static_cast<double>(ok);
+  double prepare = 0;
+  for (const wire::Record& r : records) prepare += r.ok ? r.timing.prepare : 0.0;
+  p.prepare_ms = prepare / static_cast<double>(ok);
   try {
     fit_remote(records, p);
   } catch (const std::invalid_argument& e) {

@@ -38,6 +38,7 @@ void to_json(Json& j, const OffloadSummary::Remote& v) {
        {"workers", v.workers},
        {"server_workers", v.server_workers}};
   if (v.hybrid_slowdown) j["hybrid_slowdown"] = *v.hybrid_slowdown;
+  if (v.prepare_ms) j["prepare_ms"] = ms(*v.prepare_ms);
 }
 
 void to_json(Json& j, const OffloadSummary::Model& v) {
@@ -108,6 +109,7 @@ void from_json(const Json& j, OffloadSummary::Remote& v) {
   v.workers = required<int>(j, "workers");
   v.server_workers = required<int>(j, "server_workers");
   v.hybrid_slowdown = optional<double>(j, "hybrid_slowdown");
+  v.prepare_ms = optional<double>(j, "prepare_ms");
 }
 
 void from_json(const Json& j, OffloadSummary::Model& v) {

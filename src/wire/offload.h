@@ -42,6 +42,8 @@ struct OffloadSummary {
     int server_workers = 1;   // detectors on the server
     // Round trips beside a local detector over round trips alone (absent: not measured).
     std::optional<double> hybrid_slowdown;
+    // This side's work per request before sending (downscaling; absent: none).
+    std::optional<double> prepare_ms;
   };
   // T_remote = fixed_ms + bytes_per_image / bandwidth.
   struct Model {

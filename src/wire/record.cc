@@ -37,6 +37,8 @@ void to_json(Json& j, const RecordTimes& t) {
   j = Json{{"upload", ms(t.upload)},   {"queue", ms(t.queue)},           {"decode", ms(t.decode)},
            {"preprocess", ms(t.preprocess)}, {"inference", ms(t.inference)}, {"postprocess", ms(t.postprocess)},
            {"round_trip", ms(t.round_trip)}, {"total", ms(t.total)}};
+  // Only where there was any (downscaled uploads), so other records read as before.
+  if (t.prepare > 0) j["prepare"] = ms(t.prepare);
 }
 
 void to_json(Json& j, const Record& r) {
@@ -91,7 +93,8 @@ void from_json(const Json& j, Record& r) {
   if (j.contains("timing_ms") && j["timing_ms"].is_object()) {
     const Json& t = j["timing_ms"];
     r.timing = {number(t, "upload"),    number(t, "queue"),       number(t, "decode"),     number(t, "preprocess"),
-                number(t, "inference"), number(t, "postprocess"), number(t, "round_trip"), number(t, "total")};
+                number(t, "inference"), number(t, "postprocess"), number(t, "round_trip"), number(t, "total"),
+                number(t, "prepare")};
   }
   if (j.contains("detections") && j["detections"].is_array())
     for (const Json& d : j["detections"]) r.detections.push_back(lenient_detection(d));

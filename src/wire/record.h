@@ -19,7 +19,8 @@ struct RecordTimes {
   double queue = 0;        // server: waiting for a detector
   double decode = 0, preprocess = 0, inference = 0, postprocess = 0;
   double round_trip = 0;   // client side: request start until the answer is read (local: = total)
-  double total = 0;        // what a user waits per image: remote = round_trip, local = the detector's stages
+  double total = 0;        // what a user waits per image: remote = prepare + round_trip, local = the detector's stages
+  double prepare = 0;      // client side, before the request: downscale and re-encode (--resize-before-upload); 0: none
   bool operator==(const RecordTimes&) const = default;
 };
 

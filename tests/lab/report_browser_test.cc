@@ -176,7 +176,7 @@ class ReportBrowser : public ::testing::Test {
     summary.images = local_totals.size();
     summary.mean_file_bytes = bytes;
     summary.local = {local_ms, 1, std::nullopt};
-    summary.remote = {url, 0.1, 0.0, measured_mbps, bytes, 0.0, fixed_ms - 0.1, 1.0, remote_ms, 1, 1, std::nullopt};
+    summary.remote = {url, 0.1, 0.0, measured_mbps, bytes, 0.0, fixed_ms - 0.1, 1.0, remote_ms, 1, 1, std::nullopt, std::nullopt};
     summary.model = {fixed_ms, bytes};
     if (local_ms > fixed_ms) summary.break_even.bandwidth_mbps = bytes * 8 / (1000 * (local_ms - fixed_ms));
     summary.verdict = local_ms <= remote_ms ? "Run locally: loopback remote is no faster." : "Offload: the loopback remote is faster.";

@@ -53,7 +53,7 @@ lookout::wire::OffloadSummary summary_small() {
   s.images = 33;
   s.mean_file_bytes = 120000;
   s.local = {11.0, 2, std::nullopt};
-  s.remote = {"http://r:1", 0.5, 2.0, 9.6, 120000, 1300, 50.0, 0.99, 153.583, 1, 1, std::nullopt};
+  s.remote = {"http://r:1", 0.5, 2.0, 9.6, 120000, 1300, 50.0, 0.99, 153.583, 1, 1, std::nullopt, std::nullopt};
   s.model = {52.5, 121300};
   s.verdict = "Run locally.";
   s.hybrid = {1.2, 0.9, std::nullopt, std::nullopt, std::nullopt};

@@ -22,7 +22,7 @@ TEST(Record, GoldenReadsIntoTheTypeAndWritesBackByteForByte) {
   EXPECT_EQ(hybrid.label, "10 Mbit/s, 40 ms RTT");
   EXPECT_TRUE(hybrid.ok);
   EXPECT_EQ(hybrid.bytes_sent, 41210u);
-  EXPECT_EQ(hybrid.timing, (RecordTimes{33.125, 0.034, 2.236, 4.413, 5.807, 0.007, 52.5, 52.5}));
+  EXPECT_EQ(hybrid.timing, (RecordTimes{33.125, 0.034, 2.236, 4.413, 5.807, 0.007, 52.5, 52.5, 0}));
   ASSERT_EQ(hybrid.detections.size(), 1u);
   EXPECT_EQ(hybrid.detections[0].box.ymax, 0.9421174f);
   EXPECT_FALSE(hybrid.detections[0].box_px.has_value());
@@ -35,6 +35,15 @@ TEST(Record, GoldenReadsIntoTheTypeAndWritesBackByteForByte) {
   EXPECT_TRUE(broken.permanent);
   EXPECT_TRUE(broken.done());
   EXPECT_EQ(broken.error, "truncated JPEG");
+}
+
+TEST(Record, DownscalingTimeIsWrittenOnlyWhereThereWasAny) {
+  Record r = read(golden_lines("record.jsonl")[0]);
+  EXPECT_EQ(Json(r)["timing_ms"].count("prepare"), 0u);
+  r.timing.prepare = 3.25;
+  const Json written = Json(r);
+  EXPECT_EQ(written["timing_ms"]["prepare"], 3.25);
+  EXPECT_EQ(read(dump(written)).timing.prepare, 3.25);
 }
 
 TEST(Record, PixelBoxesAreNotWrittenIntoRecords) {
