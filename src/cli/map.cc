@@ -50,9 +50,9 @@ The lab must be up first, with one CPU for the server, e.g.
   taskset -c 0 lookout map data/small --remote http://10.77.0.2:5029 --lab map
 (taskset: this side on one CPU, the server on the other.)
 
-Time: a cell takes about 5-10 s at 100 Mbit/s and up, ~1.5 min at
-1 Mbit/s (the remote run sends every image); the default grid (48 cells)
-on data/small takes about 25 minutes on a 2-core machine.
+Time: on data/small, a cell takes 25-35 s, and 95 s at 1 Mbit/s without
+downscaling (the remote run sends every photo at 1.3 s each); the default
+grid (48 cells) took 29 minutes on a 2-core machine (BENCHMARKS.md).
 
 Draw the map: lookout report MAP.json -o map.html
 
