@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -172,7 +174,13 @@ TEST_F(MapLab, EachScheduleWinsACellAndThePredictionsHold) {
                   {"local 1 / remote 1 cpu, 1000 Mbit/s, 2 ms RTT", "hybrid", &equals},
                   {"local 1 / remote 1 cpu, 1 Mbit/s, 2 ms RTT", "local", &equals}};
   constexpr double kBound = 0.15;
+  // Under the sanitizers the detector is several times slower and its
+  // speed uneven (a tenth of a core takes half a second per photo), so the
+  // sanitized run checks the sweep, the resume and the map, not the timing.
+  const bool sanitized = std::getenv("LOOKOUT_SANITIZED") != nullptr;
+  if (sanitized) std::printf("LOOKOUT_SANITIZED: predictions and winners not checked in a sanitized build\n");
   for (const auto& e : expected) {
+    if (sanitized) break;
     SCOPED_TRACE(e.key);
     std::string all;
     for (int attempt = 1; attempt <= 3; ++attempt) {
