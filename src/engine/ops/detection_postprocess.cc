@@ -215,32 +215,28 @@ void decreasing_partial_arg_sort(const float* values, int32_t num_values, int32_
 
 // The greedy pass of TFLite's NonMaxSuppressionSingleClassHelper: visit the
 // candidate anchors in `ordered` (best first), keep each one no kept anchor
-// overlaps by more than the IoU threshold, at most max_detections of them.
-std::vector<int32_t> greedy_suppression(std::span<const BoxCorner> boxes, std::span<const int32_t> ordered,
-                                        const PostProcessOptions& o, int32_t max_detections) {
-  const auto num_kept = static_cast<int32_t>(ordered.size());
-  const auto box_at = [&](int32_t rank) -> const BoxCorner& {
-    return boxes[static_cast<size_t>(ordered[static_cast<size_t>(rank)])];
-  };
-  const int32_t output_size = std::min(num_kept, max_detections);
-  std::vector<int32_t> selected;
-  std::vector<uint8_t> active(ordered.size(), 1);
-  int32_t num_active = num_kept;
-  for (int32_t i = 0; i < num_kept; ++i) {
-    if (num_active == 0 || static_cast<int32_t>(selected.size()) >= output_size) break;
-    if (!active[static_cast<size_t>(i)]) continue;
-    selected.push_back(ordered[static_cast<size_t>(i)]);
-    active[static_cast<size_t>(i)] = 0;
-    --num_active;
-    for (int32_t j = i + 1; j < num_kept; ++j) {
-      if (active[static_cast<size_t>(j)] &&
-          intersection_over_union(box_at(i), box_at(j)) > o.nms_iou_threshold) {
-        active[static_cast<size_t>(j)] = 0;
-        --num_active;
-      }
-    }
+// overlaps by more than the IoU threshold, at most max_detections of them;
+// box_of(anchor) is the anchor's decoded box. TFLite drops, as it keeps a
+// box, every later box that box overlaps; testing each visited box against
+// the kept ones instead keeps the same boxes (a box falls only to kept boxes
+// ranked before it, IoU taken with the same arguments) and stops at the last
+// box needed, so only the boxes visited need decoding. `selected` and
+// `kept_boxes` are cleared, then hold the kept anchors and their boxes.
+template <class BoxOf>
+void greedy_suppression(std::span<const int32_t> ordered, float iou_threshold, int32_t max_detections,
+                        const BoxOf& box_of, std::vector<int32_t>& selected, std::vector<BoxCorner>& kept_boxes) {
+  selected.clear();
+  kept_boxes.clear();
+  for (const int32_t anchor : ordered) {
+    if (static_cast<int64_t>(selected.size()) >= max_detections) break;
+    const BoxCorner box = box_of(anchor);
+    const bool suppressed = std::any_of(kept_boxes.begin(), kept_boxes.end(), [&](const BoxCorner& kept) {
+      return intersection_over_union(kept, box) > iou_threshold;
+    });
+    if (suppressed) continue;
+    selected.push_back(anchor);
+    kept_boxes.push_back(box);
   }
-  return selected;
 }
 
 // TFLite's NonMaxSuppressionSingleClassHelper: the anchors (indices into
@@ -257,7 +253,12 @@ std::vector<int32_t> non_max_suppression_single_class(std::span<const BoxCorner>
   std::stable_sort(ordered.begin(), ordered.end(), [&scores](int32_t i, int32_t j) {
     return scores[static_cast<size_t>(i)] > scores[static_cast<size_t>(j)];
   });
-  return greedy_suppression(boxes, ordered, o, max_detections);
+  std::vector<int32_t> selected;
+  std::vector<BoxCorner> kept_boxes;
+  greedy_suppression(
+      ordered, o.nms_iou_threshold, max_detections,
+      [boxes](int32_t anchor) { return boxes[static_cast<size_t>(anchor)]; }, selected, kept_boxes);
+  return selected;
 }
 
 // Where the results go: the four float32 outputs, zero-filled beforehand.
@@ -383,12 +384,19 @@ struct PostProcessPlan {
   DType encodings_type = DType::float32, scores_type = DType::float32;
   std::array<float, 256> encodings_table{}, scores_table{};  // uint8 inputs only
   bool scores_table_increasing = false;  // each entry strictly above the previous
+  int32_t min_passing_byte = 256;  // increasing table: the least byte scoring >= nms_score_threshold, 256 if none
   std::vector<CenterSize> anchors;                            // dequantized at prepare
 };
 
 class DetectionPostProcess final : public Kernel {
  public:
-  explicit DetectionPostProcess(PostProcessPlan plan) : p_(std::move(plan)) {}
+  explicit DetectionPostProcess(PostProcessPlan plan) : p_(std::move(plan)) {
+    const auto n = static_cast<size_t>(p_.num_boxes);
+    best_byte_.resize(n);
+    ordered_.reserve(n);
+    selected_.reserve(static_cast<size_t>(p_.options.max_detections));
+    kept_boxes_.reserve(static_cast<size_t>(p_.options.max_detections));
+  }
 
   void eval(const TensorBuffers& buffers) const override {
     const DetectionOutputs out{buffers.out<BoxCorner>(p_.outputs[kDetectionBoxes]),
@@ -401,13 +409,14 @@ class DetectionPostProcess final : public Kernel {
     std::fill_n(out.scores, rows, 0.0f);
     out.num_detections[0] = 0.0f;
 
-    const std::vector<BoxCorner> boxes = decode_boxes(buffers);
-
     if (p_.scores_type == DType::uint8 && p_.scores_table_increasing && !p_.options.use_regular_nms &&
         p_.options.max_classes_per_detection == 1) {
-      fast_nms_best_class_uint8(boxes, buffers.in<uint8_t>(p_.class_predictions), out);
+      fast_nms_best_class_uint8(buffers, out);
       return;
     }
+
+    std::vector<BoxCorner> boxes(static_cast<size_t>(p_.num_boxes));
+    for (size_t i = 0; i < boxes.size(); ++i) boxes[i] = decode_anchor(buffers, i);
 
     std::vector<float> dequantized;
     const float* scores = buffers.in<float>(p_.class_predictions);
@@ -427,68 +436,66 @@ class DetectionPostProcess final : public Kernel {
 
  private:
   // non_max_suppression_multi_class_fast with one class per anchor, on uint8
-  // scores whose table is strictly increasing: a row's best class (the first
-  // of the largest, as the arg max on floats picks it) is the first column
-  // holding its largest byte, so the score matrix is never dequantized; and
-  // the candidates sort by their byte in one counting pass.
-  void fast_nms_best_class_uint8(std::span<const BoxCorner> boxes, const uint8_t* q,
-                                 const DetectionOutputs& out) const {
+  // scores whose table is strictly increasing: a score passes the threshold
+  // exactly when its byte is at least p_.min_passing_byte, and a row's best
+  // class (the first of the largest, as the arg max on floats picks it) is
+  // the first column holding its largest byte. So the score matrix is never
+  // dequantized, the candidates sort by their byte in one counting pass, and
+  // only the boxes the suppression visits are decoded.
+  void fast_nms_best_class_uint8(const TensorBuffers& buffers, const DetectionOutputs& out) const {
+    const uint8_t* q = buffers.in<uint8_t>(p_.class_predictions);
     const auto n = static_cast<size_t>(p_.num_boxes);
     const auto columns = static_cast<size_t>(p_.num_columns);
     const auto classes = static_cast<size_t>(p_.options.num_classes);
-    std::vector<float> max_scores(n);
-    std::vector<uint8_t> best_byte(n);
-    std::vector<int32_t> best_class(n);
+    const auto row_of = [&](size_t box) { return q + box * columns + static_cast<size_t>(p_.label_offset); };
     std::array<size_t, 256> count{};  // candidates per best byte
     for (size_t box = 0; box < n; ++box) {
-      const uint8_t* row = q + box * columns + static_cast<size_t>(p_.label_offset);
+      const uint8_t* row = row_of(box);
       uint8_t best = 0;
       for (size_t c = 0; c < classes; ++c) best = std::max(best, row[c]);
-      best_byte[box] = best;
-      best_class[box] = static_cast<int32_t>(static_cast<const uint8_t*>(std::memchr(row, best, classes)) - row);
-      max_scores[box] = p_.scores_table[best];
-      if (max_scores[box] >= p_.options.nms_score_threshold) ++count[best];
+      best_byte_[box] = best;
+      if (best >= p_.min_passing_byte) ++count[best];
     }
     // The candidates by decreasing byte, anchor order within a byte: the
     // stable sort by decreasing score, as a counting sort.
     std::array<size_t, 256> start{};  // where each byte's run begins
     for (size_t v = 255; v-- > 0;) start[v] = start[v + 1] + count[v + 1];
-    std::vector<int32_t> ordered(start[0] + count[0]);
+    ordered_.resize(start[0] + count[0]);
     for (size_t box = 0; box < n; ++box)
-      if (max_scores[box] >= p_.options.nms_score_threshold) ordered[start[best_byte[box]]++] = static_cast<int32_t>(box);
-    const std::vector<int32_t> selected = greedy_suppression(boxes, ordered, p_.options, p_.options.max_detections);
-    for (size_t i = 0; i < selected.size(); ++i) {
-      const auto box = static_cast<size_t>(selected[i]);
-      out.boxes[i] = boxes[box];
-      out.classes[i] = static_cast<float>(best_class[box]);
-      out.scores[i] = max_scores[box];
+      if (best_byte_[box] >= p_.min_passing_byte) ordered_[start[best_byte_[box]]++] = static_cast<int32_t>(box);
+
+    greedy_suppression(
+        ordered_, p_.options.nms_iou_threshold, p_.options.max_detections,
+        [&](int32_t anchor) { return decode_anchor(buffers, static_cast<size_t>(anchor)); }, selected_, kept_boxes_);
+    for (size_t i = 0; i < selected_.size(); ++i) {
+      const auto box = static_cast<size_t>(selected_[i]);
+      const uint8_t* row = row_of(box);
+      const uint8_t best = best_byte_[box];
+      out.boxes[i] = kept_boxes_[i];
+      out.classes[i] = static_cast<float>(static_cast<const uint8_t*>(std::memchr(row, best, classes)) - row);
+      out.scores[i] = p_.scores_table[best];
     }
-    out.num_detections[0] = static_cast<float>(selected.size());
+    out.num_detections[0] = static_cast<float>(selected_.size());
   }
 
-  std::vector<BoxCorner> decode_boxes(const TensorBuffers& buffers) const {
+  BoxCorner decode_anchor(const TensorBuffers& buffers, size_t i) const {
     const CenterSize scale{p_.options.y_scale, p_.options.x_scale, p_.options.h_scale, p_.options.w_scale};
-    const auto n = static_cast<size_t>(p_.num_boxes);
-    const auto stride = static_cast<size_t>(p_.encoding_length);
-    std::vector<BoxCorner> boxes(n);
+    const auto offset = i * static_cast<size_t>(p_.encoding_length);
     if (p_.encodings_type == DType::uint8) {
-      const uint8_t* q = buffers.in<uint8_t>(p_.box_encodings);
+      const uint8_t* e = buffers.in<uint8_t>(p_.box_encodings) + offset;
       const auto& t = p_.encodings_table;
-      for (size_t i = 0; i < n; ++i) {
-        const uint8_t* e = q + i * stride;
-        boxes[i] = decode_box({t[e[0]], t[e[1]], t[e[2]], t[e[3]]}, p_.anchors[i], scale);
-      }
-    } else {
-      const float* f = buffers.in<float>(p_.box_encodings);
-      for (size_t i = 0; i < n; ++i) {
-        const float* e = f + i * stride;
-        boxes[i] = decode_box({e[0], e[1], e[2], e[3]}, p_.anchors[i], scale);
-      }
+      return decode_box({t[e[0]], t[e[1]], t[e[2]], t[e[3]]}, p_.anchors[i], scale);
     }
-    return boxes;
+    const float* e = buffers.in<float>(p_.box_encodings) + offset;
+    return decode_box({e[0], e[1], e[2], e[3]}, p_.anchors[i], scale);
   }
 
   PostProcessPlan p_;
+  // Scratch for the fast path, sized at prepare: an Engine, so its kernels,
+  // serve one thread.
+  mutable std::vector<uint8_t> best_byte_;
+  mutable std::vector<int32_t> ordered_, selected_;
+  mutable std::vector<BoxCorner> kept_boxes_;
 };
 
 void require_uint8_or_float(const OpContext& ctx, const char* role, const Tensor& t) {
@@ -634,6 +641,9 @@ std::unique_ptr<Kernel> prepare_detection_postprocess(const OpContext& ctx) {
     p.scores_table_increasing = true;
     for (size_t v = 1; v < p.scores_table.size(); ++v)
       p.scores_table_increasing = p.scores_table_increasing && p.scores_table[v - 1] < p.scores_table[v];
+    const auto passing = std::find_if(p.scores_table.begin(), p.scores_table.end(),
+                                      [&](float score) { return score >= options->nms_score_threshold; });
+    p.min_passing_byte = static_cast<int32_t>(passing - p.scores_table.begin());
   }
 
   // Anchors [N, 4], constant.
