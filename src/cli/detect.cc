@@ -380,7 +380,8 @@ int detect_main(int argc, char** argv) {
   runner.join();
   progress.clear();
   const double wall_s = std::chrono::duration<double>(Clock::now() - t_run).count();
-  summary.set_run(wall_s, setup_s, jobs, threads, backend);
+  const bool own_kernels = detector_options.engine.backend == engine::Backend::xnnpack;
+  summary.set_run(wall_s, setup_s, jobs, threads, backend, own_kernels ? engine::isa_name(detectors[0]->isa()) : "");
 
   if (!fatal.empty()) {
     std::cerr << "lookout detect: cannot create a detector: " << fatal << "\n";

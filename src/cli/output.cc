@@ -152,12 +152,14 @@ void Summary::add(const wire::DetectedFile& f) {
   }
 }
 
-void Summary::set_run(double wall_s, double setup_s, int jobs, int threads, const std::string& backend) {
+void Summary::set_run(double wall_s, double setup_s, int jobs, int threads, const std::string& backend,
+                      const std::string& isa) {
   wall_s_ = wall_s;
   setup_s_ = setup_s;
   jobs_ = jobs;
   threads_ = threads;
   backend_ = backend;
+  isa_ = isa;
 }
 
 namespace {
@@ -197,7 +199,8 @@ nlohmann::ordered_json Summary::to_json() const {
           {"images_per_s", wall_s_ > 0 ? round_ms(static_cast<double>(images_) / wall_s_) : 0.0},
           {"jobs", jobs_},
           {"threads_per_job", threads_},
-          {"backend", backend_}};
+          {"backend", backend_},
+          {"isa", isa_.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(isa_)}};
 }
 
 std::string Summary::text() const {
@@ -205,11 +208,12 @@ std::string Summary::text() const {
   std::string out;
   char line[512];
   const double rate = wall_s_ > 0 ? static_cast<double>(images_) / wall_s_ : 0.0;
+  const std::string engine = backend_ + " backend" + (isa_.empty() ? "" : ", ISA " + isa_);
   std::snprintf(line, sizeof line,
                 "lookout detect: %zu image%s, %zu ok, %zu failed; %.2f s, %.1f images/s (%d job%s x %d thread%s, %s; "
                 "model load %.2f s)\n",
                 images_, images_ == 1 ? "" : "s", images_ - failures_.size(), failures_.size(), wall_s_, rate, jobs_,
-                jobs_ == 1 ? "" : "s", threads_, threads_ == 1 ? "" : "s", backend_.c_str(), setup_s_);
+                jobs_ == 1 ? "" : "s", threads_, threads_ == 1 ? "" : "s", engine.c_str(), setup_s_);
   out += line;
 
   out += "  detections: " + std::to_string(detections_);

@@ -27,7 +27,9 @@ std::vector<int64_t> coco_image_ids(const std::vector<std::string>& files);
 class Summary {
  public:
   void add(const wire::DetectedFile& file);
-  void set_run(double wall_s, double setup_s, int jobs, int threads, const std::string& backend);
+  // isa: the level of our own kernels, "" for the reference backend.
+  void set_run(double wall_s, double setup_s, int jobs, int threads, const std::string& backend,
+               const std::string& isa);
 
   size_t images() const { return images_; }
   size_t failed() const { return failures_.size(); }
@@ -44,7 +46,7 @@ class Summary {
   std::vector<double> decode_, preprocess_, inference_, postprocess_, total_;
   double wall_s_ = 0, setup_s_ = 0;
   int jobs_ = 0, threads_ = 0;
-  std::string backend_;
+  std::string backend_, isa_;
 };
 
 // Writes records in one format. begin() before the first record, end() after

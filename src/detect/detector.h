@@ -112,6 +112,8 @@ class Detector {
   const DetectorOptions& options() const { return options_; }
   int input_width() const { return input_width_; }
   int input_height() const { return input_height_; }
+  // The level of our own kernels the engine runs (xnnpack backend).
+  engine::Isa isa() const { return engine_.isa(); }
 
  private:
   std::shared_ptr<const Labels> labels_;

@@ -197,6 +197,32 @@ TEST_F(DetectCli, JsonIsOneDocumentWithSummary) {
   EXPECT_TRUE(s.at("ms").at("inference").contains("p90"));
 }
 
+// The summary names the engine: the backend and, with xnnpack, the level of
+// our own kernels the run used (the best this CPU runs unless --isa says).
+TEST_F(DetectCli, SummaryNamesBackendAndIsaLevel) {
+  const RunResult best = lookout({"detect", "--format", "json", kDog}, tmp_);
+  ASSERT_EQ(best.exit_code, 0) << best.err;
+  const json best_doc = json::parse(best.out);
+  const json& isa = best_doc.at("summary").at("isa");
+  ASSERT_TRUE(isa.is_string()) << isa;
+  EXPECT_THAT((std::vector<std::string>{"avx512vnni", "avx2", "xnnpack"}), ::testing::Contains(isa.get<std::string>()));
+  EXPECT_THAT(best.err, HasSubstr("1 job x 1 thread, xnnpack backend, ISA " + isa.get<std::string>() + "; "));
+
+  const RunResult chosen = lookout({"detect", "--isa", "xnnpack", "--format", "json", kDog}, tmp_);
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
+  EXPECT_EQ(json::parse(chosen.out).at("summary").at("isa"), "xnnpack");
+  EXPECT_THAT(chosen.err, HasSubstr("xnnpack backend, ISA xnnpack; "));
+
+  const RunResult reference = lookout({"detect", "--backend", "reference", "--format", "json", kDog}, tmp_);
+  ASSERT_EQ(reference.exit_code, 0) << reference.err;
+  const json reference_doc = json::parse(reference.out);
+  const json& summary = reference_doc.at("summary");
+  EXPECT_EQ(summary.at("backend"), "reference");
+  EXPECT_TRUE(summary.at("isa").is_null()) << summary;
+  EXPECT_THAT(reference.err, HasSubstr("1 job x 1 thread, reference backend; "));
+  EXPECT_THAT(reference.err, ::testing::Not(HasSubstr("ISA")));
+}
+
 TEST_F(DetectCli, CocoIsAResultsArray) {
   const RunResult r = lookout({"detect", "--format", "coco", kDog, kGiraffe}, tmp_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
