@@ -15,6 +15,7 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <thread>
@@ -127,6 +128,27 @@ wire::DetectedFile process(const Input& in, detect::Detector& detector, const Ru
     }
   }
   return wire::detected_file(in.file, result);
+}
+
+// The order the workers take the inputs in: as given, except the last ones
+// (up to 16 per job), which go largest file first, so the run does not end
+// with one worker decoding a big photo while the others wait (a photo's
+// decode time grows with its size; inference is the same for all). Results
+// are still written in input order; at most that window's records wait for
+// an earlier one.
+std::vector<size_t> hand_out_order(const std::vector<Input>& inputs, int jobs) {
+  std::vector<size_t> order(inputs.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  const size_t window = std::min(inputs.size(), size_t{16} * static_cast<size_t>(jobs));
+  const auto tail = order.end() - static_cast<std::ptrdiff_t>(window);
+  std::vector<uintmax_t> bytes(inputs.size(), 0);
+  for (auto it = tail; it != order.end(); ++it) {
+    std::error_code ec;  // an unreadable file fails in process(), reported there
+    const uintmax_t size = fs::file_size(inputs[*it].path, ec);
+    bytes[*it] = ec ? 0 : size;
+  }
+  std::stable_sort(tail, order.end(), [&](size_t a, size_t b) { return bytes[a] > bytes[b]; });
+  return order;
 }
 
 // The in-order hand-over of results from the workers to the writer.
@@ -302,15 +324,25 @@ int detect_main(int argc, char** argv) {
   if (jobs == 0) jobs = cores;
   jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), inputs.size()));
 
-  // The first detector here, so a model the engine refuses is a clean exit 2;
-  // the others are built by their own workers, in parallel.
+  // Every detector before the run, all built at once: a worker building its
+  // own would start its share late while a core sat idle during the first
+  // build. The first one's failure (a model the engine refuses) is a clean
+  // exit 2; a later one that cannot be built leaves its share to the others.
   std::vector<std::unique_ptr<detect::Detector>> detectors(static_cast<size_t>(jobs));
-  try {
-    detectors[0] = std::make_unique<detect::Detector>(model, labels, detector_options);
-  } catch (const std::exception& e) {
-    std::cerr << "lookout detect: cannot create the detector: " << e.what() << "\n";
+  std::vector<std::string> detector_errors(static_cast<size_t>(jobs));
+  detect::parallel_for(detectors.size(), jobs, [&](int, size_t w) {
+    try {
+      detectors[w] = std::make_unique<detect::Detector>(model, labels, detector_options);
+    } catch (const std::exception& e) {
+      detector_errors[w] = e.what();
+    }
+    return true;
+  });
+  if (!detectors[0]) {
+    std::cerr << "lookout detect: cannot create the detector: " << detector_errors[0] << "\n";
     return 2;
   }
+  const std::vector<size_t> order = hand_out_order(inputs, jobs);
   const double setup_s = std::chrono::duration<double>(Clock::now() - t_setup).count();
 
   std::ostream& out = output_file.is_open() ? static_cast<std::ostream&>(output_file) : std::cout;
@@ -330,19 +362,15 @@ int detect_main(int argc, char** argv) {
     try {
       detect::parallel_for(
           inputs.size(), jobs,
-          [&](int w, size_t i) {
+          [&](int w, size_t k) {
+            const size_t i = order[k];
             work.finish(i, process(inputs[i], *detectors[static_cast<size_t>(w)], run_options));
             return true;
           },
-          [&](int w) {  // a detector that cannot be built leaves its share to the others
-            if (w == 0) return true;
-            try {
-              detectors[static_cast<size_t>(w)] = std::make_unique<detect::Detector>(model, labels, detector_options);
-              return true;
-            } catch (const std::exception& e) {
-              work.note_error(e.what());
-              return false;
-            }
+          [&](int w) {
+            if (detectors[static_cast<size_t>(w)]) return true;
+            work.note_error(detector_errors[static_cast<size_t>(w)]);
+            return false;
           });
     } catch (const std::exception& e) {
       work.note_error(e.what());
