@@ -14,11 +14,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "engine/byte_table.h"
 #include "engine/kernel.h"
 #include "engine/quantization.h"
 
@@ -65,8 +67,7 @@ class ConcatUint8 final : public Kernel {
         if (tables_[i].empty()) {
           std::memcpy(out, in, part.chunk);
         } else {
-          const uint8_t* table = tables_[i].data();
-          for (size_t j = 0; j < part.chunk; ++j) out[j] = table[in[j]];
+          apply_byte_table(std::span<const uint8_t, 256>(tables_[i].data(), 256), in, out, part.chunk);
         }
         out += part.chunk;
       }
