@@ -223,6 +223,61 @@ TEST(DetectionPostProcess, FastNmsSuppressesAboveIouThresholdKeepsBelow) {
   expect_empty_rows_from(d, 3);
 }
 
+// TFLite's NonMaxSuppressionSingleClassHelper as TFLite writes it: each
+// kept box at once deactivates every later box it overlaps. The op checks
+// each visited box against the kept ones instead; both must keep the same.
+std::vector<size_t> eager_nms(const std::vector<std::array<float, 4>>& boxes, const std::vector<float>& scores,
+                              float score_threshold, float iou_threshold, size_t max_detections) {
+  const auto iou = [&](size_t a, size_t b) {
+    const auto& p = boxes[a];
+    const auto& q = boxes[b];
+    const float area_p = (p[2] - p[0]) * (p[3] - p[1]), area_q = (q[2] - q[0]) * (q[3] - q[1]);
+    if (area_p <= 0 || area_q <= 0) return 0.0f;
+    const float h = std::max(std::min(p[2], q[2]) - std::max(p[0], q[0]), 0.0f);
+    const float w = std::max(std::min(p[3], q[3]) - std::max(p[1], q[1]), 0.0f);
+    return h * w / (area_p + area_q - h * w);
+  };
+  std::vector<size_t> order;
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (scores[i] >= score_threshold) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::vector<bool> active(order.size(), true);
+  std::vector<size_t> selected;
+  for (size_t i = 0; i < order.size() && selected.size() < max_detections; ++i) {
+    if (!active[i]) continue;
+    selected.push_back(order[i]);
+    for (size_t j = i + 1; j < order.size(); ++j)
+      if (active[j] && iou(order[i], order[j]) > iou_threshold) active[j] = false;
+  }
+  return selected;
+}
+
+TEST(DetectionPostProcess, SuppressionKeepsWhatTflitesEagerPassKeeps) {
+  std::mt19937 rng(1917);
+  std::uniform_int_distribution<int> coordinate(0, 48), extent(1, 16), score(0, 7);
+  for (int trial = 0; trial < 20; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    const size_t n = 200;
+    std::vector<std::array<float, 4>> boxes;
+    std::vector<float> scores;  // background, then the one class
+    std::vector<float> class_scores;
+    for (size_t i = 0; i < n; ++i) {  // dyadic, so each decodes exactly; crowded, so many overlap
+      const float y = static_cast<float>(coordinate(rng)) / 64, x = static_cast<float>(coordinate(rng)) / 64;
+      boxes.push_back({y, x, y + static_cast<float>(extent(rng)) / 64, x + static_cast<float>(extent(rng)) / 64});
+      class_scores.push_back(static_cast<float>(score(rng)) / 8);  // many ties
+      scores.insert(scores.end(), {0.0f, class_scores.back()});
+    }
+    PostProcessOptions o = small_options(12, 1);
+    o.nms_score_threshold = 0.25f;
+    o.nms_iou_threshold = trial % 2 == 0 ? 0.5f : 0.1f;
+    const PostProcessResult d = run_float(o, boxes, 2, scores);
+    const std::vector<size_t> expected = eager_nms(boxes, class_scores, o.nms_score_threshold, o.nms_iou_threshold, 12);
+    ASSERT_EQ(d.num, static_cast<float>(expected.size()));
+    for (size_t row = 0; row < expected.size(); ++row) expect_row(d, row, boxes[expected[row]], 0.0f, class_scores[expected[row]]);
+    expect_empty_rows_from(d, expected.size());
+  }
+}
+
 TEST(DetectionPostProcess, IouEqualToThresholdIsKept) {
   // B = [0,0,1,1] inside A = [0,0,1,2]: IoU exactly 1 / 2. TFLite drops a
   // box only when IoU > threshold.
