@@ -209,12 +209,7 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
   const size_t in_c = static_cast<size_t>(p.k_h) * static_cast<size_t>(p.k_w) * static_cast<size_t>(p.in_c);
   std::vector<int32_t> bias =
       p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(out_c, 0);
-  std::vector<int64_t> abs_sum(out_c, 0);
-  for (size_t oc = 0; oc < out_c; ++oc)
-    for (size_t ic = 0; ic < in_c; ++ic) {
-      const int32_t v = int32_t{filter.constant[oc * in_c + ic]} + p.filter_offset;
-      abs_sum[oc] += v < 0 ? -v : v;
-    }
+  const std::vector<int64_t> abs_sum = filter_abs_sums(filter.constant, out_c, in_c, p.filter_offset);
   require_accumulator_fits(ctx, p, abs_sum, bias.data());
   const PointwiseShape shape{int64_t{p.batches} * p.geometry.out_h * p.geometry.out_w, static_cast<int32_t>(in_c),
                              p.out_c};

@@ -95,22 +95,10 @@ std::unique_ptr<Kernel> prepare_conv_2d(const OpContext& ctx) {
 
   std::vector<int32_t> bias = conv_detail::bias_or_zeros<int32_t>(ctx, p);
   std::vector<int16_t> filter_values(filter.elements());
-  std::vector<int64_t> abs_sum(out_c, 0);
-  // Locals for the sum and the pointers: stores through abs_sum's int64 or
-  // filter_values' int16 would otherwise be assumed to change the uint8
-  // filter bytes, and the loop, run by every Engine, would not vectorize.
   const uint8_t* constant = filter.constant;
-  int16_t* values = filter_values.data();
-  const int32_t filter_offset = p.filter_offset;
-  for (size_t oc = 0; oc < out_c; ++oc) {
-    int64_t sum = 0;
-    for (size_t i = oc * taps; i < (oc + 1) * taps; ++i) {
-      const int32_t v = int32_t{constant[i]} + filter_offset;
-      values[i] = static_cast<int16_t>(v);
-      sum += v < 0 ? -v : v;
-    }
-    abs_sum[oc] = sum;
-  }
+  for (size_t i = 0; i < filter_values.size(); ++i)
+    filter_values[i] = static_cast<int16_t>(int32_t{constant[i]} + p.filter_offset);
+  const std::vector<int64_t> abs_sum = filter_abs_sums(filter.constant, out_c, taps, p.filter_offset);
   require_accumulator_fits(ctx, p, abs_sum, bias.data());
   return std::make_unique<Conv2d<Uint8ConvArithmetic>>(p, std::move(filter_values), std::move(bias));
 }

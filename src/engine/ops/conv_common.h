@@ -265,21 +265,42 @@ inline ConvParams prepare_conv_params(const OpContext& ctx, bool depthwise) {
   return p;
 }
 
+// Each output channel's sum of |filter + filter_offset| over its row of
+// row_length filter values (rows one after the other). The sum is a local:
+// were it stored through the vector each step, the compiler would have to
+// assume the store may change the uint8 filter bytes, and the loop, which
+// every Engine runs over every filter, would not vectorize.
+inline std::vector<int64_t> filter_abs_sums(const uint8_t* filter, size_t channels, size_t row_length,
+                                            int32_t filter_offset) {
+  std::vector<int64_t> sums(channels);
+  for (size_t oc = 0; oc < channels; ++oc) {
+    const uint8_t* row = filter + oc * row_length;
+    int64_t sum = 0;
+    for (size_t i = 0; i < row_length; ++i) {
+      const int32_t v = int32_t{row[i]} + filter_offset;
+      sum += v < 0 ? -v : v;
+    }
+    sums[oc] = sum;
+  }
+  return sums;
+}
+
 // The int32 accumulator of a uint8 convolution is
 //   sum (input + input_offset) * (filter + filter_offset) + bias,
 // |input + input_offset| <= max(zp, 255 - zp). Refuses a model whose constant
 // filter and bias could overflow it (TFLite would silently wrap), given each
-// output channel's sum of |filter + filter_offset|.
+// output channel's sum of |filter + filter_offset|. The message is built
+// only for a channel that fails: every Engine checks every channel.
 inline void require_accumulator_fits(const OpContext& ctx, const ConvParams& p,
                                      const std::vector<int64_t>& filter_abs_sum, const int32_t* bias) {
   const int64_t max_input = std::max<int64_t>(-p.input_offset, 255 + p.input_offset);
   for (size_t oc = 0; oc < filter_abs_sum.size(); ++oc) {
     const int64_t bias_abs = bias ? std::abs(static_cast<int64_t>(bias[oc])) : 0;
     const int64_t bound = filter_abs_sum[oc] * max_input + bias_abs;
-    ctx.require(bound <= std::numeric_limits<int32_t>::max(),
-                "output channel " + std::to_string(oc) + " could reach |accumulator| " + std::to_string(bound) +
-                    " (filter and bias of " +
-                    conv_detail::describe("filter", ctx.input(kConvFilter)) + "), past the int32 limit 2^31-1");
+    if (bound > std::numeric_limits<int32_t>::max())
+      ctx.fail("output channel " + std::to_string(oc) + " could reach |accumulator| " + std::to_string(bound) +
+               " (filter and bias of " + conv_detail::describe("filter", ctx.input(kConvFilter)) +
+               "), past the int32 limit 2^31-1");
   }
 }
 
