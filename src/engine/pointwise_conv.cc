@@ -35,13 +35,18 @@ PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filte
                             " must all be >= 1");
   if (isa == Isa::xnnpack) throw std::domain_error("pointwise convolution: xnnpack is not one of our ISA levels");
   require_isa(isa);
-  const PointwiseTiling& t = tiling_;
-  groups_ = (shape.in_c + t.group_inputs - 1) / t.group_inputs;
-  blocks_ = (shape.out_c + t.block_channels - 1) / t.block_channels;
+  // Copies, not references to members: the packing loop stores through an
+  // int8_t pointer, which may alias any member as far as the compiler knows,
+  // so members would be reloaded for every filter value.
+  const PointwiseTiling t = tiling_;
+  const int32_t groups = (shape.in_c + t.group_inputs - 1) / t.group_inputs;
+  const int32_t blocks = (shape.out_c + t.block_channels - 1) / t.block_channels;
+  groups_ = groups;
+  blocks_ = blocks;
   row_factor_ = 128 - filter_zero_point;
 
   const auto vector_bytes = static_cast<size_t>(t.vector_bytes());
-  const size_t bytes = static_cast<size_t>(blocks_) * static_cast<size_t>(groups_) * vector_bytes;
+  const size_t bytes = static_cast<size_t>(blocks) * static_cast<size_t>(groups) * vector_bytes;
   packed_storage_.assign(bytes + kPackAlignment, 0);
   const auto base = reinterpret_cast<uintptr_t>(packed_storage_.data());
   const size_t skip = (kPackAlignment - base % kPackAlignment) % kPackAlignment;
@@ -49,10 +54,10 @@ PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filte
   packed_ = packed;
 
   const size_t in_c = static_cast<size_t>(shape.in_c);
-  for (int32_t chunk = 0; chunk < blocks_; chunk += t.chunk_blocks) {
-    const int32_t n_blocks = std::min(t.chunk_blocks, blocks_ - chunk);
-    int8_t* chunk_base = packed + static_cast<size_t>(chunk) * static_cast<size_t>(groups_) * vector_bytes;
-    for (int32_t g = 0; g < groups_; ++g)
+  for (int32_t chunk = 0; chunk < blocks; chunk += t.chunk_blocks) {
+    const int32_t n_blocks = std::min(t.chunk_blocks, blocks - chunk);
+    int8_t* chunk_base = packed + static_cast<size_t>(chunk) * static_cast<size_t>(groups) * vector_bytes;
+    for (int32_t g = 0; g < groups; ++g)
       for (int32_t n = 0; n < n_blocks; ++n)
         for (int32_t c = 0; c < t.block_channels; ++c) {
           const int32_t oc = (chunk + n) * t.block_channels + c;
