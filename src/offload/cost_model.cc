@@ -51,16 +51,24 @@ double server_ms(const wire::Record& r) {
   return t.queue + t.decode + t.preprocess + t.inference + t.postprocess;
 }
 
-void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote) {
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote,
+                const std::vector<wire::Record>& link_probe) {
   std::vector<double> x, y;
   double server = 0;
-  for (const wire::Record& r : records) {
-    if (!r.ok) continue;
+  size_t served = 0;
+  const auto add = [&](const wire::Record& r) {
     x.push_back(static_cast<double>(r.bytes_sent + r.response_bytes));
     y.push_back(r.timing.round_trip - server_ms(r));
-    server += server_ms(r);
-  }
-  if (x.size() < 3) throw std::invalid_argument("too few successful remote requests to fit the link (need 3)");
+  };
+  for (const wire::Record& r : records)
+    if (r.ok) {
+      add(r);
+      server += server_ms(r);
+      ++served;
+    }
+  if (served < 3) throw std::invalid_argument("too few successful remote requests to fit the link (need 3)");
+  for (const wire::Record& r : link_probe)
+    if (r.ok) add(r);
   const LineFit f = fit_line(x, y);
   if (f.slope <= 0)
     throw std::invalid_argument("larger images did not take longer to send: the link is too fast (or too noisy) "
@@ -68,7 +76,7 @@ void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote)
   remote.bandwidth_mbps = 1.0 / f.slope * 8.0 * 1000.0 / 1e6;
   remote.overhead_ms = f.intercept - remote.rtt_ms;
   remote.fit_r2 = f.r2;
-  remote.server_ms = server / static_cast<double>(x.size());
+  remote.server_ms = server / static_cast<double>(served);
 }
 
 RunMeasurement measure_run(const std::vector<wire::Record>& records, double wall_s) {

@@ -20,6 +20,12 @@ CostModel measure_and_fit(const Cycle& cycle) {
         client::make_local_worker(cycle.plan.model, cycle.plan.labels, cycle.plan.detector);
     std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
     timed = time_sample(*local, *remote, sample, cycle.rounds);
+    if (cycle.plan.http.resize_before_upload) {
+      client::HttpOptions as_is = cycle.plan.http;
+      as_is.resize_before_upload = false;
+      std::unique_ptr<client::Worker> probe = client::make_http_worker(cycle.remote, as_is);
+      timed.link_probe = probe_link(*probe, sample, cycle.rounds);
+    }
   }
   // Downscaled before upload, an image's request is what the sample sent
   // (the sample spans the file sizes); else the file as it is.

@@ -65,6 +65,26 @@ TEST(FitRemote, RefusesRecordsThatCannotShowALink) {
   EXPECT_THROW(fit_remote(faster_when_larger, p), std::invalid_argument);
 }
 
+// Downscaled uploads all of one size cannot show the link; the same link's
+// requests as is, in the fit beside them, do, and the server time stays
+// the downscaled requests' own (4 ms for a small image).
+TEST(FitRemote, TakesTheLinkFromAProbeWhenTheUploadsAreAlike) {
+  std::vector<wire::Record> downscaled = link_records();
+  for (wire::Record& r : downscaled) {
+    r.bytes_sent = 27000;
+    r.timing.decode = 1;
+    r.timing.inference = 1;
+    r.timing.round_trip = 42 + 28000 / 1250.0 + 4;
+  }
+  RemoteProfile p;
+  p.rtt_ms = 40;
+  EXPECT_THROW(fit_remote(downscaled, p), std::invalid_argument);
+  fit_remote(downscaled, p, link_records());
+  EXPECT_NEAR(p.bandwidth_mbps, 10.0, 1e-9);
+  EXPECT_NEAR(p.overhead_ms, 2.0, 1e-9);
+  EXPECT_NEAR(p.server_ms, 4.0, 1e-9);
+}
+
 TEST(CostModel, PredictsTheFittedRequests) {
   const CostModel m({100, 1}, fitted(100000));
   for (const wire::Record& r : link_records())
