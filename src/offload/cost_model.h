@@ -101,6 +101,11 @@ class CostModel {
   // of `request_bytes`, in the order the run takes them, from playing the
   // shared queue out image by image.
   HybridPrediction hybrid(const std::vector<double>& request_bytes) const;
+  // What the hybrid run's workers expect per image before they have done
+  // one (client::WorkerSlot::expected_ms): each side as measured beside
+  // the other.
+  double hybrid_local_ms() const;
+  double hybrid_remote_ms() const;
 
   bool remote_pays() const { return remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms) < local_.ms_per_image; }
   // The verdict in one sentence.
