@@ -35,6 +35,7 @@
 #include "engine/quantization.h"
 #include "engine/runtime.h"
 #include "engine/depthwise_conv.h"
+#include "engine/own_add.h"
 #include "engine/own_conv.h"
 #include "engine/pointwise_conv.h"
 
@@ -392,8 +393,8 @@ class XnnpackRuntime final : public Runtime {
     }
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    const bool any_ours =
-        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.pointwise || s.depthwise; });
+    const bool any_ours = std::any_of(stages.begin(), stages.end(),
+                                      [](const XnnpackStage& s) { return s.pointwise || s.depthwise || s.add; });
     if (any_xnnpack) ensure_xnnpack_initialized();
     if (any_xnnpack || any_ours) {
       if (threads > 1) {
@@ -417,6 +418,10 @@ class XnnpackRuntime final : public Runtime {
       } else if (stages[s].depthwise) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_depthwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
+        add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at either level
+      } else if (stages[s].add) {
+        const size_t i = stages[s].ops.front();
+        step.kernel = prepare_own_add(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
         add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at either level
       } else {
         step.kernel = std::move(kernels[stages[s].ops.front()]);
@@ -482,6 +487,8 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool 
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/true});
     } else if (xnnpack && depthwise_refusal(graph, i, isa).empty()) {
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/false, /*depthwise=*/true});
+    } else if (xnnpack && own_add_refusal(graph, i, isa).empty()) {
+      stages.push_back(XnnpackStage{false, {}, /*pointwise=*/false, /*depthwise=*/false, /*add=*/true});
     } else if (xnnpack && split) {
       stages.push_back(XnnpackStage{true, {}});
     } else if (xnnpack) {
