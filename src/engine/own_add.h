@@ -1,8 +1,7 @@
 // Our uint8 ADD of two tensors of one shape, byte-identical to the ADD
 // reference kernel under XNNPACK's quint8 arithmetic (XnnAddRequantization):
-// the same int32 operations, eight lanes at a time (AVX2, at either ISA
-// level: the op reads and writes a few bytes per element and has no dot
-// product for VNNI to speed up).
+// the same int32 operations, 8 lanes at a time at ISA level avx2, 16
+// (AVX-512 F/BW, which every avx512vnni CPU has) at avx512vnni.
 // Lifecycle: prepare_own_add (the reference checks, the constants) -> eval.
 #pragma once
 

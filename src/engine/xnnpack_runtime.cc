@@ -422,7 +422,7 @@ class XnnpackRuntime final : public Runtime {
       } else if (stages[s].add) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_own_add(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
-        add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at either level
+        add_profile_step(stages[s].ops, isa_name(isa));
       } else {
         step.kernel = std::move(kernels[stages[s].ops.front()]);
         add_profile_step(stages[s].ops, "reference");
