@@ -6,9 +6,10 @@
 // move) -> invoke, each call's status checked.
 //
 // At ISA level avx2 or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
-// kernels and slow AVX2 ones) the uint8 1x1 convolutions run on our own
-// kernel instead (pointwise_conv.h), each as its own stage between the
-// subgraphs; it is byte-identical to the reference kernel, like XNNPACK.
+// kernels and slow AVX2 ones) the uint8 convolutions and same-shape ADDs
+// our kernels take run on them instead (pointwise_conv.h, depthwise_conv.h,
+// own_add.h), each as its own stage between the subgraphs; they are
+// byte-identical to the reference kernels, like XNNPACK.
 //
 // Results: XNNPACK requantizes uint8 accumulators in fp32 with one rounding
 // (ties to even). TFLite's runtime runs these ops through the same XNNPACK

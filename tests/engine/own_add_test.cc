@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
 #include "engine/own_kernel_check.h"
 
@@ -51,14 +50,7 @@ void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t se
   testing::expect_kernel_identical(f, levels, prepare_own_add, a, x, out, expected, c.count, name(c));
 }
 
-class OwnAddTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    levels_ = testing::runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
-    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
-  }
-  std::vector<Isa> levels_;
-};
+class OwnAddTest : public testing::OwnKernelTest {};
 
 TEST_F(OwnAddTest, MatchesReference) {
   uint32_t seed = 1;
