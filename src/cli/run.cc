@@ -35,7 +35,9 @@ Targets (--target, repeatable):
   http://HOST:PORT    a `lookout serve` (--concurrency connections to it);
   https://HOST:PORT   several servers = scale-out over replicas
   local and servers together = hybrid: every worker pulls the next image
-  from one shared queue, so the faster side takes more.
+  from one shared queue, so the faster side takes more; near the end a
+  worker leaves the rest to the others when they would finish it all before
+  it finishes one image (paces learned as the run goes).
 
 Results file (--out, JSON lines, one per image): image, collection, target,
 schedule, label, ok, status, error, file_bytes, bytes_sent, response_bytes, width,

@@ -4,8 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
+#include <thread>
 
-#include "detect/parallel.h"
 #include "image/files.h"
 
 namespace lookout::client {
@@ -46,38 +47,104 @@ std::vector<WorkerSlot> make_workers(const std::vector<TargetSpec>& targets, con
   return workers;
 }
 
+bool leave_to_others(double my_ms_per_image, const std::vector<OtherWorker>& others, size_t remaining) {
+  if (!(my_ms_per_image > 0) || others.empty()) return false;
+  double rate = 0, backlog = static_cast<double>(remaining);  // images per ms; images to finish
+  for (const OtherWorker& o : others) {
+    if (!(o.ms_per_image > 0)) return false;
+    rate += 1.0 / o.ms_per_image;
+    backlog += std::max(0.0, o.left_ms) / o.ms_per_image;
+  }
+  // Taken, the run ends at max(mine, (backlog - 1) / rate); left, at
+  // backlog / rate: taking pays only when mine comes first.
+  return my_ms_per_image >= backlog / rate;
+}
+
 RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
                   ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
                   const std::function<void(const wire::Record&)>& on_record, const std::atomic<bool>* stop) {
+  using Clock = std::chrono::steady_clock;
   std::vector<const ImageFile*> todo;
   for (const ImageFile& j : jobs)
     if (!skip || !skip(stamp.collection, j.image)) todo.push_back(&j);
   RunStats stats;
   stats.skipped = jobs.size() - todo.size();
 
-  std::mutex mu;
+  struct Pace {
+    double expected_ms = 0, ok_ms = 0;
+    size_t ok = 0;
+    bool busy = false, done = false;
+    Clock::time_point since;
+    double ms() const { return ok > 0 ? ok_ms / static_cast<double>(ok) : expected_ms; }
+  };
+  std::vector<Pace> paces(workers.size());
+  for (size_t w = 0; w < workers.size(); ++w) paces[w].expected_ms = workers[w].expected_ms;
+  std::mutex mu;  // guards everything below, the results file and on_record
+  size_t next = 0;
+  bool halt = false;
   std::string write_error;
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!workers.empty())
-    detect::parallel_for(todo.size(), static_cast<int>(workers.size()), [&](int w, size_t i) {
-      if (stop != nullptr && stop->load()) return false;
-      wire::Record r = workers[static_cast<size_t>(w)].worker->process(*todo[i]);
-      r.collection = stamp.collection;
-      r.schedule = stamp.schedule;
-      r.label = stamp.label;
-      std::lock_guard lock(mu);
-      if (!write_error.empty()) return false;
-      try {
-        if (out != nullptr) out->append(r);
-      } catch (const std::exception& e) {
-        write_error = e.what();  // a full disk: stop everyone, nothing half-recorded
-        return false;
+  std::exception_ptr first_error;
+  // Under the lock: worker w's next job, or none (w is done).
+  const auto take = [&](size_t w) -> std::optional<size_t> {
+    if (halt || next >= todo.size() || (stop != nullptr && stop->load())) return std::nullopt;
+    const Clock::time_point now = Clock::now();
+    std::vector<OtherWorker> others;
+    for (size_t v = 0; v < paces.size(); ++v)
+      if (v != w && !paces[v].done) {
+        const double on_it = paces[v].busy ? std::chrono::duration<double, std::milli>(now - paces[v].since).count() : 0;
+        others.push_back({paces[v].ms(), paces[v].busy ? paces[v].ms() - on_it : 0.0});
       }
-      ++stats.sent;
-      if (on_record) on_record(r);
-      return true;
-    });
-  stats.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (leave_to_others(paces[w].ms(), others, todo.size() - next)) return std::nullopt;
+    paces[w].busy = true;
+    paces[w].since = now;
+    return next++;
+  };
+  const auto work = [&](size_t w) {
+    try {
+      for (;;) {
+        std::optional<size_t> i;
+        {
+          std::lock_guard lock(mu);
+          if (!(i = take(w))) {
+            paces[w].done = true;
+            return;
+          }
+        }
+        wire::Record r = workers[w].worker->process(*todo[*i]);
+        r.collection = stamp.collection;
+        r.schedule = stamp.schedule;
+        r.label = stamp.label;
+        std::lock_guard lock(mu);
+        paces[w].busy = false;
+        if (r.ok) {
+          paces[w].ok_ms += std::chrono::duration<double, std::milli>(Clock::now() - paces[w].since).count();
+          ++paces[w].ok;
+        }
+        if (halt) return;
+        try {
+          if (out != nullptr) out->append(r);
+        } catch (const std::exception& e) {
+          write_error = e.what();  // a full disk: stop everyone, nothing half-recorded
+          halt = true;
+          return;
+        }
+        ++stats.sent;
+        if (on_record) on_record(r);
+      }
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!first_error) first_error = std::current_exception();
+      halt = true;
+      paces[w].done = true;
+    }
+  };
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers.size(); ++w) threads.emplace_back(work, w);
+  if (!workers.empty()) work(0);
+  for (std::thread& t : threads) t.join();
+  stats.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (first_error) std::rethrow_exception(first_error);
   if (!write_error.empty()) throw std::runtime_error(write_error);
   return stats;
 }

@@ -1,6 +1,7 @@
 // A collection sent to one or more targets: every worker (local detectors
 // and HTTP connections alike) pulls the next image from one shared queue,
-// so a faster side simply takes more. Each record is appended to the
+// so a faster side takes more (and leaves a slow one no tail to hold up:
+// leave_to_others). Each record is appended to the
 // results file as it completes; images already done there are skipped.
 #pragma once
 
@@ -31,7 +32,21 @@ std::string schedule_name(const std::vector<TargetSpec>& targets);
 struct WorkerSlot {
   std::string target;              // the target's name, for errors
   std::unique_ptr<Worker> worker;
+  double expected_ms = 0;          // its time per image until it has done one (0: unknown)
 };
+
+// The hand-out rule of a shared queue with workers of different speeds: a
+// free worker leaves the `remaining` images to the others when they would
+// finish them all before it finishes one (taking one then only makes the
+// run longer: the slow side's last image is the whole tail). `others`:
+// each other worker still taking images, with its time per image and what
+// is left of the image it is on (0 when free); a pace of 0 is unknown, and
+// nothing is left to anyone then (nor by a worker of unknown pace).
+struct OtherWorker {
+  double ms_per_image;
+  double left_ms;
+};
+bool leave_to_others(double my_ms_per_image, const std::vector<OtherWorker>& others, size_t remaining);
 
 // The workers for `targets`: `local_workers` detectors for "local" (each
 // with `detector.engine.threads` engine threads), `remote_concurrency`
@@ -63,8 +78,11 @@ struct RunStamp {
 // Runs `jobs` on `workers` (one thread each), stamping every record with
 // `stamp`, appending it to `out` (may be null) and then handing it to
 // `on_record` (may be empty; called under a lock, one at a time). Jobs for
-// which `skip(collection, image)` is true are not sent. Stops taking new
-// jobs once `stop` becomes true.
+// which `skip(collection, image)` is true are not sent. Each free worker
+// takes the next job unless leave_to_others says the rest is better left
+// to the others (paces: the mean time of each worker's successful images
+// so far, else its expected_ms). Stops taking new jobs once `stop` becomes
+// true.
 RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
                   ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
                   const std::function<void(const wire::Record&)>& on_record, const std::atomic<bool>* stop = nullptr);

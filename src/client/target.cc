@@ -199,14 +199,21 @@ class HttpWorker : public Worker {
   // or the connection is gone (after a reset SIOCOUTQ keeps reporting the
   // bytes that will never be acknowledged).
   void wait_until_acknowledged(Clock::time_point deadline) const {
+    // The poll backs off with the wait (a twentieth of it so far, from
+    // 100 us up to 1 ms): the upload time stays within 5 %, and a long
+    // upload at a slow link does not keep waking a capped device's CPU,
+    // which its detector needs.
+    const Clock::time_point start = Clock::now();
     for (;;) {
-      if (fd_ < 0 || Clock::now() > deadline) return;
+      const Clock::time_point now = Clock::now();
+      if (fd_ < 0 || now > deadline) return;
       tcp_info info{};
       socklen_t len = sizeof info;
       if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_state != TCP_ESTABLISHED) return;
       int unacked = 0;
       if (ioctl(fd_, SIOCOUTQ, &unacked) != 0 || unacked <= 0) return;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::this_thread::sleep_for(std::clamp<Clock::duration>((now - start) / 20, std::chrono::microseconds(100),
+                                                              std::chrono::milliseconds(1)));
     }
   }
 

@@ -64,11 +64,15 @@ LOOKOUT_AVX2 inline __m128i requantize(__m256i acc, const RequantVectors& q) {
 
 // out[0..n) = x[0..n) widened to int16.
 LOOKOUT_AVX2 void widen(const uint8_t* x, int32_t n, int16_t* out) {
-  int32_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
-                        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
-  for (; i < n; ++i) out[i] = x[i];
+  if (n < 16) {
+    for (int32_t i = 0; i < n; ++i) out[i] = x[i];
+    return;
+  }
+  for (int32_t i = 0; i < n; i += 16) {
+    const int32_t at = std::min(i, n - 16);  // the last step ends at n, overlapping the one before
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + at),
+                        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + at))));
+  }
 }
 
 struct TileArgs {

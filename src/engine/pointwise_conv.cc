@@ -98,8 +98,18 @@ void PointwiseConv::run_range(const uint8_t* input, uint8_t* output, const Range
 }
 
 void PointwiseConv::run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
+  run_tasks(input, nullptr, output, threadpool);
+}
+
+void PointwiseConv::run_gathered(const uint8_t* rows, const RowGather& gather, uint8_t* output,
+                                 pthreadpool_t threadpool) const {
+  run_tasks(rows, &gather, output, threadpool);
+}
+
+void PointwiseConv::run_tasks(const uint8_t* input, const RowGather* gather, uint8_t* output,
+                              pthreadpool_t threadpool) const {
   const size_t threads = threadpool != nullptr ? pthreadpool_get_threads_count(threadpool) : 1;
-  if (threads <= 1) {
+  if (threads <= 1 && gather == nullptr) {
     run_range(input, output, Range{0, shape_.pixels, 0, blocks_});
     return;
   }
@@ -109,16 +119,21 @@ void PointwiseConv::run(const uint8_t* input, uint8_t* output, pthreadpool_t thr
   const auto pixels = static_cast<size_t>(shape_.pixels);
   const size_t tile_i = 4 * static_cast<size_t>(tiling_.tile_pixels);
   const size_t pixel_tasks = (pixels + tile_i - 1) / tile_i;
-  const size_t tile_j =
-      pixel_tasks >= 4 * threads ? static_cast<size_t>(blocks_) : static_cast<size_t>(tiling_.chunk_blocks);
-  pthreadpool_parallelize_2d_tile_2d(
-      threadpool,
-      [&](size_t i, size_t j, size_t count_i, size_t count_j) {
-        run_range(input, output,
-                  Range{static_cast<int64_t>(i), static_cast<int64_t>(i + count_i), static_cast<int32_t>(j),
-                        static_cast<int32_t>(j + count_j)});
-      },
-      pixels, static_cast<size_t>(blocks_), tile_i, tile_j);
+  const bool split_blocks = threads > 1 && pixel_tasks < 4 * threads;
+  const size_t tile_j = split_blocks ? static_cast<size_t>(tiling_.chunk_blocks) : static_cast<size_t>(blocks_);
+  if (gather != nullptr && split_blocks) (*gather)(0, shape_.pixels);
+  const RowGather* task_gather = split_blocks ? nullptr : gather;
+  const auto task = [&](size_t i, size_t j, size_t count_i, size_t count_j) {
+    const Range r{static_cast<int64_t>(i), static_cast<int64_t>(i + count_i), static_cast<int32_t>(j),
+                  static_cast<int32_t>(j + count_j)};
+    if (task_gather != nullptr) (*task_gather)(r.pixel_begin, r.pixel_end);
+    run_range(input, output, r);
+  };
+  if (threads <= 1) {
+    for (size_t i = 0; i < pixels; i += tile_i) task(i, 0, std::min(tile_i, pixels - i), tile_j);
+    return;
+  }
+  pthreadpool_parallelize_2d_tile_2d(threadpool, task, pixels, static_cast<size_t>(blocks_), tile_i, tile_j);
 }
 
 // ---------------------------------------------------------------------------
@@ -129,56 +144,100 @@ namespace {
 // Beyond this, a convolution's gathered rows stay with XNNPACK (a hostile
 // model could ask for gigabytes); the model's largest is 0.6 MB.
 constexpr int64_t kMaxGatheredBytes = int64_t{16} << 20;
-// Below this many input channels the copies of the gather cost more than the
-// GEMM saves (the model's 3-channel first layer: 1.6 ms against XNNPACK's
-// 0.7 on the EPYC of BENCHMARKS.md), so such convolutions stay with XNNPACK.
-constexpr int32_t kMinGatheredChannels = 16;
 
 bool is_pointwise(int32_t k_h, int32_t k_w, const ConvOptions& o) {
   return k_h == 1 && k_w == 1 && o.stride_h == 1 && o.stride_w == 1;
 }
 
+// A window of `window` bytes gathers into a row padded to whole groups of 4
+// bytes, so that no register tile reads a tail.
+int64_t gathered_row_bytes(int64_t window) { return (window + 3) / 4 * 4; }
+
+// Copies n bytes with at most two overlapping moves when n < 16: the rows
+// of few-channel windows are a few bytes each (3 channels x 3 taps: 9), where
+// a call to memcpy costs more than the copy.
+inline void copy_bytes(uint8_t* dst, const uint8_t* src, size_t n) {
+  const auto copy2 = [&](auto word) {
+    constexpr size_t k = sizeof(word);
+    decltype(word) head, tail;
+    std::memcpy(&head, src, k);
+    std::memcpy(&tail, src + n - k, k);
+    std::memcpy(dst, &head, k);
+    std::memcpy(dst + n - k, &tail, k);
+  };
+  if (n >= 16)
+    std::memcpy(dst, src, n);
+  else if (n >= 8)
+    copy2(uint64_t{});
+  else if (n >= 4)
+    copy2(uint32_t{});
+  else
+    for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
 // A convolution with a larger filter or a stride, as a pointwise one: each
 // output pixel's window gathered into a row of k_h * k_w * in_c bytes, in
-// the filter's [k_h, k_w, in_c] order (taps in the padding read the input
-// zero point, whose products the column constant cancels as for real
-// inputs: the reference's skipped taps), then the pointwise GEMM.
+// the filter's [k_h, k_w, in_c] order (taps outside the image read the
+// input zero point, whose products the column constant cancels as for real
+// inputs: the reference's skipped taps), then the pointwise GEMM, tile by
+// tile (PointwiseConv::run_gathered).
 class GatheredConv {
  public:
-  GatheredConv(const ConvParams& p, PointwiseConv conv)
-      : window_(p), zero_point_(static_cast<uint8_t>(-p.input_offset)), conv_(std::move(conv)),
-        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w * window_.k_h * window_.k_w *
-                                  window_.in_c)) {}
+  // conv takes rows of row_bytes >= k_h * k_w * in_c bytes; it ignores the
+  // bytes past the window, which stay zero.
+  GatheredConv(const ConvParams& p, size_t row_bytes, PointwiseConv conv)
+      : window_(p), zero_point_(static_cast<uint8_t>(-p.input_offset)), conv_(std::move(conv)), row_bytes_(row_bytes),
+        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w) * row_bytes_, 0) {}
 
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
-    const ConvWindow& w = window_;
-    const auto in_c = static_cast<size_t>(w.in_c);
-    uint8_t* row = rows_.data();
-    for (int64_t b = 0; b < w.batches; ++b)
-      for (int64_t oy = 0; oy < w.out_h; ++oy)
-        for (int64_t ox = 0; ox < w.out_w; ++ox)
-          for (int64_t ky = 0; ky < w.k_h; ++ky) {
-            const int64_t iy = oy * w.stride_h - w.pad_top + ky, ix0 = ox * w.stride_w - w.pad_left;
-            const uint8_t* line = input + (b * w.in_h + iy) * w.in_w * w.in_c;
-            if (iy >= 0 && iy < w.in_h && ix0 >= 0 && ix0 + w.k_w <= w.in_w) {  // the taps are adjacent
-              std::memcpy(row, line + ix0 * w.in_c, in_c * static_cast<size_t>(w.k_w));
-              row += in_c * static_cast<size_t>(w.k_w);
-              continue;
-            }
-            for (int64_t ix = ix0; ix < ix0 + w.k_w; ++ix, row += in_c) {
-              if (iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w)
-                std::memcpy(row, line + ix * w.in_c, in_c);
-              else
-                std::memset(row, zero_point_, in_c);
-            }
-          }
-    conv_.run(rows_.data(), output, threadpool);
+    conv_.run_gathered(
+        rows_.data(), [&](int64_t begin, int64_t end) { gather(input, begin, end); }, output, threadpool);
   }
 
  private:
+  // Rows [begin, end) of the gathered matrix.
+  void gather(const uint8_t* input, int64_t begin, int64_t end) const {
+    const ConvWindow& w = window_;
+    const auto in_c = static_cast<size_t>(w.in_c);
+    const size_t line_bytes = in_c * static_cast<size_t>(w.k_w);
+    int64_t ox = begin % w.out_w, oy = begin / w.out_w % w.out_h, b = begin / w.out_w / w.out_h;
+    for (int64_t p = begin; p < end; ++p) {
+      uint8_t* row = rows_.data() + static_cast<size_t>(p) * row_bytes_;
+      const int64_t ix0 = ox * w.stride_w - w.pad_left;
+      const bool columns_inside = ix0 >= 0 && ix0 + w.k_w <= w.in_w;  // the taps of a line are adjacent
+      for (int64_t ky = 0; ky < w.k_h; ++ky, row += line_bytes) {
+        const int64_t iy = oy * w.stride_h - w.pad_top + ky;
+        if (iy < 0 || iy >= w.in_h) {
+          std::memset(row, zero_point_, line_bytes);
+          continue;
+        }
+        const uint8_t* line = input + (b * w.in_h + iy) * w.in_w * w.in_c;
+        if (columns_inside) {
+          copy_bytes(row, line + ix0 * w.in_c, line_bytes);
+          continue;
+        }
+        for (int64_t ix = ix0; ix < ix0 + w.k_w; ++ix) {
+          uint8_t* tap = row + static_cast<size_t>(ix - ix0) * in_c;
+          if (ix >= 0 && ix < w.in_w)
+            copy_bytes(tap, line + ix * w.in_c, in_c);
+          else
+            std::memset(tap, zero_point_, in_c);
+        }
+      }
+      if (++ox == w.out_w) {
+        ox = 0;
+        if (++oy == w.out_h) {
+          oy = 0;
+          ++b;
+        }
+      }
+    }
+  }
+
   ConvWindow window_;
   uint8_t zero_point_;
   PointwiseConv conv_;
+  size_t row_bytes_;
   mutable std::vector<uint8_t> rows_;  // an Engine, so its kernels, serve one thread
 };
 
@@ -191,12 +250,10 @@ std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
   const Tensor* output = tensor_at(graph, op.outputs, kConvOutput);
   if (filter->shape.size() != 4 || output->shape.size() != 4) return "filter or output is not 4-D";
   if (!is_pointwise(filter->dim(1), filter->dim(2), std::get<ConvOptions>(op.options))) {
-    const int64_t gathered = int64_t{output->dim(0)} * output->dim(1) * output->dim(2) * filter->dim(1) *
-                             filter->dim(2) * filter->dim(3);
+    const int64_t gathered = int64_t{output->dim(0)} * output->dim(1) * output->dim(2) *
+                             gathered_row_bytes(int64_t{filter->dim(1)} * filter->dim(2) * filter->dim(3));
     if (gathered > kMaxGatheredBytes)
       return "the gathered windows would take " + std::to_string(gathered >> 20) + " MiB";
-    if (filter->dim(3) < kMinGatheredChannels)
-      return "fewer than " + std::to_string(kMinGatheredChannels) + " input channels to gather";
   }
   return own_isa_refusal(isa);
 }
@@ -216,13 +273,22 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
       p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(out_c, 0);
   const std::vector<int64_t> abs_sum = filter_abs_sums(filter.constant, out_c, in_c, p.filter_offset);
   require_accumulator_fits(ctx, p, abs_sum, bias.data());
-  const PointwiseShape shape{int64_t{p.batches} * p.geometry.out_h * p.geometry.out_w, static_cast<int32_t>(in_c),
-                             p.out_c};
-  PointwiseConv conv(isa, shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
-                     p.requantization.fp32);
-  if (is_pointwise(p.k_h, p.k_w, p.options))
+  const int64_t pixels = int64_t{p.batches} * p.geometry.out_h * p.geometry.out_w;
+  if (is_pointwise(p.k_h, p.k_w, p.options)) {
+    PointwiseConv conv(isa, PointwiseShape{pixels, static_cast<int32_t>(in_c), p.out_c}, filter.constant,
+                       bias.data(), -p.input_offset, -p.filter_offset, p.requantization.fp32);
     return std::make_unique<OwnConvKernel<PointwiseConv>>(p.input, p.output, std::move(conv), threadpool);
-  return std::make_unique<OwnConvKernel<GatheredConv>>(p.input, p.output, GatheredConv(p, std::move(conv)),
+  }
+  // The padding's filter values are the filter zero point: whatever the
+  // padding bytes hold, w - wzp = 0 makes their products zero (at
+  // avx512vnni, their x (w - 128) cancels (128 - wzp) x of the row sum).
+  const auto row_bytes = static_cast<size_t>(gathered_row_bytes(static_cast<int64_t>(in_c)));
+  std::vector<uint8_t> padded(out_c * row_bytes, static_cast<uint8_t>(-p.filter_offset));
+  for (size_t oc = 0; oc < out_c; ++oc)
+    std::memcpy(padded.data() + oc * row_bytes, filter.constant + oc * in_c, in_c);
+  PointwiseConv conv(isa, PointwiseShape{pixels, static_cast<int32_t>(row_bytes), p.out_c}, padded.data(),
+                     bias.data(), -p.input_offset, -p.filter_offset, p.requantization.fp32);
+  return std::make_unique<OwnConvKernel<GatheredConv>>(p.input, p.output, GatheredConv(p, row_bytes, std::move(conv)),
                                                        threadpool);
 }
 

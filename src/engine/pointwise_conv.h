@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,12 @@ class PointwiseConv {
   // (nullptr: the calling thread only).
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;
 
+  // Writes rows [begin, end) of the [pixels x in_c] input matrix.
+  using RowGather = std::function<void(int64_t begin, int64_t end)>;
+  // run() on the matrix at `rows`, which `gather` fills: each task gathers
+  // its own pixels just before multiplying them, while they are in cache;
+  // when tasks split output channels (few pixels), all rows come first.
+  void run_gathered(const uint8_t* rows, const RowGather& gather, uint8_t* output, pthreadpool_t threadpool) const;
 
  private:
   struct Range { int64_t pixel_begin, pixel_end; int32_t block_begin, block_end; };
@@ -96,6 +103,7 @@ class PointwiseConv {
            n);
     }
   }
+  void run_tasks(const uint8_t* input, const RowGather* gather, uint8_t* output, pthreadpool_t threadpool) const;
   void run_range(const uint8_t* input, uint8_t* output, const Range& r) const;
   void run_range_vnni(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_vnni.cc
   void run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_avx2.cc
@@ -118,7 +126,7 @@ class PointwiseConv {
 
 // Why our pointwise kernel at `isa` does not take op `op_index`, or "" when it
 // does: a uint8 CONV_2D with dilation 1 (a filter other than 1x1 or a stride
-// gathers windows: at least 16 input channels, up to 16 MiB of windows), a
+// gathers windows: up to 16 MiB of them), a
 // constant filter, XNNPACK's fp32
 // requantization (xnn_conv_supported), `isa` not xnnpack and available on
 // this CPU.

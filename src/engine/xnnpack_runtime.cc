@@ -6,9 +6,10 @@
 // move) -> invoke, each call's status checked.
 //
 // At ISA level avx2 or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
-// kernels and slow AVX2 ones) the uint8 1x1 convolutions run on our own
-// kernel instead (pointwise_conv.h), each as its own stage between the
-// subgraphs; it is byte-identical to the reference kernel, like XNNPACK.
+// kernels and slow AVX2 ones) the uint8 convolutions and same-shape ADDs
+// our kernels take run on them instead (pointwise_conv.h, depthwise_conv.h,
+// own_add.h), each as its own stage between the subgraphs; they are
+// byte-identical to the reference kernels, like XNNPACK.
 //
 // Results: XNNPACK requantizes uint8 accumulators in fp32 with one rounding
 // (ties to even). TFLite's runtime runs these ops through the same XNNPACK
@@ -35,6 +36,7 @@
 #include "engine/quantization.h"
 #include "engine/runtime.h"
 #include "engine/depthwise_conv.h"
+#include "engine/own_add.h"
 #include "engine/own_conv.h"
 #include "engine/pointwise_conv.h"
 
@@ -392,8 +394,8 @@ class XnnpackRuntime final : public Runtime {
     }
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    const bool any_ours =
-        std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.pointwise || s.depthwise; });
+    const bool any_ours = std::any_of(stages.begin(), stages.end(),
+                                      [](const XnnpackStage& s) { return s.pointwise || s.depthwise || s.add; });
     if (any_xnnpack) ensure_xnnpack_initialized();
     if (any_xnnpack || any_ours) {
       if (threads > 1) {
@@ -418,6 +420,10 @@ class XnnpackRuntime final : public Runtime {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_depthwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
         add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at either level
+      } else if (stages[s].add) {
+        const size_t i = stages[s].ops.front();
+        step.kernel = prepare_own_add(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
+        add_profile_step(stages[s].ops, isa_name(isa));
       } else {
         step.kernel = std::move(kernels[stages[s].ops.front()]);
         add_profile_step(stages[s].ops, "reference");
@@ -482,6 +488,8 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool 
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/true});
     } else if (xnnpack && depthwise_refusal(graph, i, isa).empty()) {
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/false, /*depthwise=*/true});
+    } else if (xnnpack && own_add_refusal(graph, i, isa).empty()) {
+      stages.push_back(XnnpackStage{false, {}, /*pointwise=*/false, /*depthwise=*/false, /*add=*/true});
     } else if (xnnpack && split) {
       stages.push_back(XnnpackStage{true, {}});
     } else if (xnnpack) {

@@ -20,12 +20,14 @@ std::string xnnpack_refusal(const Graph& graph, size_t op_index);
 
 // One step of an XNNPACK runtime's invoke(): either one XNNPACK subgraph
 // holding several ops, or one op on its reference kernel, or one op on our
-// own pointwise (pointwise_conv.h) or depthwise (depthwise_conv.h) kernel.
+// own pointwise (pointwise_conv.h), depthwise (depthwise_conv.h) or ADD
+// (own_add.h) kernel.
 struct XnnpackStage {
   bool xnnpack = false;
   std::vector<size_t> ops;  // op indices, in the order they run
   bool pointwise = false;   // with !xnnpack: the op runs on our pointwise kernel
   bool depthwise = false;   // with !xnnpack: the op runs on our 3x3 depthwise kernel
+  bool add = false;         // with !xnnpack: the op runs on our ADD kernel
 };
 
 // Every op XNNPACK supports joins the earliest XNNPACK stage that comes after
@@ -34,11 +36,11 @@ struct XnnpackStage {
 // whole backbone and all box-predictor convolutions, then the reference
 // RESHAPE/CONCATENATION/LOGISTIC/post-process.
 //
-// At ISA level avx2 or avx512vnni, every 1x1 convolution our pointwise kernel
-// takes and every 3x3 depthwise one our depthwise kernel takes (refusal "",
-// so never at a level the CPU lacks) gets its own stage instead: a
-// MobileNetV2 block becomes pointwise expand -> depthwise -> pointwise
-// project -> XNNPACK ADD. With `split`, every XNNPACK
+// At ISA level avx2 or avx512vnni, every convolution our pointwise kernel
+// takes, every 3x3 depthwise one our depthwise kernel takes and every ADD
+// ours takes (refusal "", so never at a level the CPU lacks) gets its own
+// stage instead: a MobileNetV2 block becomes pointwise expand -> depthwise
+// -> pointwise project -> ADD. With `split`, every XNNPACK
 // op gets a subgraph of its own (for per-op profiles).
 std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool split = false);
 

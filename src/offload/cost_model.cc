@@ -1,10 +1,11 @@
 #include "offload/cost_model.h"
 
 #include <algorithm>
-#include <queue>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+
+#include "client/run.h"
 
 namespace lookout::offload {
 
@@ -51,16 +52,24 @@ double server_ms(const wire::Record& r) {
   return t.queue + t.decode + t.preprocess + t.inference + t.postprocess;
 }
 
-void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote) {
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote,
+                const std::vector<wire::Record>& link_probe) {
   std::vector<double> x, y;
   double server = 0;
-  for (const wire::Record& r : records) {
-    if (!r.ok) continue;
+  size_t served = 0;
+  const auto add = [&](const wire::Record& r) {
     x.push_back(static_cast<double>(r.bytes_sent + r.response_bytes));
     y.push_back(r.timing.round_trip - server_ms(r));
-    server += server_ms(r);
-  }
-  if (x.size() < 3) throw std::invalid_argument("too few successful remote requests to fit the link (need 3)");
+  };
+  for (const wire::Record& r : records)
+    if (r.ok) {
+      add(r);
+      server += server_ms(r);
+      ++served;
+    }
+  if (served < 3) throw std::invalid_argument("too few successful remote requests to fit the link (need 3)");
+  for (const wire::Record& r : link_probe)
+    if (r.ok) add(r);
   const LineFit f = fit_line(x, y);
   if (f.slope <= 0)
     throw std::invalid_argument("larger images did not take longer to send: the link is too fast (or too noisy) "
@@ -68,7 +77,7 @@ void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote)
   remote.bandwidth_mbps = 1.0 / f.slope * 8.0 * 1000.0 / 1e6;
   remote.overhead_ms = f.intercept - remote.rtt_ms;
   remote.fit_r2 = f.r2;
-  remote.server_ms = server / static_cast<double>(x.size());
+  remote.server_ms = server / static_cast<double>(served);
 }
 
 RunMeasurement measure_run(const std::vector<wire::Record>& records, double wall_s) {
@@ -106,14 +115,22 @@ std::optional<double> CostModel::break_even_rtt_ms() const {
   return rtt;
 }
 
+double CostModel::hybrid_local_ms() const {
+  return local_.hybrid_ms_per_image > 0 ? local_.hybrid_ms_per_image : local_.ms_per_image;
+}
+
+double CostModel::hybrid_remote_ms() const {
+  const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
+  return slowdown * remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
+}
+
 HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) const {
   HybridPrediction h;
   // Each side as measured beside the other (see LocalProfile, RemoteProfile).
-  const double local_ms = local_.hybrid_ms_per_image > 0 ? local_.hybrid_ms_per_image : local_.ms_per_image;
+  const double local_ms = hybrid_local_ms();
   const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
   h.local_rate = local_ms > 0 ? 1000.0 * local_.workers / local_ms : 0.0;
-  const double per_request = slowdown * remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
-  double remote_rate = 1000.0 * remote_.concurrency / per_request;
+  double remote_rate = 1000.0 * remote_.concurrency / hybrid_remote_ms();
   // One uplink: at most bandwidth / request bytes images per second, however many in flight.
   if (remote_.mean_request_bytes > 0)
     remote_rate = std::min(remote_rate, 1000.0 * bytes_per_ms(remote_.bandwidth_mbps) / remote_.mean_request_bytes);
@@ -123,46 +140,61 @@ HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) con
   if (images == 0 || h.local_rate + h.remote_rate <= 0) return h;
 
   // The run's own schedule, played out in the run's order: whichever worker
-  // is free next takes the next image. Rates alone miss the tail, where the
-  // last image a slow side took decides the wall time, and which images
-  // those are: a remote request takes remote_ms(its bytes), and with C in
-  // flight at least C times its share of the link and of the server.
-  // Which image the remote takes next hangs on the local side's exact pace
-  // (at 1 Mbit/s, one image later can mean 5 s instead of 0.5), and that
-  // pace swings by 10-20 % here: so the schedule is played out at paces
-  // spread over that range, and the median taken, the run to expect (a
-  // mean would count the rare pace at which the remote catches the 1.4 MB
-  // photo and finishes seconds after the rest).
+  // is free next takes the next image, unless client::leave_to_others says
+  // the others would finish the rest first (judged on the paces the run's
+  // workers know: their mean so far, else the expected one). Rates alone
+  // miss the tail, where the last image a slow side took decides the wall
+  // time, and which images those are: a remote request takes
+  // remote_ms(its bytes), and with C in flight at least C times its share
+  // of the link and of the server. Which image the remote takes next hangs
+  // on the local side's exact pace (at 1 Mbit/s, one image later can mean
+  // 5 s instead of 0.5), and that pace swings by 10-20 % here: so the
+  // schedule is played out at paces spread over that range, and the median
+  // taken, the run to expect (a mean would count the rare pace at which
+  // the remote catches the 1.4 MB photo and finishes seconds after the
+  // rest).
   struct Slot {
-    double free_at;
     bool local;
-  };
-  const auto later = [](const Slot& a, const Slot& b) {
-    // Of two slots free at once, the local one (the faster, in every lab run) takes the image.
-    return a.free_at != b.free_at ? a.free_at > b.free_at : !a.local && b.local;
+    double expected_ms;
+    double free_at = 0, done_ms = 0;
+    size_t done = 0;
+    bool retired = false;
+    double pace() const { return done > 0 ? done_ms / static_cast<double>(done) : expected_ms; }
   };
   const double in_flight = remote_.concurrency;
   const auto play = [&](double local_pace_ms, double& wall_ms, size_t& local_images) {
-    std::priority_queue<Slot, std::vector<Slot>, decltype(later)> slots(later);
+    std::vector<Slot> slots;
     if (h.local_rate > 0)
-      for (int i = 0; i < local_.workers; ++i) slots.push({0.0, true});
+      for (int i = 0; i < local_.workers; ++i) slots.push_back({true, local_ms});
     if (h.remote_rate > 0)
-      for (int i = 0; i < remote_.concurrency; ++i) slots.push({0.0, false});
+      for (int i = 0; i < remote_.concurrency; ++i) slots.push_back({false, hybrid_remote_ms()});
     wall_ms = 0;
     local_images = 0;
-    for (const double bytes : request_bytes) {
-      Slot s = slots.top();
-      slots.pop();
+    for (size_t next = 0; next < images;) {
+      // The slot free first; of two free at once the local one (the faster, in every lab run).
+      Slot* s = nullptr;
+      for (Slot& c : slots)
+        if (!c.retired && (s == nullptr || c.free_at < s->free_at || (c.free_at == s->free_at && c.local && !s->local)))
+          s = &c;
+      std::vector<client::OtherWorker> others;
+      for (const Slot& o : slots)
+        if (&o != s && !o.retired) others.push_back({o.pace(), std::max(0.0, o.free_at - s->free_at)});
+      if (client::leave_to_others(s->pace(), others, images - next)) {
+        s->retired = true;
+        continue;
+      }
+      const double bytes = request_bytes[next++];
       double took = local_pace_ms;
-      if (!s.local) {
+      if (!s->local) {
         took = slowdown * remote_ms(bytes);
         took = std::max(took, in_flight * bytes / bytes_per_ms(remote_.bandwidth_mbps));
         if (remote_.server_ms > 0) took = std::max(took, in_flight * remote_.server_ms / remote_.server_workers);
       }
-      s.free_at += took;
-      wall_ms = std::max(wall_ms, s.free_at);
-      local_images += s.local ? 1 : 0;
-      slots.push(s);
+      s->free_at += took;
+      s->done_ms += took;
+      ++s->done;
+      wall_ms = std::max(wall_ms, s->free_at);
+      local_images += s->local ? 1 : 0;
     }
   };
   constexpr double kPaces[] = {0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15};

@@ -49,8 +49,9 @@ struct RemoteProfile {
   double fit_r2 = 0;
   int concurrency = 1;            // requests in flight during the hybrid run
   int server_workers = 1;         // detectors on the server (/api/model "workers")
-  // Round trips while a local detector runs beside them over round trips
-  // alone (the hybrid run's remote side; 1: no slowdown or not measured).
+  // Remote times (downscale + round trip) while a local detector runs beside
+  // them over the same alone (the hybrid run's remote side; 1: no slowdown
+  // or not measured).
   double hybrid_slowdown = 1;
   // This side's own work per request before sending (downscale and
   // re-encode with --resize-before-upload; 0 without): part of T_remote.
@@ -100,6 +101,11 @@ class CostModel {
   // of `request_bytes`, in the order the run takes them, from playing the
   // shared queue out image by image.
   HybridPrediction hybrid(const std::vector<double>& request_bytes) const;
+  // What the hybrid run's workers expect per image before they have done
+  // one (client::WorkerSlot::expected_ms): each side as measured beside
+  // the other.
+  double hybrid_local_ms() const;
+  double hybrid_remote_ms() const;
 
   bool remote_pays() const { return remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms) < local_.ms_per_image; }
   // The verdict in one sentence.
@@ -119,9 +125,12 @@ class CostModel {
 // The link fitted from remote records (ok ones): y = round_trip - server
 // time against x = bytes sent + received. Sets rtt-independent parts of
 // `remote`: overhead (intercept - rtt_ms), bandwidth, fit_r2, server_ms.
-// Throws std::invalid_argument when the records cannot support a fit (too
-// few, all the same size, or bytes not costing time: the message says).
-void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote);
+// `link_probe`: more requests over the same link, in the fit only (their
+// server time is not the records'). Throws std::invalid_argument when the
+// records cannot support a fit (too few, all the same size, or bytes not
+// costing time: the message says).
+void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote,
+                const std::vector<wire::Record>& link_probe = {});
 
 double server_ms(const wire::Record& r);
 

@@ -20,6 +20,12 @@ CostModel measure_and_fit(const Cycle& cycle) {
         client::make_local_worker(cycle.plan.model, cycle.plan.labels, cycle.plan.detector);
     std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
     timed = time_sample(*local, *remote, sample, cycle.rounds);
+    if (cycle.plan.http.resize_before_upload) {
+      client::HttpOptions as_is = cycle.plan.http;
+      as_is.resize_before_upload = false;
+      std::unique_ptr<client::Worker> probe = client::make_http_worker(cycle.remote, as_is);
+      timed.link_probe = probe_link(*probe, sample, cycle.rounds);
+    }
   }
   // Downscaled before upload, an image's request is what the sample sent
   // (the sample spans the file sizes); else the file as it is.
@@ -52,15 +58,19 @@ struct Run {
 };
 
 // The collection on fresh workers for `targets`, `passes` times over, into
-// a new results file.
+// a new results file. `expected`: the model whose paces the workers start
+// from (a hybrid run's hand-out rule needs them), or null.
 Run run_collection(const char* what, const Cycle& cycle, const std::vector<client::TargetSpec>& targets,
                    const client::WorkerPlan& plan, const std::string& label, const fs::path& file, int passes,
-                   const RunProgress& progress) {
+                   const RunProgress& progress, const CostModel* expected = nullptr) {
   std::vector<client::ImageFile> jobs;
   for (int p = 0; p < passes; ++p) jobs.insert(jobs.end(), cycle.jobs.begin(), cycle.jobs.end());
   fs::remove(file);
   client::ResultsFile out(file);
   std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
+  if (expected != nullptr)
+    for (client::WorkerSlot& w : workers)
+      w.expected_ms = w.target == "local" ? expected->hybrid_local_ms() : expected->hybrid_remote_ms();
   if (progress) progress(what, 0, jobs.size());
   Run run;
   const client::RunStats stats =
@@ -111,7 +121,7 @@ Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::
   v.hybrid_passes = validation_passes(cycle, hybrid_prediction(cycle, model, 1).wall_s);
   v.hybrid_predicted = hybrid_prediction(cycle, model, v.hybrid_passes);
   const Run h = run_collection("hybrid", cycle, {local, cycle.remote}, cycle.plan, v.link, out_dir / "hybrid.jsonl",
-                               v.hybrid_passes, progress);
+                               v.hybrid_passes, progress, &model);
   v.local = l.measured;
   v.remote = r.measured;
   v.hybrid = h.measured;

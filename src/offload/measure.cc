@@ -46,6 +46,23 @@ double mean_file_bytes(const std::vector<client::ImageFile>& jobs) {
   return std::accumulate(bytes.begin(), bytes.end(), 0.0) / static_cast<double>(bytes.size());
 }
 
+namespace {
+
+// Of one image's tries, the one with the median round trip; a failed try
+// only when every try failed (so its error is reported).
+wire::Record median_round_trip(std::vector<wire::Record>& tries) {
+  std::vector<wire::Record> ok;
+  for (wire::Record& t : tries)
+    if (t.ok) ok.push_back(std::move(t));
+  if (ok.empty()) return std::move(tries.front());
+  const auto mid = ok.begin() + static_cast<std::ptrdiff_t>(ok.size() / 2);
+  std::nth_element(ok.begin(), mid, ok.end(),
+                   [](const wire::Record& a, const wire::Record& b) { return a.timing.round_trip < b.timing.round_trip; });
+  return std::move(*mid);
+}
+
+}  // namespace
+
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds) {
   SampleRecords out;
@@ -92,21 +109,23 @@ SampleRecords time_sample(client::Worker& local, client::Worker& remote, const s
   });
   for (size_t i = 0; !remote_done; ++i) out.local_beside.push_back(local.process(sample[i % sample.size()]));
   sender.join();
-  const auto median = [](std::vector<wire::Record>& tries, double wire::RecordTimes::*time) {
-    // A failed try is kept only when every try failed (so its error is reported).
-    std::vector<wire::Record> ok;
-    for (wire::Record& t : tries)
-      if (t.ok) ok.push_back(std::move(t));
-    if (ok.empty()) return std::move(tries.front());
-    const auto mid = ok.begin() + static_cast<std::ptrdiff_t>(ok.size() / 2);
-    std::nth_element(ok.begin(), mid, ok.end(),
-                     [time](const wire::Record& a, const wire::Record& b) { return a.timing.*time < b.timing.*time; });
-    return std::move(*mid);
-  };
   for (size_t i = 0; i < sample.size(); ++i) {
     for (wire::Record& r : local_tries[i]) out.local.push_back(std::move(r));
-    out.remote.push_back(median(remote_tries[i], &wire::RecordTimes::round_trip));
+    out.remote.push_back(median_round_trip(remote_tries[i]));
   }
+  return out;
+}
+
+std::vector<wire::Record> probe_link(client::Worker& as_is, const std::vector<client::ImageFile>& sample, int rounds) {
+  // One pass at a slow link (where a pass takes seconds and the transfer
+  // dwarfs the noise), up to `rounds` within 1.5 s at a fast one.
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::vector<std::vector<wire::Record>> tries(sample.size());
+  for (int r = 0; r == 0 || (r < rounds && Clock::now() - start < std::chrono::milliseconds(1500)); ++r)
+    for (size_t k = 0; k < sample.size(); ++k) tries[k].push_back(as_is.process(sample[k]));
+  std::vector<wire::Record> out;
+  for (std::vector<wire::Record>& t : tries) out.push_back(median_round_trip(t));
   return out;
 }
 
@@ -145,16 +164,18 @@ RemoteProfile remote_profile(const client::TargetSpec& target, const client::Htt
   for (const wire::Record& r : records) prepare += r.ok ? r.timing.prepare : 0.0;
   p.prepare_ms = prepare / static_cast<double>(ok);
   try {
-    fit_remote(records, p);
+    fit_remote(records, p, timed.link_probe);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(std::string("cannot model the link to ") + target.name + ": " + e.what());
   }
-  // The same images' round trips beside the local detector against alone.
+  // The same images' whole remote times (the downscaling included: on a
+  // capped device it shares the cap with the local detector, and slows the
+  // most) beside the local detector against alone.
   double beside = 0, alone = 0;
   for (size_t j = 0; j < timed.remote_beside.size() && !records.empty(); ++j)
     if (const wire::Record& alone_k = records[j % records.size()]; timed.remote_beside[j].ok && alone_k.ok) {
-      beside += timed.remote_beside[j].timing.round_trip;
-      alone += alone_k.timing.round_trip;
+      beside += timed.remote_beside[j].timing.total;
+      alone += alone_k.timing.total;
     }
   if (alone > 0) p.hybrid_slowdown = beside / alone;
   return p;

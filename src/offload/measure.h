@@ -24,10 +24,12 @@ double mean_file_bytes(const std::vector<client::ImageFile>& jobs);
 // swings and all), and per remote image the try with the median round trip
 // (a burst of load elsewhere lands in one round and is outvoted).
 // local_beside and remote_beside: both sides at once, as in the hybrid run
-// (remote_beside[j] is sample image j % sample size).
+// (remote_beside[j] is sample image j % sample size). link_probe: the
+// sample sent as is when the remote ones were downscaled (probe_link).
 struct SampleRecords {
   std::vector<wire::Record> local, remote;
   std::vector<wire::Record> local_beside, remote_beside;
+  std::vector<wire::Record> link_probe;
 };
 
 // Passes of the sample through the local worker (at least `rounds`, and
@@ -36,6 +38,13 @@ struct SampleRecords {
 // at once for 3 s (at least one remote request).
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds);
+
+// The sample's images sent as they are (once, or up to `rounds` times
+// within 1.5 s), the median round trip per image: downscaled uploads are
+// all about the same size, too alike to fit the link's bandwidth on (at
+// 1 Gbit/s they differ by well under a millisecond), so the fit takes
+// these beside them.
+std::vector<wire::Record> probe_link(client::Worker& as_is, const std::vector<client::ImageFile>& sample, int rounds);
 
 // The local profile from the sample. Throws std::runtime_error when no
 // image could be processed.

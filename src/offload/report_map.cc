@@ -511,6 +511,8 @@ MapCellResult map_cell_result(const wire::MapFile::Cell& cell) {
   c.speedup = winner_wall > 0 ? m.local_wall_s / winner_wall : 1.0;
   const double offloaded = std::min(m.remote_wall_s, m.hybrid_wall_s);
   c.offload_speedup = offloaded > 0 ? m.local_wall_s / offloaded : 0.0;
+  if (m.local_wall_s > 0 && m.remote_wall_s > 0)
+    c.hybrid_over_ideal = m.hybrid_wall_s * (1 / m.local_wall_s + 1 / m.remote_wall_s);
   for (const Schedule s : kSchedules) {
     const double e = error_of(c.predicted.of(s), c.measured_value.of(s));
     (s == Schedule::local ? c.error.local : s == Schedule::remote ? c.error.remote : c.error.hybrid) = e;

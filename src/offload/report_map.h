@@ -51,6 +51,9 @@ struct MapCellResult {
   Schedule winner = Schedule::local;
   double speedup = 1;          // local wall / the winner's wall
   double offload_speedup = 1;  // local wall / the better of remote and hybrid
+  // The hybrid's wall over the ideal split, where both sides finish
+  // together: 1 / (1 / local wall + 1 / remote wall), from the runs alone.
+  double hybrid_over_ideal = 0;
   Triple error;                // (predicted - measured) / measured, per schedule
   bool winner_missed() const { return measured && predicted_winner != winner; }
 };

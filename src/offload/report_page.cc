@@ -319,10 +319,11 @@ std::string cells_html(const MapReport& m) {
   std::ostringstream html;
   html << "<div class=\"wide\"><table class=\"map-cells\"><tr><th class=\"text\" colspan=\"4\">setting</th>"
           "<th colspan=\"3\">T_local, ms per image</th><th colspan=\"3\">T_remote, ms per image</th>"
-          "<th colspan=\"3\">hybrid makespan, s</th><th class=\"text\" colspan=\"2\">winner</th><th rowspan=\"2\">speedup</th></tr>"
+          "<th colspan=\"4\">hybrid makespan, s</th><th class=\"text\" colspan=\"2\">winner</th><th rowspan=\"2\">speedup</th></tr>"
           "<tr><th class=\"text\">CPU local / remote</th><th>Mbit/s</th><th>RTT ms</th><th class=\"text\">downscaled</th>";
   for (int i = 0; i < 3; ++i) html << "<th>predicted</th><th>measured</th><th>error</th>";
-  html << "<th class=\"text\">predicted</th><th class=\"text\">measured</th></tr>";
+  html << "<th title=\"the measured hybrid over the ideal split, 1 / (1 / local + 1 / remote), from the runs alone\">"
+          "÷ ideal</th><th class=\"text\">predicted</th><th class=\"text\">measured</th></tr>";
   for (const MapCellResult& c : m.cells) {
     html << "<tr" << (c.winner_missed() ? " class=\"missed\"" : "") << "><td class=\"text\">" << setting_text(c.pair.local_cpu)
          << " / " << setting_text(c.pair.remote_cpu) << "</td><td>" << setting_text(c.bandwidth_mbps) << "</td><td>"
@@ -338,6 +339,7 @@ std::string cells_html(const MapReport& m) {
       html << "<td>" << fixed_text(c.measured_value.of(s), decimals) << "</td><td" << (off ? " class=\"off\"" : "") << ">"
            << percent_cell(c.error.of(s)) << "</td>";
     }
+    html << "<td>" << (c.hybrid_over_ideal > 0 ? fixed_text(c.hybrid_over_ideal, 2) + "x" : "–") << "</td>";
     html << "<td class=\"text\">" << schedule_name(c.predicted_winner) << "</td><td class=\"text\">"
          << (c.measured ? std::string(schedule_name(c.winner)) + (c.winner_missed() ? " ⚠" : "") : "–") << "</td><td>"
          << (c.measured ? fixed_text(c.speedup, 2) + "x" : "–") << "</td></tr>";

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
 #include "engine/own_kernel_check.h"
 #include "engine/ops/conv_common.h"
@@ -70,14 +69,7 @@ void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t se
   testing::expect_kernel_identical(f, levels, prepare_depthwise, in, x, out, expected, c.c, name(c));
 }
 
-class DepthwiseConvTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    levels_ = testing::runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
-    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
-  }
-  std::vector<Isa> levels_;
-};
+class DepthwiseConvTest : public testing::OwnKernelTest {};
 
 TEST_F(DepthwiseConvTest, SizesStridesPaddingsAndChannelTailsMatchReference) {
   uint32_t seed = 1;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/isa.h"
+#include "engine/isa_levels.h"
 #include "engine/kernel.h"
 #include "engine/op_fixture.h"
 
@@ -73,6 +74,17 @@ inline void expect_spread(const std::vector<uint8_t>& expected, const std::strin
   const auto inside = std::count_if(expected.begin(), expected.end(), [](uint8_t v) { return v != 0 && v != 255; });
   EXPECT_GT(inside, static_cast<std::ptrdiff_t>(expected.size() / 4)) << name << ": outputs mostly clamped";
 }
+
+// A test of our own kernels: levels_ holds the ISA levels of ours the CPU
+// runs (the others reported skipped); with none, the test is skipped.
+class OwnKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    levels_ = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
+    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
+  }
+  std::vector<Isa> levels_;
+};
 
 // `input` holds `x`; the op's other inputs are constants; `expected` is the
 // reference kernel's output, `channels` its innermost dimension.

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/isa_levels.h"
 #include "engine/op_fixture.h"
 #include "engine/ops/conv_common.h"
 #include "engine/own_kernel_check.h"
@@ -76,14 +75,7 @@ void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t se
   testing::expect_kernel_identical(f, levels, prepare_pointwise, in, x, out, expected, c.out_c, name(c));
 }
 
-class PointwiseConvTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    levels_ = testing::runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
-    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
-  }
-  std::vector<Isa> levels_;
-};
+class PointwiseConvTest : public testing::OwnKernelTest {};
 
 TEST_F(PointwiseConvTest, TailShapesMatchReference) {
   uint32_t seed = 1;
@@ -133,23 +125,38 @@ TEST_F(PointwiseConvTest, GatheredWindowsMatchReference) {
   for (const Case& c : model) expect_identical(levels_, c, seed++);
 }
 
+// Few input channels (the model's first layer has 3): windows of a few bytes
+// per line, every padding, stride and zero point, odd sizes, one pixel, and
+// clamping at both ends (filter zero points 0 and 255 push the sums far).
+TEST_F(PointwiseConvTest, FewChannelWindowsMatchReference) {
+  uint32_t seed = 4000;
+  for (int32_t in_c : {1, 2, 3, 4})
+    for (int32_t stride : {1, 2})
+      for (Padding padding : {Padding::same, Padding::valid})
+        for (int32_t input_zp : {0, 128, 255}) {
+          const int32_t filter_zp = input_zp == 128 ? 128 : 255 - input_zp;
+          const Activation act = (seed % 3) == 0 ? Activation::none : Activation::relu6;
+          expect_identical(levels_, Case{11, 13, in_c, 32, input_zp, filter_zp, 7, act, (seed % 2) == 0, 3, stride, padding},
+                           seed);
+          ++seed;
+          expect_identical(levels_, Case{3, 3, in_c, 9, input_zp, filter_zp, 250, Activation::none, true, 3, stride, padding},
+                           seed++);
+        }
+  // One output pixel, a window larger than the image (SAME) or exactly it.
+  for (Padding padding : {Padding::same, Padding::valid})
+    for (int32_t in_c : {1, 3})
+      expect_identical(levels_,
+                       Case{padding == Padding::same ? 2 : 3, 3, in_c, 17, 0, 0, 128, Activation::none, true, 3, 3, padding},
+                       seed++);
+  // The model's first layer: 300x300x3 -> 32, 3x3 stride 2, SAME, relu6.
+  expect_identical(levels_, Case{300, 300, 3, 32, 128, 128, 0, Activation::relu6, true, 3, 2}, seed++);
+}
+
 TEST_F(PointwiseConvTest, RefusesWhatItDoesNotTake) {
   OpFixture f;
   const int32_t in = f.tensor(DType::uint8, {1, 4, 4, 8}, {0.1f, 128});
   const int32_t fil = f.constant<uint8_t>(DType::uint8, {4, 3, 3, 8}, std::vector<uint8_t>(4 * 9 * 8, 1), {0.1f, 0});
   const int32_t out = f.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
-  {
-    OpFixture g;  // the 3-channel first layer stays with XNNPACK
-    const int32_t gin = g.tensor(DType::uint8, {1, 8, 8, 3}, {0.1f, 128});
-    const int32_t gfil =
-        g.constant<uint8_t>(DType::uint8, {4, 3, 3, 3}, std::vector<uint8_t>(4 * 9 * 3, 1), {0.1f, 0});
-    const int32_t gout = g.tensor(DType::uint8, {1, 4, 4, 4}, {0.5f, 0});
-    ConvOptions stem;
-    stem.padding = Padding::same;
-    stem.stride_h = stem.stride_w = 2;
-    g.op(OpKind::conv_2d, {gin, gfil}, {gout}, stem);
-    for (Isa isa : levels_) EXPECT_EQ(pointwise_refusal(g.graph, 0, isa), "fewer than 16 input channels to gather");
-  }
   ConvOptions dilated;
   dilated.padding = Padding::same;
   dilated.dilation_h = dilated.dilation_w = 2;

@@ -65,6 +65,26 @@ TEST(FitRemote, RefusesRecordsThatCannotShowALink) {
   EXPECT_THROW(fit_remote(faster_when_larger, p), std::invalid_argument);
 }
 
+// Downscaled uploads all of one size cannot show the link; the same link's
+// requests as is, in the fit beside them, do, and the server time stays
+// the downscaled requests' own (4 ms for a small image).
+TEST(FitRemote, TakesTheLinkFromAProbeWhenTheUploadsAreAlike) {
+  std::vector<wire::Record> downscaled = link_records();
+  for (wire::Record& r : downscaled) {
+    r.bytes_sent = 27000;
+    r.timing.decode = 1;
+    r.timing.inference = 1;
+    r.timing.round_trip = 42 + 28000 / 1250.0 + 4;
+  }
+  RemoteProfile p;
+  p.rtt_ms = 40;
+  EXPECT_THROW(fit_remote(downscaled, p), std::invalid_argument);
+  fit_remote(downscaled, p, link_records());
+  EXPECT_NEAR(p.bandwidth_mbps, 10.0, 1e-9);
+  EXPECT_NEAR(p.overhead_ms, 2.0, 1e-9);
+  EXPECT_NEAR(p.server_ms, 4.0, 1e-9);
+}
+
 TEST(CostModel, PredictsTheFittedRequests) {
   const CostModel m({100, 1}, fitted(100000));
   for (const wire::Record& r : link_records())
@@ -153,19 +173,18 @@ TEST(CostModel, HybridPlaysTheSharedQueueOutImageByImage) {
   p.concurrency = 1;
   p.server_workers = 1;
   const CostModel m({10.0, 1}, p);
-  // 12 images of no bytes: at 0 each side takes one (local first). At the
-  // local pace as measured, local takes one every 10 ms (10 in all, done at
-  // 100) and at 95 the remote takes the 12th, done at 190: the slow side's
-  // last image sets the time. The schedule is played at the local pace
-  // x0.85 .. x1.15 in steps of 0.05 and the median kept: at x0.85 local has
-  // taken the other 11 by 95 (wall 95), at x0.9 (99) and x0.95 (104.5, a
-  // tie at 95 goes to local) too; at x1 and slower, four of the seven, the
-  // remote takes the 12th (190).
+  // 12 images of no bytes: at 0 each side takes one (local first; the
+  // other 11 would take local 110 ms, more than the remote's 95). Then
+  // local takes one every 10 ms (10 in all by 90, busy until 100), and at
+  // 95 the remote, with one image left that local finishes by 110, leaves
+  // it (client::leave_to_others): 110. The schedule is played at the local
+  // pace x0.85 .. x1.15 in steps of 0.05 and the median kept: walls 95,
+  // 99, 104.5 (local has taken the rest by 95), then 110, 115.5, 121 and
+  // 126.5 (the remote leaves local the last one or two).
   HybridPrediction h = m.hybrid(std::vector<double>(12, 0));
-  EXPECT_NEAR(h.wall_s, 0.190, 1e-9);
-  EXPECT_NEAR(h.local_share, 10.0 / 12.0, 1e-9);
-  // A local side of 9 ms takes the 12th itself at four of the seven paces
-  // (walls 95, 95, 95, 99, 103.95, 190, 190): the median is 99.
+  EXPECT_NEAR(h.wall_s, 0.110, 1e-9);
+  EXPECT_NEAR(h.local_share, 11.0 / 12.0, 1e-9);
+  // A local side of 9 ms: walls 95, 95, 95, 99, 103.95, 108.9, 113.85; the median is 99.
   EXPECT_NEAR(CostModel({9.0, 1}, p).hybrid(std::vector<double>(12, 0)).wall_s, 0.099, 1e-9);
   // The sizes in the run's order decide what the remote takes: a 500 kB
   // second image keeps it busy until 145, by when local has done the rest
@@ -175,8 +194,9 @@ TEST(CostModel, HybridPlaysTheSharedQueueOutImageByImage) {
   h = m.hybrid(sizes);
   EXPECT_NEAR(h.wall_s, 0.145, 1e-9);
   EXPECT_NEAR(h.local_share, 11.0 / 12.0, 1e-9);
-  // Two images: one each, the remote's ends last. No images, no time.
-  EXPECT_NEAR(m.hybrid({0, 0}).wall_s, 0.095, 1e-9);
+  // Two images: the remote leaves the second to local (20 ms < 95). No images, no time.
+  EXPECT_NEAR(m.hybrid({0, 0}).wall_s, 0.020, 1e-9);
+  EXPECT_NEAR(m.hybrid({0, 0}).local_share, 1.0, 1e-9);
   EXPECT_EQ(m.hybrid({}).wall_s, 0.0);
 }
 

@@ -80,6 +80,9 @@ struct Schedules {
     if (local_s <= remote_s && local_s <= hybrid_s) return "local";
     return remote_s <= hybrid_s ? "remote" : "hybrid";
   }
+  double of(const std::string& schedule) const {
+    return schedule == "local" ? local_s : schedule == "remote" ? remote_s : hybrid_s;
+  }
   // The best schedule's lead over the second best (0.25: 25 % faster).
   double lead() const {
     std::vector<double> t{local_s, remote_s, hybrid_s};
@@ -99,8 +102,10 @@ Schedules measured(const MapFile::Cell& c) {
   return {m.local_wall_s, m.remote_wall_s, m.hybrid_wall_s};
 }
 
-// Where a cell's predictions or verdict miss: one line each, empty when all hold.
-std::string misses(const MapFile::Cell& c, const char* expected_winner, double bound) {
+// Where a cell's predictions or verdict miss: one line each, empty when all
+// hold. `tie_with`: a schedule that may come out ahead of the expected
+// winner by up to 10 % (a tie, for the verdict), or "" for none.
+std::string misses(const MapFile::Cell& c, const char* expected_winner, const std::string& tie_with, double bound) {
   if (!c.offload.measured) return "no validation runs\n";
   std::string out;
   const auto check = [&](const char* what, double predicted, double measured) {
@@ -113,7 +118,8 @@ std::string misses(const MapFile::Cell& c, const char* expected_winner, double b
   check("remote ms/image", c.offload.remote.ms_per_image, runs.remote_ms_per_image);
   const Schedules p = predicted(c), m = measured(c);
   check("hybrid s", p.hybrid_s, m.hybrid_s);
-  if (std::string(m.winner()) != expected_winner)
+  const bool tie = m.winner() == tie_with && m.of(expected_winner) <= 1.10 * m.of(m.winner());
+  if (std::string(m.winner()) != expected_winner && !tie)
     out += std::string("measured winner ") + m.winner() + ", not " + expected_winner + "\n";
   if (m.lead() > 0.10 && std::string(p.winner()) != m.winner())
     out += std::string("predicted winner ") + p.winner() + ", measured " + m.winner() + "\n";
@@ -136,9 +142,8 @@ TEST_F(MapLab, EachScheduleWinsACellAndThePredictionsHold) {
 
   // Equal machines at 1 Gbit/s (hybrid) and at 1 Mbit/s (local: a request
   // takes 1.3 s, a hundred images' time here and still dozens under the
-  // sanitizers, so the remote adds next to nothing and its last image
-  // comes late), killed once the first of the two has landed: the rerun
-  // does only the second.
+  // sanitizers, so the remote adds next to nothing), killed once the first
+  // of the two has landed: the rerun does only the second.
   {
     Background sweep(equals, tmp.path() / "killed.log");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
@@ -166,13 +171,18 @@ TEST_F(MapLab, EachScheduleWinsACellAndThePredictionsHold) {
   // again, up to three times: a model that is off misses every time, noise
   // rarely three times in a row. The bound is 15 %: over the full grid
   // (BENCHMARKS.md) the cells are held to 10 %, with the misses explained.
+  // At 1 Mbit/s the hybrid gives the remote only images it finishes before
+  // local would (client::leave_to_others): a few of the run's hundreds, so
+  // the hybrid and local alone tie, and either may come out ahead by a
+  // little; a hybrid more than 10 % ahead would be a wrong verdict.
   const struct {
     const char* key;
     const char* winner;
+    const char* tie_with;
     const std::vector<std::string>* args;
-  } expected[] = {{"local 0.1 / remote 1 cpu, 1000 Mbit/s, 2 ms RTT", "remote", &weak_board},
-                  {"local 1 / remote 1 cpu, 1000 Mbit/s, 2 ms RTT", "hybrid", &equals},
-                  {"local 1 / remote 1 cpu, 1 Mbit/s, 2 ms RTT", "local", &equals}};
+  } expected[] = {{"local 0.1 / remote 1 cpu, 1000 Mbit/s, 2 ms RTT", "remote", "", &weak_board},
+                  {"local 1 / remote 1 cpu, 1000 Mbit/s, 2 ms RTT", "hybrid", "", &equals},
+                  {"local 1 / remote 1 cpu, 1 Mbit/s, 2 ms RTT", "local", "hybrid", &equals}};
   constexpr double kBound = 0.15;
   // Under the sanitizers the detector is several times slower and its
   // speed uneven (a tenth of a core takes half a second per photo), so the
@@ -188,7 +198,7 @@ TEST_F(MapLab, EachScheduleWinsACellAndThePredictionsHold) {
       const auto it = std::find_if(map.cells.begin(), map.cells.end(),
                                    [&](const MapFile::Cell& c) { return c.key() == e.key; });
       ASSERT_NE(it, map.cells.end()) << "no cell " << e.key;
-      const std::string miss = misses(*it, e.winner, kBound);
+      const std::string miss = misses(*it, e.winner, e.tie_with, kBound);
       if (miss.empty()) {
         all.clear();
         break;

@@ -1,0 +1,28 @@
+// Our uint8 ADD of two tensors of one shape, byte-identical to the ADD
+// reference kernel under XNNPACK's quint8 arithmetic (XnnAddRequantization):
+// the same int32 operations, 8 lanes at a time at ISA level avx2, 16
+// (AVX-512 F/BW, which every avx512vnni CPU has) at avx512vnni.
+// Lifecycle: prepare_own_add (the reference checks, the constants) -> eval.
+#pragma once
+
+#include <pthreadpool.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/graph.h"
+#include "engine/isa.h"
+#include "engine/kernel.h"
+
+namespace lookout::engine {
+
+// Why our ADD does not take op `op_index` at `isa`, or "" when it does: a
+// uint8 ADD of two inputs of the output's shape (no broadcast), scales
+// XNNPACK takes (xnn_add_supported), `isa` avx2 or avx512vnni and available.
+std::string own_add_refusal(const Graph& graph, size_t op_index, Isa isa);
+
+// The op as a Kernel: runs the reference checks (prepare_add), then keeps
+// the constants. `threadpool` may be nullptr and must outlive the kernel.
+std::unique_ptr<Kernel> prepare_own_add(const OpContext& ctx, Isa isa, pthreadpool_t threadpool);
+
+}  // namespace lookout::engine
