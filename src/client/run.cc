@@ -70,15 +70,31 @@ RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSl
   RunStats stats;
   stats.skipped = jobs.size() - todo.size();
 
+  std::vector<double> bytes(todo.size());
+  double mean_bytes = 0;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(todo[i]->path, ec);
+    bytes[i] = ec ? 0.0 : static_cast<double>(size);
+    mean_bytes += bytes[i] / static_cast<double>(todo.size());
+  }
   struct Pace {
-    double expected_ms = 0, ok_ms = 0;
+    double expected_ms = 0, per_byte = 0, ok_ms = 0;
     size_t ok = 0;
     bool busy = false, done = false;
     Clock::time_point since;
-    double ms() const { return ok > 0 ? ok_ms / static_cast<double>(ok) : expected_ms; }
+    double current_ms = 0;  // what the image it is on should take
+    // Per image on average, and for an image of `b` bytes (see WorkerSlot).
+    double mean_ms(double b) const {
+      return ok > 0 ? ok_ms / static_cast<double>(ok) : expected_ms > 0 ? expected_ms + per_byte * b : 0.0;
+    }
+    double ms_for(double b) const { return per_byte > 0 ? expected_ms + per_byte * b : mean_ms(b); }
   };
   std::vector<Pace> paces(workers.size());
-  for (size_t w = 0; w < workers.size(); ++w) paces[w].expected_ms = workers[w].expected_ms;
+  for (size_t w = 0; w < workers.size(); ++w) {
+    paces[w].expected_ms = workers[w].expected_ms;
+    paces[w].per_byte = workers[w].expected_ms_per_byte;
+  }
   std::mutex mu;  // guards everything below, the results file and on_record
   size_t next = 0;
   bool halt = false;
@@ -92,11 +108,13 @@ RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSl
     for (size_t v = 0; v < paces.size(); ++v)
       if (v != w && !paces[v].done) {
         const double on_it = paces[v].busy ? std::chrono::duration<double, std::milli>(now - paces[v].since).count() : 0;
-        others.push_back({paces[v].ms(), paces[v].busy ? paces[v].ms() - on_it : 0.0});
+        others.push_back({paces[v].mean_ms(mean_bytes), paces[v].busy ? paces[v].current_ms - on_it : 0.0});
       }
-    if (leave_to_others(paces[w].ms(), others, todo.size() - next)) return std::nullopt;
+    const double mine = paces[w].ms_for(bytes[next]);
+    if (leave_to_others(mine, others, todo.size() - next)) return std::nullopt;
     paces[w].busy = true;
     paces[w].since = now;
+    paces[w].current_ms = mine;
     return next++;
   };
   const auto work = [&](size_t w) {

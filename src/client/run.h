@@ -32,7 +32,12 @@ std::string schedule_name(const std::vector<TargetSpec>& targets);
 struct WorkerSlot {
   std::string target;              // the target's name, for errors
   std::unique_ptr<Worker> worker;
-  double expected_ms = 0;          // its time per image until it has done one (0: unknown)
+  // What it expects an image to take, expected_ms + expected_ms_per_byte x
+  // the file's bytes (both 0: unknown). Without a per-byte part this holds
+  // until it has done an image (then its mean does); with one (a remote
+  // at a slow link) it is kept for the image at hand, so that the last big
+  // photo is not handed to a link that takes seconds for it.
+  double expected_ms = 0, expected_ms_per_byte = 0;
 };
 
 // The hand-out rule of a shared queue with workers of different speeds: a
@@ -81,8 +86,8 @@ struct RunStamp {
 // which `skip(collection, image)` is true are not sent. Each free worker
 // takes the next job unless leave_to_others says the rest is better left
 // to the others (paces: the mean time of each worker's successful images
-// so far, else its expected_ms). Stops taking new jobs once `stop` becomes
-// true.
+// so far, else what it expects; see WorkerSlot). Stops taking new jobs
+// once `stop` becomes true.
 RunStats process_images(const std::vector<ImageFile>& jobs, std::vector<WorkerSlot>& workers, const RunStamp& stamp,
                   ResultsFile* out, const std::function<bool(const std::string&, const std::string&)>& skip,
                   const std::function<void(const wire::Record&)>& on_record, const std::atomic<bool>* stop = nullptr);

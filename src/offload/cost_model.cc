@@ -75,7 +75,16 @@ void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote,
     throw std::invalid_argument("larger images did not take longer to send: the link is too fast (or too noisy) "
                                 "to measure its bandwidth; use more or larger images (--sample)");
   remote.bandwidth_mbps = 1.0 / f.slope * 8.0 * 1000.0 / 1e6;
-  remote.overhead_ms = f.intercept - remote.rtt_ms;
+  // The probe's larger requests set the slope; the line goes through the
+  // records' own mean, so the requests it predicts are not pulled off by
+  // the probe's (small uploads at a slow link pay more than the line
+  // through large ones says: 15-25 % at 1 Mbit/s here).
+  double intercept = f.intercept;
+  if (x.size() > served) {
+    intercept = 0;
+    for (size_t i = 0; i < served; ++i) intercept += (y[i] - f.slope * x[i]) / static_cast<double>(served);
+  }
+  remote.overhead_ms = intercept - remote.rtt_ms;
   remote.fit_r2 = f.r2;
   remote.server_ms = server / static_cast<double>(served);
 }
@@ -124,6 +133,11 @@ double CostModel::hybrid_remote_ms() const {
   return slowdown * remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
 }
 
+double CostModel::hybrid_remote_ms_per_byte() const {
+  const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
+  return slowdown / bytes_per_ms(remote_.bandwidth_mbps);
+}
+
 HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) const {
   HybridPrediction h;
   // Each side as measured beside the other (see LocalProfile, RemoteProfile).
@@ -142,7 +156,8 @@ HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) con
   // The run's own schedule, played out in the run's order: whichever worker
   // is free next takes the next image, unless client::leave_to_others says
   // the others would finish the rest first (judged on the paces the run's
-  // workers know: their mean so far, else the expected one). Rates alone
+  // workers know: their mean so far, else the expected one; the remote's
+  // for the image at hand from its bytes). Rates alone
   // miss the tail, where the last image a slow side took decides the wall
   // time, and which images those are: a remote request takes
   // remote_ms(its bytes), and with C in flight at least C times its share
@@ -179,7 +194,9 @@ HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) con
       std::vector<client::OtherWorker> others;
       for (const Slot& o : slots)
         if (&o != s && !o.retired) others.push_back({o.pace(), std::max(0.0, o.free_at - s->free_at)});
-      if (client::leave_to_others(s->pace(), others, images - next)) {
+      // The remote judges the image at hand by its bytes, as the run's does (client::WorkerSlot).
+      const double mine = s->local ? s->pace() : slowdown * remote_ms(request_bytes[next]);
+      if (client::leave_to_others(mine, others, images - next)) {
         s->retired = true;
         continue;
       }

@@ -105,7 +105,10 @@ class CostModel {
   // one (client::WorkerSlot::expected_ms): each side as measured beside
   // the other.
   double hybrid_local_ms() const;
-  double hybrid_remote_ms() const;
+  double hybrid_remote_ms() const;  // for the mean request
+  // Per request byte: hybrid_remote_ms() + this x (bytes - mean request
+  // bytes) is a request of `bytes`.
+  double hybrid_remote_ms_per_byte() const;
 
   bool remote_pays() const { return remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms) < local_.ms_per_image; }
   // The verdict in one sentence.
@@ -125,8 +128,9 @@ class CostModel {
 // The link fitted from remote records (ok ones): y = round_trip - server
 // time against x = bytes sent + received. Sets rtt-independent parts of
 // `remote`: overhead (intercept - rtt_ms), bandwidth, fit_r2, server_ms.
-// `link_probe`: more requests over the same link, in the fit only (their
-// server time is not the records'). Throws std::invalid_argument when the
+// `link_probe`: more requests over the same link, for the slope only (the
+// line goes through the records' mean; their server time is not the
+// records'). Throws std::invalid_argument when the
 // records cannot support a fit (too few, all the same size, or bytes not
 // costing time: the message says).
 void fit_remote(const std::vector<wire::Record>& records, RemoteProfile& remote,

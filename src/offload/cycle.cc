@@ -69,8 +69,18 @@ Run run_collection(const char* what, const Cycle& cycle, const std::vector<clien
   client::ResultsFile out(file);
   std::vector<client::WorkerSlot> workers = client::make_workers(targets, plan);
   if (expected != nullptr)
-    for (client::WorkerSlot& w : workers)
-      w.expected_ms = w.target == "local" ? expected->hybrid_local_ms() : expected->hybrid_remote_ms();
+    for (client::WorkerSlot& w : workers) {
+      if (w.target == "local") {
+        w.expected_ms = expected->hybrid_local_ms();
+      } else if (plan.http.resize_before_upload) {
+        w.expected_ms = expected->hybrid_remote_ms();  // every request about the mean
+      } else {
+        // The file is the request: the expectation follows its bytes.
+        w.expected_ms_per_byte = expected->hybrid_remote_ms_per_byte();
+        w.expected_ms =
+            expected->hybrid_remote_ms() - w.expected_ms_per_byte * expected->remote().mean_request_bytes;
+      }
+    }
   if (progress) progress(what, 0, jobs.size());
   Run run;
   const client::RunStats stats =

@@ -83,6 +83,13 @@ TEST(FitRemote, TakesTheLinkFromAProbeWhenTheUploadsAreAlike) {
   EXPECT_NEAR(p.bandwidth_mbps, 10.0, 1e-9);
   EXPECT_NEAR(p.overhead_ms, 2.0, 1e-9);
   EXPECT_NEAR(p.server_ms, 4.0, 1e-9);
+  // Small uploads that pay 5 ms more than the line through the large ones:
+  // the slope stays the probe's, the line goes through the uploads' own mean.
+  for (wire::Record& r : downscaled) r.timing.round_trip += 5;
+  fit_remote(downscaled, p, link_records());
+  EXPECT_NEAR(p.rtt_ms + p.overhead_ms + 28000 / (p.bandwidth_mbps * 125), 42 + 28000 / 1250.0 + 5, 1e-9);
+  EXPECT_NEAR(p.bandwidth_mbps, 10.13, 0.01);  // the five uploads tilt the line a little
+  EXPECT_NEAR(p.server_ms, 4.0, 1e-9);
 }
 
 TEST(CostModel, PredictsTheFittedRequests) {
@@ -186,13 +193,19 @@ TEST(CostModel, HybridPlaysTheSharedQueueOutImageByImage) {
   EXPECT_NEAR(h.local_share, 11.0 / 12.0, 1e-9);
   // A local side of 9 ms: walls 95, 95, 95, 99, 103.95, 108.9, 113.85; the median is 99.
   EXPECT_NEAR(CostModel({9.0, 1}, p).hybrid(std::vector<double>(12, 0)).wall_s, 0.099, 1e-9);
-  // The sizes in the run's order decide what the remote takes: a 500 kB
-  // second image keeps it busy until 145, by when local has done the rest
-  // at every pace.
+  // The remote judges the image at hand by its bytes: a 500 kB second image
+  // would take it 145 ms, more than local needs for the eleven left (120 at
+  // its expected 10 ms), so it leaves them all to local: 12 x 10 ms.
   std::vector<double> sizes(12, 0);
   sizes[1] = 500000;
   h = m.hybrid(sizes);
-  EXPECT_NEAR(h.wall_s, 0.145, 1e-9);
+  EXPECT_NEAR(h.wall_s, 0.120, 1e-9);
+  EXPECT_NEAR(h.local_share, 1.0, 1e-9);
+  // Last instead, it is left to local the same way, after the remote has
+  // taken one small image at 0 (95 ms): local's eleven end at 110.
+  std::swap(sizes[1], sizes[11]);
+  h = m.hybrid(sizes);
+  EXPECT_NEAR(h.wall_s, 0.110, 1e-9);
   EXPECT_NEAR(h.local_share, 11.0 / 12.0, 1e-9);
   // Two images: the remote leaves the second to local (20 ms < 95). No images, no time.
   EXPECT_NEAR(m.hybrid({0, 0}).wall_s, 0.020, 1e-9);

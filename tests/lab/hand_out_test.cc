@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
 #include "client/run.h"
+#include "temp_dir.h"
 
 namespace lookout::client {
 namespace {
@@ -29,12 +32,16 @@ TEST(LeaveToOthers, OnlyWhenTheOthersFinishTheRestFirst) {
   EXPECT_FALSE(leave_to_others(1e9, {{10, 0}, {0, 0}}, 1));
 }
 
-// Takes a fixed time per image.
+// Takes a fixed time per image, plus a time per kB of the file when given
+// (a link).
 class PacedWorker final : public Worker {
  public:
-  PacedWorker(std::string name, std::chrono::milliseconds per_image) : name_(std::move(name)), per_image_(per_image) {}
+  PacedWorker(std::string name, std::chrono::milliseconds per_image, std::chrono::microseconds per_kb = {})
+      : name_(std::move(name)), per_image_(per_image), per_kb_(per_kb) {}
   wire::Record process(const ImageFile& job) override {
-    std::this_thread::sleep_for(per_image_);
+    std::error_code ec;
+    const auto kb = static_cast<int64_t>(std::filesystem::file_size(job.path, ec) / 1000);
+    std::this_thread::sleep_for(per_image_ + (ec ? 0 : kb) * per_kb_);
     wire::Record r;
     r.image = job.image;
     r.target = name_;
@@ -45,6 +52,7 @@ class PacedWorker final : public Worker {
  private:
   std::string name_;
   std::chrono::milliseconds per_image_;
+  std::chrono::microseconds per_kb_;
 };
 
 std::map<std::string, int> images_per_target(double slow_expected_ms) {
@@ -69,6 +77,32 @@ TEST(ProcessImages, ASlowWorkerLeavesTheImagesItWouldFinishLast) {
   taken = images_per_target(0);
   EXPECT_EQ(taken["slow"], 1);
   EXPECT_EQ(taken["fast"], 19);
+}
+
+// A link that takes 1 ms per kB: it takes small files while the fast
+// worker is busy, and leaves it the 2 MB one at the end (2 s there against
+// 5 ms here), since it judges each image by its bytes.
+TEST(ProcessImages, ALinkJudgesTheImageAtHandByItsBytes) {
+  lookout::testing::TempDir tmp;
+  std::vector<ImageFile> jobs;
+  for (int i = 0; i < 12; ++i) {
+    const std::filesystem::path file = tmp.path() / ("image" + std::to_string(i));
+    std::ofstream(file) << std::string(i == 11 ? 2000000 : 10000, 'x');
+    jobs.push_back({file, file.filename().string()});
+  }
+  std::vector<WorkerSlot> workers;
+  workers.push_back({"fast", std::make_unique<PacedWorker>("fast", std::chrono::milliseconds(5)), 5});
+  workers.push_back({"link", std::make_unique<PacedWorker>("link", std::chrono::milliseconds(1), std::chrono::milliseconds(1)),
+                     1, 0.001});
+  std::map<std::string, std::string> taken_by;
+  std::map<std::string, int> per_target;
+  process_images(jobs, workers, {"c", "hybrid", ""}, nullptr, {}, [&](const wire::Record& r) {
+    taken_by[r.image] = r.target;
+    ++per_target[r.target];
+  });
+  EXPECT_EQ(taken_by.size(), jobs.size());
+  EXPECT_EQ(taken_by["image11"], "fast");
+  EXPECT_GT(per_target["link"], 0) << "the link took none of the small files";
 }
 
 }  // namespace
