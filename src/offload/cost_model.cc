@@ -124,25 +124,25 @@ std::optional<double> CostModel::break_even_rtt_ms() const {
   return rtt;
 }
 
+double CostModel::remote_slowdown() const { return remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0; }
+
 double CostModel::hybrid_local_ms() const {
   return local_.hybrid_ms_per_image > 0 ? local_.hybrid_ms_per_image : local_.ms_per_image;
 }
 
 double CostModel::hybrid_remote_ms() const {
-  const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
-  return slowdown * remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
+  return remote_slowdown() * remote_ms_at(remote_.bandwidth_mbps, remote_.rtt_ms);
 }
 
 double CostModel::hybrid_remote_ms_per_byte() const {
-  const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
-  return slowdown / bytes_per_ms(remote_.bandwidth_mbps);
+  return remote_slowdown() / bytes_per_ms(remote_.bandwidth_mbps);
 }
 
 HybridPrediction CostModel::hybrid(const std::vector<double>& request_bytes) const {
   HybridPrediction h;
   // Each side as measured beside the other (see LocalProfile, RemoteProfile).
   const double local_ms = hybrid_local_ms();
-  const double slowdown = remote_.hybrid_slowdown > 0 ? remote_.hybrid_slowdown : 1.0;
+  const double slowdown = remote_slowdown();
   h.local_rate = local_ms > 0 ? 1000.0 * local_.workers / local_ms : 0.0;
   double remote_rate = 1000.0 * remote_.concurrency / hybrid_remote_ms();
   // One uplink: at most bandwidth / request bytes images per second, however many in flight.

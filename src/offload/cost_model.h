@@ -121,6 +121,7 @@ class CostModel {
   static CostModel from_summary(const wire::OffloadSummary& s);
 
  private:
+  double remote_slowdown() const;  // hybrid_slowdown, 1 when not measured
   LocalProfile local_;
   RemoteProfile remote_;
 };
