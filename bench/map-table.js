@@ -5,7 +5,9 @@
 // measured; a schedule's wall per pass of the collection (local and remote:
 // images x ms per image); the winner has the smallest wall (a tie goes to
 // local, then remote); lead = second-best wall / best wall - 1; ideal =
-// 1 / (1 / local wall + 1 / remote wall), both measured alone.
+// 1 / (1 / local wall + 1 / remote wall), both measured alone; again = the
+// local run repeated at the cell's end, with its drift from the first
+// (again / first - 1), where the map has it.
 //
 //   node bench/map-table.js map.json
 'use strict';
@@ -21,7 +23,7 @@ const winner = (w) => names.reduce((best, s) => (w[s] < w[best] ? s : best), 'lo
 const pct = (e) => `${e >= 0 ? '+' : ''}${(100 * e).toFixed(0)}%`;
 const num = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toPrecision(3));
 const rows = [];
-const tally = { cells: 0, local: 0, remote: 0, hybrid: 0, all: 0, wrong: 0, ideal: 0 };
+const tally = { cells: 0, local: 0, remote: 0, hybrid: 0, all: 0, wrong: 0, ideal: 0, again: 0, drifted: 0 };
 for (const c of map.cells) {
   const o = c.offload, m = o.measured;
   if (!m) continue;
@@ -47,15 +49,22 @@ for (const c of map.cells) {
   tally.all += allIn ? 1 : 0;
   tally.wrong += wrong ? 1 : 0;
   tally.ideal += ideal <= 1.1 ? 1 : 0;
+  const again = m.local_again_ms_per_image;
+  const drift = again ? again / m.local_ms_per_image - 1 : null;
+  if (again) {
+    tally.again++;
+    tally.drifted += Math.abs(drift) > 0.1 ? 1 : 0;
+  }
   const side = (s) => `${num(pred[s])} / ${num(meas[s])} (${pct(err[s])})${Math.abs(err[s]) > 0.1 ? ' **' : ''}`;
   rows.push(`| ${c.pair.local_cpu}:${c.pair.remote_cpu} | ${c.bandwidth_mbps} | ${c.rtt_ms} | ${c.resize_before_upload ? 'yes' : 'no'} | ` +
-            `${side('local')} | ${side('remote')} | ${side('hybrid')} | ${ideal.toFixed(2)}x${ideal > 1.1 ? ' **' : ''} | ` +
+            `${side('local')} | ${again ? `${num(again)} (${pct(drift)})${Math.abs(drift) > 0.1 ? ' **' : ''}` : '–'} | ${side('remote')} | ${side('hybrid')} | ${ideal.toFixed(2)}x${ideal > 1.1 ? ' **' : ''} | ` +
             `${predicted} / ${won}${wrong ? ' **' : ''} | ${(100 * lead).toFixed(0)}% |`);
 }
-console.log('| pair L:R | Mbit/s | RTT ms | resized | T_local ms pred / meas (err) | T_remote ms pred / meas (err) | ' +
+console.log('| pair L:R | Mbit/s | RTT ms | resized | T_local ms pred / meas (err) | T_local again (drift) | T_remote ms pred / meas (err) | ' +
             'hybrid s pred / meas (err) | hybrid / ideal | winner pred / meas | lead |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
 console.log(`\nSummary (${tally.cells} cells): within 10 %: T_local ${tally.local}, T_remote ${tally.remote}, ` +
             `hybrid ${tally.hybrid}; all three in ${tally.all}. Wrong verdict where the lead is over 10 %: ` +
-            `${tally.wrong}. Hybrid within 1.1x of the ideal: ${tally.ideal}.`);
+            `${tally.wrong}. Hybrid within 1.1x of the ideal: ${tally.ideal}.` +
+            (tally.again ? ` The local run repeated at the cell's end drifted over 10 % in ${tally.drifted} of ${tally.again}.` : ''));

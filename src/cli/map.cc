@@ -40,7 +40,8 @@ Each cell:
      LOCAL_CPU cores' worth of CPU time (a cgroup quota);
   3. runs `lookout offload`'s cycle with one detector and one request in
      flight: the sample timed on both sides, the model fitted, then the
-     collection local alone, remote alone and hybrid;
+     collection local alone, hybrid and remote alone, and local alone once
+     more (how far this machine's speed drifted within the cell);
   4. appends the cell (settings, predicted and measured) to the map file.
 A rerun with the same --out skips the cells the file already has (keyed by
 their settings); --restart starts the file over.

@@ -27,11 +27,11 @@ namespace fs = std::filesystem;
 const char* kFooter = R"(
 What it does:
   1. measures, on --sample images spread over the collection's file sizes:
-     local time per image (one detector; at least --rounds passes and 3 s,
-     the mean kept), the remote's RTT (GET /healthz), and real detection
-     requests, one at a time (at least --rounds passes and 1.5 s, each
-     image's median kept), then both sides at once for 3 s (the hybrid
-     run's speeds: on one machine each side slows the other); fits
+     real detection requests, one at a time (at least --rounds passes and
+     1.5 s, each image's median kept), then both sides at once for 3 s
+     (the hybrid run's speeds: on one machine each side slows the other),
+     then the local time per image (one detector; at least --rounds passes
+     and 3 s, the mean kept), and the remote's RTT (GET /healthz); fits
        round trip - server time = overhead + bytes / bandwidth
      over them (bytes = request + response).
   2. the cost model, for this collection's mean image:
@@ -43,11 +43,13 @@ What it does:
      hybrid schedule (--local-workers detectors and --concurrency requests
      pulling from one queue).
   3. unless --no-validate: runs the whole collection locally (one detector),
-     remotely (one request at a time) and hybrid, and prints predicted vs
-     measured for each.
+     hybrid, and remotely (one request at a time), each soon after its own
+     measurement (this machine's speed drifts), and prints predicted vs
+     measured for each; then locally once more, to show that drift.
 
-Output directory (--out): local.jsonl, remote.jsonl, hybrid.jsonl (results
-files as written by `lookout run`) and offload.json (the model, break-even,
+Output directory (--out): local.jsonl, hybrid.jsonl, remote.jsonl,
+local-again.jsonl (results files as written by `lookout run`; the last
+labelled "again") and offload.json (the model, break-even,
 verdict, hybrid predicted vs measured). Draw them with
   lookout report OUT/*.jsonl OUT/offload.json -o report.html
 
@@ -200,6 +202,8 @@ int offload_main(int argc, char** argv) {
       const double share = split ? static_cast<double>(v.hybrid_local_images) / static_cast<double>(split) : 0.0;
       std::printf("  %s%8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", local_row, lp.ms_per_image,
                   v.local.ms_per_image, pct_error(lp.ms_per_image, v.local.ms_per_image));
+      std::printf("  %s%8.1f ms per image measured again after the other runs (%+.1f%%: this machine's own drift)\n",
+                  local_row, v.local_again.ms_per_image, pct_error(v.local_again.ms_per_image, v.local.ms_per_image));
       std::printf("  remote        %8.1f ms per image predicted, %8.1f measured (%+.1f%%)\n", t_remote,
                   v.remote.ms_per_image, pct_error(t_remote, v.remote.ms_per_image));
       std::printf("  hybrid        %8.2f s predicted, %8.2f s measured (%+.1f%%); local took %.0f%% (predicted %.0f%%)\n",

@@ -16,16 +16,20 @@ CostModel measure_and_fit(const Cycle& cycle) {
   const std::vector<client::ImageFile> sample = size_spread_sample(cycle.jobs, cycle.sample_size);
   SampleRecords timed;
   {
-    std::unique_ptr<client::Worker> local =
-        client::make_local_worker(cycle.plan.model, cycle.plan.labels, cycle.plan.detector);
-    std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
-    timed = time_sample(*local, *remote, sample, cycle.rounds);
+    // The probe first: the sample ends with the local side alone, just
+    // before the validation's local run (time_sample says why).
+    std::vector<wire::Record> link_probe;
     if (cycle.plan.http.resize_before_upload) {
       client::HttpOptions as_is = cycle.plan.http;
       as_is.resize_before_upload = false;
       std::unique_ptr<client::Worker> probe = client::make_http_worker(cycle.remote, as_is);
-      timed.link_probe = probe_link(*probe, sample, cycle.rounds);
+      link_probe = probe_link(*probe, sample, cycle.rounds);
     }
+    std::unique_ptr<client::Worker> local =
+        client::make_local_worker(cycle.plan.model, cycle.plan.labels, cycle.plan.detector);
+    std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
+    timed = time_sample(*local, *remote, sample, cycle.rounds);
+    timed.link_probe = std::move(link_probe);
   }
   // Downscaled before upload, an image's request is what the sample sent
   // (the sample spans the file sizes); else the file as it is.
@@ -124,22 +128,28 @@ Validation run_validation(const Cycle& cycle, const CostModel& model, const fs::
   v.link = link;
   const double images = static_cast<double>(cycle.jobs.size());
   const double remote_ms = model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms);
-  const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl",
-                               validation_passes(cycle, images * model.local().ms_per_image / 1000.0), progress);
-  const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl",
-                               validation_passes(cycle, images * remote_ms / 1000.0), progress);
+  // In the order of the sample's end (local alone, then side by side), so
+  // each run follows its own measurement closely; the local side once more
+  // at the end, to show how far the machine's speed drifted meanwhile.
+  const int local_passes = validation_passes(cycle, images * model.local().ms_per_image / 1000.0);
+  const Run l = run_collection("local", cycle, {local}, one, "", out_dir / "local.jsonl", local_passes, progress);
   v.hybrid_passes = validation_passes(cycle, hybrid_prediction(cycle, model, 1).wall_s);
   v.hybrid_predicted = hybrid_prediction(cycle, model, v.hybrid_passes);
   const Run h = run_collection("hybrid", cycle, {local, cycle.remote}, cycle.plan, v.link, out_dir / "hybrid.jsonl",
                                v.hybrid_passes, progress, &model);
+  const Run r = run_collection("remote", cycle, {cycle.remote}, one, v.link, out_dir / "remote.jsonl",
+                               validation_passes(cycle, images * remote_ms / 1000.0), progress);
+  const Run again =
+      run_collection("local again", cycle, {local}, one, "again", out_dir / "local-again.jsonl", local_passes, progress);
   v.local = l.measured;
   v.remote = r.measured;
   v.hybrid = h.measured;
+  v.local_again = again.measured;
   // The hybrid's split, per pass of the collection.
   for (const wire::Record& rec : h.records) (rec.target == "local" ? v.hybrid_local_images : v.hybrid_remote_images)++;
   v.hybrid_local_images /= static_cast<size_t>(v.hybrid_passes);
   v.hybrid_remote_images = cycle.jobs.size() - v.hybrid_local_images;
-  for (const Run* run : {&l, &r, &h})
+  for (const Run* run : {&l, &r, &h, &again})
     for (const wire::Record& rec : run->records) v.failures += rec.ok ? 0 : 1;
   return v;
 }
@@ -160,7 +170,8 @@ wire::OffloadSummary cycle_summary(const Cycle& cycle, const CostModel& model, c
   const bool measured_remote_pays = v.remote.ms_per_image < v.local.ms_per_image;
   s.measured = wire::OffloadSummary::Measured{v.local.ms_per_image, v.remote.ms_per_image, v.local.wall_s,
                                               v.remote.wall_s,      v.hybrid.wall_s,
-                                              measured_remote_pays == model.remote_pays()};
+                                              measured_remote_pays == model.remote_pays(),
+                                              v.local_again.ms_per_image};
   s.runs.push_back({"remote " + v.link, model.remote().bandwidth_mbps, model.remote().rtt_ms, v.remote.ms_per_image,
                     model.remote_ms_at(model.remote().bandwidth_mbps, model.remote().rtt_ms)});
   return s;

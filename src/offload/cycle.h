@@ -46,6 +46,7 @@ std::vector<double> request_bytes(const Cycle& cycle, const CostModel& model);
 // What the three validation runs measured (wall times per pass of the collection).
 struct Validation {
   RunMeasurement local, remote, hybrid;
+  RunMeasurement local_again;  // the local run repeated after the others
   size_t hybrid_local_images = 0, hybrid_remote_images = 0;
   size_t failures = 0;  // images that failed in any run
   // The hybrid run's passes over the collection, and the prediction for
@@ -65,7 +66,8 @@ int validation_passes(const Cycle& cycle, double predicted_s);
 // The hybrid schedule over `passes` passes of the collection, per pass.
 HybridPrediction hybrid_prediction(const Cycle& cycle, const CostModel& model, int passes);
 
-// 3. Writes local.jsonl, remote.jsonl and hybrid.jsonl into `out_dir`.
+// 3. Writes local.jsonl, hybrid.jsonl, remote.jsonl and local-again.jsonl
+// into `out_dir`, in that order.
 // Throws std::runtime_error when a run cannot start or write.
 Validation run_validation(const Cycle& cycle, const CostModel& model, const std::filesystem::path& out_dir,
                           const RunProgress& progress);

@@ -513,6 +513,10 @@ MapCellResult map_cell_result(const wire::MapFile::Cell& cell) {
   c.offload_speedup = offloaded > 0 ? m.local_wall_s / offloaded : 0.0;
   if (m.local_wall_s > 0 && m.remote_wall_s > 0)
     c.hybrid_over_ideal = m.hybrid_wall_s * (1 / m.local_wall_s + 1 / m.remote_wall_s);
+  if (m.local_again_ms_per_image > 0 && m.local_ms_per_image > 0) {
+    c.local_again_ms = m.local_again_ms_per_image;
+    c.local_drift = m.local_again_ms_per_image / m.local_ms_per_image - 1;
+  }
   for (const Schedule s : kSchedules) {
     const double e = error_of(c.predicted.of(s), c.measured_value.of(s));
     (s == Schedule::local ? c.error.local : s == Schedule::remote ? c.error.remote : c.error.hybrid) = e;

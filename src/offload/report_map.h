@@ -54,6 +54,10 @@ struct MapCellResult {
   // The hybrid's wall over the ideal split, where both sides finish
   // together: 1 / (1 / local wall + 1 / remote wall), from the runs alone.
   double hybrid_over_ideal = 0;
+  // The local run repeated at the cell's end (0: the cell has none), and
+  // its drift from the first, again / first - 1: this machine's own
+  // variation, against which T_local's error can be read.
+  double local_again_ms = 0, local_drift = 0;
   Triple error;                // (predicted - measured) / measured, per schedule
   bool winner_missed() const { return measured && predicted_winner != winner; }
 };

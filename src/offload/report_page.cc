@@ -318,10 +318,15 @@ std::string misses_html(const MapReport& m) {
 std::string cells_html(const MapReport& m) {
   std::ostringstream html;
   html << "<div class=\"wide\"><table class=\"map-cells\"><tr><th class=\"text\" colspan=\"4\">setting</th>"
-          "<th colspan=\"3\">T_local, ms per image</th><th colspan=\"3\">T_remote, ms per image</th>"
+          "<th colspan=\"4\">T_local, ms per image</th><th colspan=\"3\">T_remote, ms per image</th>"
           "<th colspan=\"4\">hybrid makespan, s</th><th class=\"text\" colspan=\"2\">winner</th><th rowspan=\"2\">speedup</th></tr>"
           "<tr><th class=\"text\">CPU local / remote</th><th>Mbit/s</th><th>RTT ms</th><th class=\"text\">downscaled</th>";
-  for (int i = 0; i < 3; ++i) html << "<th>predicted</th><th>measured</th><th>error</th>";
+  for (int i = 0; i < 3; ++i) {
+    html << "<th>predicted</th><th>measured</th><th>error</th>";
+    if (i == 0)
+      html << "<th title=\"the local run again at the cell's end, and its drift from the first: this machine's own "
+              "variation\">again</th>";
+  }
   html << "<th title=\"the measured hybrid over the ideal split, 1 / (1 / local + 1 / remote), from the runs alone\">"
           "÷ ideal</th><th class=\"text\">predicted</th><th class=\"text\">measured</th></tr>";
   for (const MapCellResult& c : m.cells) {
@@ -332,12 +337,16 @@ std::string cells_html(const MapReport& m) {
       const int decimals = s == Schedule::hybrid ? 2 : 1;
       html << "<td>" << fixed_text(c.predicted.of(s), decimals) << "</td>";
       if (!c.measured) {
-        html << "<td>–</td><td>–</td>";
+        html << (s == Schedule::local ? "<td>–</td><td>–</td><td>–</td>" : "<td>–</td><td>–</td>");
         continue;
       }
       const bool off = std::fabs(c.error.of(s)) > 0.10;
       html << "<td>" << fixed_text(c.measured_value.of(s), decimals) << "</td><td" << (off ? " class=\"off\"" : "") << ">"
            << percent_cell(c.error.of(s)) << "</td>";
+      if (s == Schedule::local)
+        html << "<td>"
+             << (c.local_again_ms > 0 ? fixed_text(c.local_again_ms, 1) + " (" + percent_cell(c.local_drift) + ")" : "–")
+             << "</td>";
     }
     html << "<td>" << (c.hybrid_over_ideal > 0 ? fixed_text(c.hybrid_over_ideal, 2) + "x" : "–") << "</td>";
     html << "<td class=\"text\">" << schedule_name(c.predicted_winner) << "</td><td class=\"text\">"

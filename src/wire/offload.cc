@@ -12,6 +12,7 @@ namespace {
 using fields::optional;
 using fields::require_object;
 using fields::required;
+using fields::value_or;
 
 // Seconds to the microsecond, as ms() rounds milliseconds.
 double seconds(double v) { return std::round(v * 1e6) / 1e6; }
@@ -72,6 +73,7 @@ void to_json(Json& j, const OffloadSummary::Measured& v) {
        {"remote_wall_s", seconds(v.remote_wall_s)},
        {"hybrid_wall_s", seconds(v.hybrid_wall_s)},
        {"agrees_with_verdict", v.agrees_with_verdict}};
+  if (v.local_again_ms_per_image > 0) j["local_again_ms_per_image"] = ms(v.local_again_ms_per_image);
 }
 
 void to_json(Json& j, const OffloadSummary& v) {
@@ -150,6 +152,7 @@ void from_json(const Json& j, OffloadSummary::Measured& v) {
   v.remote_wall_s = required<double>(j, "remote_wall_s");
   v.hybrid_wall_s = required<double>(j, "hybrid_wall_s");
   v.agrees_with_verdict = required<bool>(j, "agrees_with_verdict");
+  v.local_again_ms_per_image = value_or<double>(j, "local_again_ms_per_image", 0.0);
 }
 
 void from_json(const Json& j, OffloadSummary& v) {

@@ -70,6 +70,10 @@ struct OffloadSummary {
     double local_ms_per_image = 0, remote_ms_per_image = 0;
     double local_wall_s = 0, remote_wall_s = 0, hybrid_wall_s = 0;
     bool agrees_with_verdict = false;
+    // The local run once more after the others (0: not measured, as in
+    // files from before it was): how far the machine's own speed moved
+    // within the cell, against which T_local's error can be read.
+    double local_again_ms_per_image = 0;
   };
 
   std::string collection;

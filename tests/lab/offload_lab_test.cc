@@ -106,10 +106,14 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
       EXPECT_TRUE(o.summary->measured->agrees_with_verdict) << o.result.out;
 
       // The results files are there for `lookout report`, one record per image each.
-      for (const char* f : {"local.jsonl", "remote.jsonl", "hybrid.jsonl"})
+      for (const char* f : {"local.jsonl", "hybrid.jsonl", "remote.jsonl", "local-again.jsonl"})
         EXPECT_EQ(records(out / f).size(), images) << f;
       // The runs over the link carry it as their label, for a report over both settings.
       EXPECT_EQ(records(out / "local.jsonl").front().label, "");
+      // The local run repeated at the end is labelled apart, and summed up.
+      EXPECT_EQ(records(out / "local-again.jsonl").front().label, "again");
+      EXPECT_GT(o.summary->measured->local_again_ms_per_image, 0.0) << o.result.out;
+      EXPECT_NE(o.result.out.find("measured again after the other runs"), std::string::npos) << o.result.out;
       EXPECT_THAT(records(out / "remote.jsonl").front().label, ::testing::MatchesRegex(".* Mbit/s, .* ms RTT"));
 
       // Predicted vs measured per-image time, each side, within 15 %.

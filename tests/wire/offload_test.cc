@@ -39,7 +39,18 @@ TEST(OffloadFile, ValidatedRunReadsAndWritesBackByteForByte) {
   ASSERT_TRUE(s.measured.has_value());
   EXPECT_TRUE(s.measured->agrees_with_verdict);
   EXPECT_DOUBLE_EQ(s.measured->remote_wall_s, 6.2205);
+  EXPECT_DOUBLE_EQ(s.measured->local_again_ms_per_image, 24.871);
   EXPECT_EQ(lookout::wire::offload_text(s), text);
+}
+
+TEST(OffloadFile, AFileFromBeforeTheRepeatedLocalRunStillReads) {
+  json doc = json::parse(read_golden("offload.json"));
+  doc["measured"].erase("local_again_ms_per_image");
+  const OffloadSummary s = doc.get<OffloadSummary>();
+  ASSERT_TRUE(s.measured.has_value());
+  EXPECT_EQ(s.measured->local_again_ms_per_image, 0.0);
+  // Written back as it was read: without the field.
+  EXPECT_EQ(json::parse(lookout::wire::offload_text(s)), doc);
 }
 
 TEST(OffloadFile, UnvalidatedRunLeavesTheMeasuredPartsOut) {
