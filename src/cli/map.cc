@@ -292,10 +292,10 @@ int map_main(int argc, char** argv) {
       else
         quota = std::make_unique<client::CpuQuota>(cell.pair.local_cpu);
       cycle.plan.http.resize_before_upload = cell.resize_before_upload;
-      const offload::CostModel model = offload::measure_and_fit(cycle);
-      const offload::HybridPrediction hybrid = model.hybrid(offload::request_bytes(cycle, model));
       const fs::path cell_dir = cells_dir / slug(cell);
       fs::create_directories(cell_dir);
+      const offload::CostModel model = offload::measure_and_fit(cycle, cell_dir / "sample");
+      const offload::HybridPrediction hybrid = model.hybrid(offload::request_bytes(cycle, model));
       const offload::Validation v = offload::run_validation(cycle, model, cell_dir, {});
       cell.offload = offload::cycle_summary(cycle, model, hybrid, &v);
       cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

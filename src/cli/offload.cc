@@ -49,7 +49,8 @@ What it does:
 
 Output directory (--out): local.jsonl, hybrid.jsonl, remote.jsonl,
 local-again.jsonl (results files as written by `lookout run`; the last
-labelled "again") and offload.json (the model, break-even,
+labelled "again"), sample/ (the sample's records the model was fitted on)
+and offload.json (the model, break-even,
 verdict, hybrid predicted vs measured). Draw them with
   lookout report OUT/*.jsonl OUT/offload.json -o report.html
 
@@ -135,7 +136,7 @@ int offload_main(int argc, char** argv) {
     std::fprintf(stderr, "lookout offload: %zu images in %s (mean %.0f KB); measuring on %zu of them\n",
                  cycle.jobs.size(), cycle.collection.c_str(), mean_bytes / 1024.0,
                  std::min(sample_size, cycle.jobs.size()));
-    model.emplace(offload::measure_and_fit(cycle));
+    model.emplace(offload::measure_and_fit(cycle, fs::path(out_dir) / "sample"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout offload: %s\n", e.what());
     return 2;

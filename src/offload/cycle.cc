@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 
@@ -12,7 +13,17 @@ namespace lookout::offload {
 
 namespace fs = std::filesystem;
 
-CostModel measure_and_fit(const Cycle& cycle) {
+namespace {
+
+void write_records(const fs::path& file, const std::vector<wire::Record>& records) {
+  std::ofstream out(file, std::ios::trunc);
+  for (const wire::Record& r : records) out << wire::dump(wire::Json(r)) << '\n';
+  if (!out) throw std::runtime_error("cannot write " + file.string());
+}
+
+}  // namespace
+
+CostModel measure_and_fit(const Cycle& cycle, const fs::path& sample_dir) {
   const std::vector<client::ImageFile> sample = size_spread_sample(cycle.jobs, cycle.sample_size);
   SampleRecords timed;
   {
@@ -30,6 +41,15 @@ CostModel measure_and_fit(const Cycle& cycle) {
     std::unique_ptr<client::Worker> remote = client::make_http_worker(cycle.remote, cycle.plan.http);
     timed = time_sample(*local, *remote, sample, cycle.rounds);
     timed.link_probe = std::move(link_probe);
+  }
+  if (!sample_dir.empty()) {
+    fs::create_directories(sample_dir);
+    write_records(sample_dir / "local.jsonl", timed.local);
+    write_records(sample_dir / "remote.jsonl", timed.remote);
+    std::vector<wire::Record> beside = timed.local_beside;
+    beside.insert(beside.end(), timed.remote_beside.begin(), timed.remote_beside.end());
+    write_records(sample_dir / "beside.jsonl", beside);
+    if (!timed.link_probe.empty()) write_records(sample_dir / "link-probe.jsonl", timed.link_probe);
   }
   // Downscaled before upload, an image's request is what the sample sent
   // (the sample spans the file sizes); else the file as it is.

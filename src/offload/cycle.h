@@ -3,9 +3,9 @@
 // `lookout map` once per cell of its grid.
 //   1. measure_and_fit: the sample timed on both sides, the cost model fitted;
 //   2. the caller prints the model and its verdict;
-//   3. run_validation: the whole collection local alone, remote alone and
-//      hybrid, each into a results file; record_validation puts what they
-//      measured beside the prediction in the summary.
+//   3. run_validation: the whole collection local alone, hybrid, remote
+//      alone and local alone again, each into a results file; cycle_summary
+//      puts what they measured beside the prediction in the summary.
 #pragma once
 
 #include <cstddef>
@@ -36,8 +36,12 @@ struct Cycle {
   double min_run_s = 0;
 };
 
-// 1. Throws std::runtime_error saying why a side cannot be measured.
-CostModel measure_and_fit(const Cycle& cycle);
+// 1. Throws std::runtime_error saying why a side cannot be measured. With
+// a `sample_dir`, the sample's records go there as JSON lines, to see what
+// the model was fitted on: local.jsonl, remote.jsonl (per image the median
+// round trip), beside.jsonl (both sides at once) and, when downscaled,
+// link-probe.jsonl.
+CostModel measure_and_fit(const Cycle& cycle, const std::filesystem::path& sample_dir = {});
 
 // Each image's request bytes in the run's order, for CostModel::hybrid:
 // the file, or with resize_before_upload the sample's mean upload.

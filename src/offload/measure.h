@@ -32,10 +32,10 @@ struct SampleRecords {
   std::vector<wire::Record> link_probe;
 };
 
-// Passes of the sample through the local worker (at least `rounds`, and
-// for at least 3 s), then through the remote (at least `rounds`, for at
-// least 1.5 s), one image at a time, each side after a warm-up; then both
-// at once for 3 s (at least one remote request).
+// Passes of the sample through the remote (at least `rounds`, for at
+// least 1.5 s), one image at a time after a warm-up; then both sides at
+// once for 3 s (at least one remote request); then through the local
+// worker alone (at least `rounds`, for at least 3 s), after a warm-up.
 SampleRecords time_sample(client::Worker& local, client::Worker& remote, const std::vector<client::ImageFile>& sample,
                           int rounds);
 

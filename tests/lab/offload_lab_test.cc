@@ -114,6 +114,11 @@ TEST_F(OffloadLab, PredictionsHoldAtASlowAndAFastLink) {
       EXPECT_EQ(records(out / "local-again.jsonl").front().label, "again");
       EXPECT_GT(o.summary->measured->local_again_ms_per_image, 0.0) << o.result.out;
       EXPECT_NE(o.result.out.find("measured again after the other runs"), std::string::npos) << o.result.out;
+      // What the model was fitted on: every local try (at least --rounds 3
+      // passes of the --sample 16), one record per remote image.
+      EXPECT_GE(records(out / "sample" / "local.jsonl").size(), 3 * std::min<size_t>(images, 16)) << o.result.out;
+      EXPECT_EQ(records(out / "sample" / "remote.jsonl").size(), std::min<size_t>(images, 16)) << o.result.out;
+      EXPECT_FALSE(records(out / "sample" / "beside.jsonl").empty()) << o.result.out;
       EXPECT_THAT(records(out / "remote.jsonl").front().label, ::testing::MatchesRegex(".* Mbit/s, .* ms RTT"));
 
       // Predicted vs measured per-image time, each side, within 15 %.
