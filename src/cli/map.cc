@@ -51,10 +51,10 @@ The lab must be up first, with one CPU for the server, e.g.
   taskset -c 0 lookout map data/small --remote http://10.77.0.2:5029 --lab map
 (taskset: this side on one CPU, the server on the other.)
 
-Time: on data/small, a cell takes 25-35 s, and at 1 Mbit/s 95 s without
-downscaling (the remote run sends every photo at 1.3 s each) and 50 s with
-it; the default grid (48 cells) took 31 minutes on a 2-core machine
-(BENCHMARKS.md).
+Time: on data/small, a cell takes 28-40 s, and at 1 Mbit/s 100-110 s
+without downscaling (the remote run sends every photo at 1.3 s each) and
+55-60 s with it; the default grid (48 cells) took 36 minutes on a 2-core
+machine (BENCHMARKS.md).
 
 Draw the map: lookout report MAP.json -o map.html
 
