@@ -100,7 +100,9 @@ void print_profile(const engine::Engine& eng, const std::string& backend, int th
     const double ms = p.runs > 0 ? p.ms / static_cast<double>(p.runs) : 0.0;
     const std::string op = p.ops.size() == 1 ? "#" + std::to_string(p.ops[0])
                                              : "#" + std::to_string(p.ops.front()) + "+";
+    const bool block = p.kernel.ends_with(" block");  // an inverted-residual block fused (fused_block.h)
     const std::string what = p.ops.size() == 1 ? describe_op(g, p.ops[0])
+                             : block           ? describe_op(g, p.ops[0]) + " +" + std::to_string(p.ops.size() - 1) + " fused"
                                                : std::to_string(p.ops.size()) + " ops in one subgraph";
     std::printf("%-5s %-44s %-11s %8.3f %5.1f%% %9.2f %7.1f\n", op.c_str(), what.c_str(), p.kernel.c_str(), ms,
                 total > 0 ? 100.0 * ms / total : 0.0, static_cast<double>(p.macs) / 1e6, gmacs(p.macs, ms));
