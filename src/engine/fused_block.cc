@@ -135,7 +135,8 @@ class FusedBlock final : public Kernel {
       const int64_t pixel = b0 * s.out_w, pixels = (b1 - b0) * s.out_w;
       project_.run_pixels(filtered, projected + pixel * out_c_, 0, pixels);
       if (add_)
-        add_->run(sum.a, sum.b, sum.out, static_cast<size_t>(pixel * out_c_), static_cast<size_t>((pixel + pixels) * out_c_));
+        add_->run(sum.a, sum.b, sum.out, static_cast<size_t>(pixel * out_c_),
+                  static_cast<size_t>((pixel + pixels) * out_c_));
     }
   }
 
@@ -181,8 +182,9 @@ std::vector<size_t> fused_block_ops(const Graph& graph, size_t op_index, Isa isa
 
 std::unique_ptr<Kernel> prepare_fused_block(const Graph& graph, const std::vector<size_t>& ops, Isa isa,
                                             pthreadpool_t threadpool, int64_t band_bytes) {
-  if (ops.size() != 3 && ops.size() != 4)
-    throw Error("fused block: " + std::to_string(ops.size()) + " ops (expand, depthwise, project, ADD?)");
+  // The planner's bug, not the model's: the kernel trusts the ops' wiring.
+  if (ops.empty() || fused_block_ops(graph, ops[0], isa) != ops)
+    throw Error("fused block: ops do not form a block fused_block_ops accepts at " + std::string(isa_name(isa)));
   return std::make_unique<FusedBlock>(graph, ops, isa, threadpool, band_bytes);
 }
 

@@ -396,11 +396,13 @@ class XnnpackRuntime final : public Runtime {
     // A fused block never writes its expanded and depthwise outputs.
     for (const XnnpackStage& s : stages)
       if (s.block)
-        for (size_t op : {s.ops[0], s.ops[1]}) materialized_[static_cast<size_t>(graph.ops[op].outputs[kConvOutput])] = false;
+        for (size_t op : {s.ops[0], s.ops[1]})
+          materialized_[static_cast<size_t>(graph.ops[op].outputs[kConvOutput])] = false;
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    const bool any_ours = std::any_of(stages.begin(), stages.end(),
-                                      [](const XnnpackStage& s) { return s.pointwise || s.depthwise || s.add || s.block; });
+    const bool any_ours = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) {
+      return s.pointwise || s.depthwise || s.add || s.block;
+    });
     if (any_xnnpack) ensure_xnnpack_initialized();
     if (any_xnnpack || any_ours) {
       if (threads > 1) {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/graph_builder.h"
-#include "engine/isa_levels.h"
 #include "engine/own_kernel_check.h"
 #include "engine/runtime.h"
 #include "engine/xnnpack_runtime.h"
@@ -26,7 +26,6 @@ using testing::GraphBuilder;
 using testing::OpFixture;
 using testing::quant;
 using testing::random_inputs;
-using testing::runnable_isa_levels;
 using testing::two_threads;
 
 struct BlockCase {
@@ -82,14 +81,7 @@ std::vector<BlockCase> block_cases() {
 // Scratch budgets: one row per band, a few rows, everything in one band.
 constexpr int64_t kBandBytes[] = {1, 4096, kFusedBlockBandBytes};
 
-class FusedBlockTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    levels_ = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
-    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
-  }
-  std::vector<Isa> levels_;
-};
+using FusedBlockTest = testing::OwnKernelTest;  // levels_: our ISA levels the CPU has
 
 TEST_F(FusedBlockTest, PlannerFusesExpandDepthwiseProjectAndAdd) {
   for (Isa isa : levels_) {
@@ -113,6 +105,9 @@ TEST_F(FusedBlockTest, PlannerFusesExpandDepthwiseProjectAndAdd) {
       EXPECT_TRUE(runtime->materialized(blk.output));
       // Profiling keeps the block fused, timed as one step.
       EXPECT_TRUE(plan_xnnpack_stages(f.graph, isa, /*split=*/true)[0].block);
+      // Ops that are not a block the kernel refuses, whatever the caller says.
+      EXPECT_THROW(prepare_fused_block(f.graph, {0, 1}, isa, nullptr), Error);
+      EXPECT_THROW(prepare_fused_block(f.graph, {1, 2, 3}, isa, nullptr), Error);
     }
   }
   // At level xnnpack the block stays with XNNPACK.
