@@ -83,8 +83,8 @@ LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __
 
 }  // namespace
 
-LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, uint8_t* output, int64_t row_begin,
-                                             int64_t row_end) const {
+LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input_row, uint8_t* output,
+                                             int64_t output_row, int64_t row_begin, int64_t row_end) const {
   const __m256 scale = _mm256_set1_ps(requantization_.scale);
   const __m256 min = _mm256_set1_ps(requantization_.min_less_zero_point);
   const __m256 max = _mm256_set1_ps(requantization_.max_less_zero_point);
@@ -94,16 +94,16 @@ LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, uint8_t* outp
   const uint8_t* taps[kTaps + 1];
   for (int64_t row = row_begin; row < row_end; ++row) {  // row = batch * out_h + oy
     const int64_t batch = row / s.out_h, oy = row % s.out_h;
-    const uint8_t* image = input + batch * s.in_h * s.in_w * channels;
+    const int64_t image_row = batch * s.in_h - input_row;  // the image's row 0 in `input`, maybe before it
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
       for (int ky = 0; ky < 3; ++ky)
         for (int kx = 0; kx < 3; ++kx) {
           const int64_t iy = oy * s.stride_h - s.pad_top + ky, ix = ox * s.stride_w - s.pad_left + kx;
           const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
-          taps[ky * 3 + kx] = inside ? image + (iy * s.in_w + ix) * channels : padding_.data();
+          taps[ky * 3 + kx] = inside ? input + ((image_row + iy) * s.in_w + ix) * channels : padding_.data();
         }
       taps[kTaps] = padding_.data();  // the ninth tap's partner: its weights are zero
-      uint8_t* out = output + (row * s.out_w + ox) * channels;
+      uint8_t* out = output + ((row - output_row) * s.out_w + ox) * channels;
       for (int32_t b = 0; b < blocks_; ++b) {
         const int64_t c = int64_t{b} * kBlock;
         const auto valid = static_cast<int32_t>(std::min<int64_t>(kBlock, channels - c));
@@ -140,7 +140,7 @@ LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, uint8_t* outp
 
 #else
 
-void DepthwiseConv3x3::run_rows(const uint8_t*, uint8_t*, int64_t, int64_t) const {
+void DepthwiseConv3x3::run_rows(const uint8_t*, int64_t, uint8_t*, int64_t, int64_t, int64_t) const {
   throw Error("the AVX2 depthwise kernel is not built for this architecture");
 }
 
@@ -150,15 +150,29 @@ void DepthwiseConv3x3::run(const uint8_t* input, uint8_t* output, pthreadpool_t 
   const int64_t rows = int64_t{shape_.batches} * shape_.out_h;
   const size_t threads = threadpool != nullptr ? pthreadpool_get_threads_count(threadpool) : 1;
   if (threads <= 1) {
-    run_rows(input, output, 0, rows);
+    run_rows(input, 0, output, 0, 0, rows);
     return;
   }
   pthreadpool_parallelize_1d_tile_1d(
       threadpool,
       [&](size_t begin, size_t count) {
-        run_rows(input, output, static_cast<int64_t>(begin), static_cast<int64_t>(begin + count));
+        run_rows(input, 0, output, 0, static_cast<int64_t>(begin), static_cast<int64_t>(begin + count));
       },
       static_cast<size_t>(rows), /*tile=*/1);
+}
+
+void DepthwiseConv3x3::run_band(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t row_begin,
+                                int64_t row_end) const {
+  if (row_begin < 0 || row_end > shape_.out_h || row_begin > row_end)
+    throw std::domain_error("depthwise 3x3 convolution: band rows [" + std::to_string(row_begin) + ", " +
+                            std::to_string(row_end) + ") outside batch 0's " + std::to_string(shape_.out_h));
+  run_rows(input, input_row, output, row_begin, row_begin, row_end);
+}
+
+DepthwiseConv3x3::RowSpan DepthwiseConv3x3::input_rows(int64_t row_begin, int64_t row_end) const {
+  const int64_t first = row_begin * shape_.stride_h - shape_.pad_top;
+  const int64_t last = (row_end - 1) * shape_.stride_h - shape_.pad_top + 3;
+  return RowSpan{std::max<int64_t>(first, 0), std::min<int64_t>(last, shape_.in_h)};
 }
 
 // ---------------------------------------------------------------------------
@@ -173,7 +187,7 @@ std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
   return own_isa_refusal(isa);
 }
 
-std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+DepthwiseConv3x3 create_depthwise_conv(const OpContext& ctx, Isa isa) {
   const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/true);
   ctx.require(p.type == DType::uint8 && p.k_h == 3 && p.k_w == 3 && p.options.depth_multiplier == 1 &&
                   p.options.dilation_h == 1 && p.options.dilation_w == 1,
@@ -201,9 +215,13 @@ std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthread
   shape.stride_w = p.options.stride_w;
   shape.pad_top = p.geometry.pad_top;
   shape.pad_left = p.geometry.pad_left;
-  DepthwiseConv3x3 conv(shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
-                        p.requantization.fp32);
-  return std::make_unique<OwnConvKernel<DepthwiseConv3x3>>(p.input, p.output, std::move(conv), threadpool);
+  return DepthwiseConv3x3(shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
+                          p.requantization.fp32);
+}
+
+std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+  return std::make_unique<OwnConvKernel<DepthwiseConv3x3>>(ctx.input_index(kConvInput), ctx.output_index(kConvOutput),
+                                                           create_depthwise_conv(ctx, isa), threadpool);
 }
 
 }  // namespace lookout::engine

@@ -48,8 +48,25 @@ class DepthwiseConv3x3 {
   // Output rows are split across `threadpool` (nullptr: the calling thread).
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;
 
+  // Output rows [row_begin, row_end) of batch 0 on the calling thread, for a
+  // caller that holds only a band of the input (fused_block.h): `input`
+  // starts at input row `input_row` and holds every row the output rows'
+  // taps reach inside the image (input_rows()); `output` starts at output
+  // row row_begin.
+  void run_band(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t row_begin, int64_t row_end) const;
+
+  // The input rows [first, last) that output rows [row_begin, row_end) of
+  // one image read, clipped to the image (taps in the padding read none).
+  struct RowSpan { int64_t first, last; };
+  RowSpan input_rows(int64_t row_begin, int64_t row_end) const;
+
+  const DepthwiseShape& shape() const { return shape_; }
+
  private:
-  void run_rows(const uint8_t* input, uint8_t* output, int64_t row_begin, int64_t row_end) const;
+  // Rows are batch * out_h + oy; `input` points at input row `input_row` of
+  // batch 0, `output` at output row `output_row`.
+  void run_rows(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row, int64_t row_begin,
+                int64_t row_end) const;
 
   DepthwiseShape shape_;
   int32_t blocks_ = 0;  // ceil(channels / 16)
@@ -70,5 +87,8 @@ std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa);
 // The op as a Kernel: runs the reference checks (prepare_conv_params), then
 // packs. `threadpool` may be nullptr and must outlive the kernel.
 std::unique_ptr<Kernel> prepare_depthwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool);
+
+// The same checks and packing, as the bare DepthwiseConv3x3 (fused_block.h).
+DepthwiseConv3x3 create_depthwise_conv(const OpContext& ctx, Isa isa);
 
 }  // namespace lookout::engine

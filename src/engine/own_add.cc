@@ -85,28 +85,26 @@ void add_range(Isa isa, const XnnAddRequantization& r, const uint8_t* a, const u
 
 class OwnAdd final : public Kernel {
  public:
-  OwnAdd(const OpContext& ctx, Isa isa, size_t count, const XnnAddRequantization& r, pthreadpool_t threadpool)
-      : a_(ctx.input_index(0)), b_(ctx.input_index(1)), out_(ctx.output_index(0)), isa_(isa), count_(count), r_(r),
-        threadpool_(threadpool) {}
+  OwnAdd(const OpContext& ctx, Isa isa, pthreadpool_t threadpool)
+      : a_(ctx.input_index(0)), b_(ctx.input_index(1)), out_(ctx.output_index(0)), add_(ctx, isa),
+        count_(ctx.output(0).elements()), threadpool_(threadpool) {}
 
   void eval(const TensorBuffers& buffers) const override {
     const uint8_t* a = buffers.in<uint8_t>(a_);
     const uint8_t* b = buffers.in<uint8_t>(b_);
     uint8_t* out = buffers.out<uint8_t>(out_);
     if (threadpool_ == nullptr || count_ <= kTaskElements) {
-      add_range(isa_, r_, a, b, out, 0, count_);
+      add_.run(a, b, out, 0, count_);
       return;
     }
     pthreadpool_parallelize_1d_tile_1d(
-        threadpool_, [&](size_t begin, size_t n) { add_range(isa_, r_, a, b, out, begin, begin + n); }, count_,
-        kTaskElements);
+        threadpool_, [&](size_t begin, size_t n) { add_.run(a, b, out, begin, begin + n); }, count_, kTaskElements);
   }
 
  private:
   int32_t a_, b_, out_;
-  Isa isa_;
+  OwnAddRange add_;
   size_t count_;
-  XnnAddRequantization r_;
   pthreadpool_t threadpool_;
 };
 
@@ -127,7 +125,7 @@ std::string own_add_refusal(const Graph& graph, size_t op_index, Isa isa) {
   return own_isa_refusal(isa);
 }
 
-std::unique_ptr<Kernel> prepare_own_add(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+OwnAddRange::OwnAddRange(const OpContext& ctx, Isa isa) : isa_(isa) {
   prepare_add(ctx);  // the reference checks; its kernel is not kept
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
@@ -140,9 +138,15 @@ std::unique_ptr<Kernel> prepare_own_add(const OpContext& ctx, Isa isa, pthreadpo
               std::string("our ADD needs ISA level ") + isa_name(isa) + ", which this CPU lacks");
   const auto* options = std::get_if<AddOptions>(&ctx.op().options);  // else none (prepare_add checked)
   const Activation activation = options != nullptr ? options->activation : Activation::none;
-  const XnnAddRequantization r =
-      xnn_add_requantization(a.quant, b.quant, out.quant, xnn_activation_range_uint8(activation, out.quant));
-  return std::make_unique<OwnAdd>(ctx, isa, out.elements(), r, threadpool);
+  r_ = xnn_add_requantization(a.quant, b.quant, out.quant, xnn_activation_range_uint8(activation, out.quant));
+}
+
+void OwnAddRange::run(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t begin, size_t end) const {
+  add_range(isa_, r_, a, b, out, begin, end);
+}
+
+std::unique_ptr<Kernel> prepare_own_add(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+  return std::make_unique<OwnAdd>(ctx, isa, threadpool);
 }
 
 }  // namespace lookout::engine

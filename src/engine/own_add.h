@@ -13,6 +13,7 @@
 #include "engine/graph.h"
 #include "engine/isa.h"
 #include "engine/kernel.h"
+#include "engine/quantization.h"
 
 namespace lookout::engine {
 
@@ -20,6 +21,20 @@ namespace lookout::engine {
 // uint8 ADD of two inputs of the output's shape (no broadcast), scales
 // XNNPACK takes (xnn_add_supported), `isa` avx2 or avx512vnni and available.
 std::string own_add_refusal(const Graph& graph, size_t op_index, Isa isa);
+
+// The op's arithmetic for a caller that splits the work itself
+// (fused_block.h): out[i] = the ADD of a[i] and b[i] for i in [begin, end),
+// on the calling thread.
+class OwnAddRange {
+ public:
+  // The reference checks (prepare_add) and ours, then the constants.
+  OwnAddRange(const OpContext& ctx, Isa isa);
+  void run(const uint8_t* a, const uint8_t* b, uint8_t* out, size_t begin, size_t end) const;
+
+ private:
+  Isa isa_;
+  XnnAddRequantization r_;
+};
 
 // The op as a Kernel: runs the reference checks (prepare_add), then keeps
 // the constants. `threadpool` may be nullptr and must outlive the kernel.

@@ -97,6 +97,10 @@ void PointwiseConv::run_range(const uint8_t* input, uint8_t* output, const Range
     run_range_avx2(input, output, r);
 }
 
+void PointwiseConv::run_pixels(const uint8_t* input, uint8_t* output, int64_t begin, int64_t end) const {
+  run_range(input, output, Range{begin, end, 0, blocks_});
+}
+
 void PointwiseConv::run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
   run_tasks(input, nullptr, output, threadpool);
 }
@@ -258,8 +262,20 @@ std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa) {
   return own_isa_refusal(isa);
 }
 
-std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
-  const ConvParams p = prepare_conv_params(ctx, /*depthwise=*/false);
+namespace {
+
+// The checks and constants both the pointwise and the gathered form need.
+struct PointwiseParams {
+  ConvParams p;
+  size_t in_c = 0, out_c = 0;  // in_c: the filter's [k_h, k_w, in_c] row
+  int64_t pixels = 0;
+  std::vector<int32_t> bias;
+};
+
+PointwiseParams prepare_pointwise_params(const OpContext& ctx, Isa isa) {
+  PointwiseParams q;
+  q.p = prepare_conv_params(ctx, /*depthwise=*/false);
+  const ConvParams& p = q.p;
   ctx.require(p.type == DType::uint8 && p.options.dilation_h == 1 && p.options.dilation_w == 1,
               "the pointwise kernel takes uint8 convolutions with dilation 1 only");
   ctx.require(p.requantization.xnnpack, "the pointwise kernel needs XNNPACK's fp32 requantization");
@@ -267,18 +283,46 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
               std::string("the pointwise kernel needs ISA level ") + isa_name(isa) + ", which this CPU lacks");
   const Tensor& filter = ctx.input(kConvFilter);
   // Per output channel, the filter's [k_h, k_w, in_c] values are one row.
-  const size_t out_c = static_cast<size_t>(p.out_c);
-  const size_t in_c = static_cast<size_t>(p.k_h) * static_cast<size_t>(p.k_w) * static_cast<size_t>(p.in_c);
-  std::vector<int32_t> bias =
-      p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(out_c, 0);
-  const std::vector<int64_t> abs_sum = filter_abs_sums(filter.constant, out_c, in_c, p.filter_offset);
-  require_accumulator_fits(ctx, p, abs_sum, bias.data());
-  const int64_t pixels = int64_t{p.batches} * p.geometry.out_h * p.geometry.out_w;
-  if (is_pointwise(p.k_h, p.k_w, p.options)) {
-    PointwiseConv conv(isa, PointwiseShape{pixels, static_cast<int32_t>(in_c), p.out_c}, filter.constant,
-                       bias.data(), -p.input_offset, -p.filter_offset, p.requantization.fp32);
-    return std::make_unique<OwnConvKernel<PointwiseConv>>(p.input, p.output, std::move(conv), threadpool);
-  }
+  q.out_c = static_cast<size_t>(p.out_c);
+  q.in_c = static_cast<size_t>(p.k_h) * static_cast<size_t>(p.k_w) * static_cast<size_t>(p.in_c);
+  q.bias = p.bias >= 0 ? conv_detail::copy_constant<int32_t>(ctx.input(kConvBias)) : std::vector<int32_t>(q.out_c, 0);
+  const std::vector<int64_t> abs_sum = filter_abs_sums(filter.constant, q.out_c, q.in_c, p.filter_offset);
+  require_accumulator_fits(ctx, p, abs_sum, q.bias.data());
+  q.pixels = int64_t{p.batches} * p.geometry.out_h * p.geometry.out_w;
+  return q;
+}
+
+PointwiseConv unpadded_conv(const OpContext& ctx, Isa isa, const PointwiseParams& q) {
+  const ConvParams& p = q.p;
+  return PointwiseConv(isa, PointwiseShape{q.pixels, static_cast<int32_t>(q.in_c), p.out_c},
+                       ctx.input(kConvFilter).constant, q.bias.data(), -p.input_offset, -p.filter_offset,
+                       p.requantization.fp32);
+}
+
+}  // namespace
+
+bool is_pointwise_op(const Graph& graph, size_t op_index) {
+  const Operator& op = graph.ops.at(op_index);
+  const Tensor* filter = tensor_at(graph, op.inputs, kConvFilter);
+  const auto* options = std::get_if<ConvOptions>(&op.options);
+  return op.kind == OpKind::conv_2d && options != nullptr && filter != nullptr && filter->shape.size() == 4 &&
+         is_pointwise(filter->dim(1), filter->dim(2), *options);
+}
+
+PointwiseConv create_pointwise_conv(const OpContext& ctx, Isa isa) {
+  const PointwiseParams q = prepare_pointwise_params(ctx, isa);
+  const ConvParams& p = q.p;
+  ctx.require(is_pointwise(p.k_h, p.k_w, p.options), "not a 1x1 stride 1 convolution");
+  return unpadded_conv(ctx, isa, q);
+}
+
+std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool) {
+  const PointwiseParams q = prepare_pointwise_params(ctx, isa);
+  const ConvParams& p = q.p;
+  if (is_pointwise(p.k_h, p.k_w, p.options))
+    return std::make_unique<OwnConvKernel<PointwiseConv>>(p.input, p.output, unpadded_conv(ctx, isa, q), threadpool);
+  const Tensor& filter = ctx.input(kConvFilter);
+  const size_t in_c = q.in_c, out_c = q.out_c;
   // The padding's filter values are the filter zero point: whatever the
   // padding bytes hold, w - wzp = 0 makes their products zero (at
   // avx512vnni, their x (w - 128) cancels (128 - wzp) x of the row sum).
@@ -286,8 +330,8 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
   std::vector<uint8_t> padded(out_c * row_bytes, static_cast<uint8_t>(-p.filter_offset));
   for (size_t oc = 0; oc < out_c; ++oc)
     std::memcpy(padded.data() + oc * row_bytes, filter.constant + oc * in_c, in_c);
-  PointwiseConv conv(isa, PointwiseShape{pixels, static_cast<int32_t>(row_bytes), p.out_c}, padded.data(),
-                     bias.data(), -p.input_offset, -p.filter_offset, p.requantization.fp32);
+  PointwiseConv conv(isa, PointwiseShape{q.pixels, static_cast<int32_t>(row_bytes), p.out_c}, padded.data(),
+                     q.bias.data(), -p.input_offset, -p.filter_offset, p.requantization.fp32);
   return std::make_unique<OwnConvKernel<GatheredConv>>(p.input, p.output, GatheredConv(p, row_bytes, std::move(conv)),
                                                        threadpool);
 }

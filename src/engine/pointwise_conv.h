@@ -80,6 +80,13 @@ class PointwiseConv {
   // when tasks split output channels (few pixels), all rows come first.
   void run_gathered(const uint8_t* rows, const RowGather& gather, uint8_t* output, pthreadpool_t threadpool) const;
 
+  // Pixels [begin, end) on the calling thread, all output channels: for a
+  // caller that splits the work itself (fused_block.h runs row bands). Only
+  // those pixels' rows of `input` and `output` are touched.
+  void run_pixels(const uint8_t* input, uint8_t* output, int64_t begin, int64_t end) const;
+
+  const PointwiseShape& shape() const { return shape_; }
+
  private:
   struct Range { int64_t pixel_begin, pixel_end; int32_t block_begin, block_end; };
   // One register tile's packed chunk: up to chunk_blocks vectors of channels.
@@ -135,5 +142,13 @@ std::string pointwise_refusal(const Graph& graph, size_t op_index, Isa isa);
 // The op as a Kernel: runs the reference CONV_2D checks (prepare_conv_params),
 // then packs. `threadpool` may be nullptr and must outlive the kernel.
 std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthreadpool_t threadpool);
+
+// Whether op `op_index` (a CONV_2D) is a 1x1 stride 1 convolution: one our
+// kernel runs on the input as it is, with no gathered windows.
+bool is_pointwise_op(const Graph& graph, size_t op_index);
+
+// The same checks and packing as prepare_pointwise, for a 1x1 stride 1
+// convolution (is_pointwise_op), as the bare PointwiseConv (fused_block.h).
+PointwiseConv create_pointwise_conv(const OpContext& ctx, Isa isa);
 
 }  // namespace lookout::engine

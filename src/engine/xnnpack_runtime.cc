@@ -36,6 +36,7 @@
 #include "engine/quantization.h"
 #include "engine/runtime.h"
 #include "engine/depthwise_conv.h"
+#include "engine/fused_block.h"
 #include "engine/own_add.h"
 #include "engine/own_conv.h"
 #include "engine/pointwise_conv.h"
@@ -392,10 +393,16 @@ class XnnpackRuntime final : public Runtime {
       if (s >= 0 && stages[static_cast<size_t>(s)].xnnpack && !roles.read_outside_producer[t])
         materialized_[t] = false;
     }
+    // A fused block never writes its expanded and depthwise outputs.
+    for (const XnnpackStage& s : stages)
+      if (s.block)
+        for (size_t op : {s.ops[0], s.ops[1]})
+          materialized_[static_cast<size_t>(graph.ops[op].outputs[kConvOutput])] = false;
 
     const bool any_xnnpack = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) { return s.xnnpack; });
-    const bool any_ours = std::any_of(stages.begin(), stages.end(),
-                                      [](const XnnpackStage& s) { return s.pointwise || s.depthwise || s.add; });
+    const bool any_ours = std::any_of(stages.begin(), stages.end(), [](const XnnpackStage& s) {
+      return s.pointwise || s.depthwise || s.add || s.block;
+    });
     if (any_xnnpack) ensure_xnnpack_initialized();
     if (any_xnnpack || any_ours) {
       if (threads > 1) {
@@ -412,6 +419,9 @@ class XnnpackRuntime final : public Runtime {
         for (size_t i : stages[s].ops) builder.define_op(i);
         step.xnn = builder.finish(threadpool_.get(), buffers());
         add_profile_step(stages[s].ops, "xnnpack");
+      } else if (stages[s].block) {
+        step.kernel = prepare_fused_block(graph, stages[s].ops, isa, threadpool_.get());
+        add_profile_step(stages[s].ops, std::string(isa_name(isa)) + " block");
       } else if (stages[s].pointwise) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_pointwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
@@ -477,6 +487,7 @@ std::string xnnpack_refusal(const Graph& graph, size_t op_index) {
 std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool split) {
   std::vector<XnnpackStage> stages;
   std::vector<int64_t> producer(graph.tensors.size(), -1);  // stage writing each tensor
+  std::vector<int64_t> block_of(graph.ops.size(), -1);       // the block stage a later op of a block joins
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     const Operator& op = graph.ops[i];
     int64_t ready = -1;  // the last stage producing one of the op's inputs
@@ -484,7 +495,22 @@ std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool 
       if (t >= 0 && static_cast<size_t>(t) < producer.size()) ready = std::max(ready, producer[static_cast<size_t>(t)]);
     size_t stage = stages.size();
     const bool xnnpack = xnnpack_refusal(graph, i).empty();
-    if (xnnpack && pointwise_refusal(graph, i, isa).empty()) {
+    // A block's ops run at its expand's place: their other inputs are
+    // constants and the block's input, which is ready by then.
+    std::vector<size_t> block;
+    if (xnnpack && isa != Isa::xnnpack && block_of[i] < 0) {
+      block = fused_block_ops(graph, i, isa);
+      if (!std::all_of(block.begin(), block.end(), [&](size_t k) { return xnnpack_refusal(graph, k).empty(); }))
+        block.clear();
+    }
+    if (block_of[i] >= 0) {
+      stage = static_cast<size_t>(block_of[i]);
+    } else if (!block.empty()) {
+      XnnpackStage fused;
+      fused.block = true;
+      stages.push_back(fused);
+      for (size_t k : block) block_of[k] = static_cast<int64_t>(stage);
+    } else if (xnnpack && pointwise_refusal(graph, i, isa).empty()) {
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/true});
     } else if (xnnpack && depthwise_refusal(graph, i, isa).empty()) {
       stages.push_back(XnnpackStage{false, {}, /*pointwise=*/false, /*depthwise=*/true});

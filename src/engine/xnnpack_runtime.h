@@ -21,13 +21,15 @@ std::string xnnpack_refusal(const Graph& graph, size_t op_index);
 // One step of an XNNPACK runtime's invoke(): either one XNNPACK subgraph
 // holding several ops, or one op on its reference kernel, or one op on our
 // own pointwise (pointwise_conv.h), depthwise (depthwise_conv.h) or ADD
-// (own_add.h) kernel.
+// (own_add.h) kernel, or an inverted-residual block on them fused
+// (fused_block.h).
 struct XnnpackStage {
   bool xnnpack = false;
   std::vector<size_t> ops;  // op indices, in the order they run
   bool pointwise = false;   // with !xnnpack: the op runs on our pointwise kernel
   bool depthwise = false;   // with !xnnpack: the op runs on our 3x3 depthwise kernel
   bool add = false;         // with !xnnpack: the op runs on our ADD kernel
+  bool block = false;       // with !xnnpack: expand, depthwise, project (, ADD) fused
 };
 
 // Every op XNNPACK supports joins the earliest XNNPACK stage that comes after
@@ -40,8 +42,11 @@ struct XnnpackStage {
 // takes, every 3x3 depthwise one our depthwise kernel takes and every ADD
 // ours takes (refusal "", so never at a level the CPU lacks) gets its own
 // stage instead: a MobileNetV2 block becomes pointwise expand -> depthwise
-// -> pointwise project -> ADD. With `split`, every XNNPACK
-// op gets a subgraph of its own (for per-op profiles).
+// -> pointwise project -> ADD. Where those ops form a block fused_block_ops
+// accepts (its insides read by nothing else), they are one `block` stage
+// instead, at the expand's place. With `split`, every XNNPACK op gets a
+// subgraph of its own (for per-op profiles); blocks stay fused (timed as
+// one step).
 std::vector<XnnpackStage> plan_xnnpack_stages(const Graph& graph, Isa isa, bool split = false);
 
 }  // namespace lookout::engine

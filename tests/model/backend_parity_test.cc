@@ -9,6 +9,7 @@
 
 #include "engine/isa_levels.h"
 #include "engine/engine.h"
+#include "engine/xnnpack_runtime.h"
 #include "image/image.h"
 #include "model_paths.h"
 
@@ -22,6 +23,26 @@ const Operator& postprocess_op(const Graph& g) {
   for (const Operator& op : g.ops)
     if (op.kind == OpKind::detection_postprocess) return op;
   throw std::runtime_error("no post-process op");
+}
+
+// The planner fuses SSD MobileNet V2's inverted-residual blocks (fused_block.h):
+// the 16 with an expand, but for the one whose expanded tensor the box
+// predictor also reads (layer 15's expansion output), 10 of the 15 with
+// their residual ADD.
+TEST(FusedBlocks, FormedOnTheRealModel) {
+  const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
+  if (levels.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
+  const auto model = Model::from_file(model_path());
+  for (Isa isa : levels) {
+    SCOPED_TRACE(isa_name(isa));
+    size_t blocks = 0, with_add = 0;
+    for (const XnnpackStage& s : plan_xnnpack_stages(model->graph(), isa)) {
+      blocks += s.block ? 1 : 0;
+      with_add += s.block && s.ops.size() == 4 ? 1 : 0;
+    }
+    EXPECT_EQ(blocks, 15u);
+    EXPECT_EQ(with_add, 10u);
+  }
 }
 
 class BackendParity : public ::testing::TestWithParam<std::filesystem::path> {
