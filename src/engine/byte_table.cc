@@ -5,6 +5,8 @@
 #include <immintrin.h>
 #endif
 
+#include "engine/error.h"
+
 namespace lookout::engine {
 
 void apply_byte_table_scalar(std::span<const uint8_t, 256> table, const uint8_t* in, uint8_t* out, size_t count) {
@@ -29,7 +31,7 @@ LOOKOUT_VBMI inline __m512i lookup_64(const Table512& t, __m512i x) {
   return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), low, high);
 }
 
-LOOKOUT_VBMI void apply_byte_table_vbmi(const uint8_t* table, const uint8_t* in, uint8_t* out, size_t count) {
+LOOKOUT_VBMI void lookup_vbmi(const uint8_t* table, const uint8_t* in, uint8_t* out, size_t count) {
   Table512 t;
   for (size_t q = 0; q < 4; ++q) t.quarter[q] = _mm512_loadu_si512(table + 64 * q);
   size_t i = 0;
@@ -40,23 +42,32 @@ LOOKOUT_VBMI void apply_byte_table_vbmi(const uint8_t* table, const uint8_t* in,
   }
 }
 
-bool has_vbmi() {
-  static const bool has = cpuinfo_initialize() && cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() &&
-                          cpuinfo_has_x86_avx512vbmi();
-  return has;
-}
-
 }  // namespace
 #endif
 
-void apply_byte_table(std::span<const uint8_t, 256> table, const uint8_t* in, uint8_t* out, size_t count) {
+bool byte_table_vbmi_available() {
 #if defined(__x86_64__)
-  if (has_vbmi()) {
-    apply_byte_table_vbmi(table.data(), in, out, count);
-    return;
-  }
+  static const bool has = cpuinfo_initialize() && cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() &&
+                          cpuinfo_has_x86_avx512vbmi();
+  return has;
+#else
+  return false;
 #endif
-  apply_byte_table_scalar(table, in, out, count);
+}
+
+void apply_byte_table_vbmi(std::span<const uint8_t, 256> table, const uint8_t* in, uint8_t* out, size_t count) {
+  if (!byte_table_vbmi_available()) throw Error("the AVX-512 VBMI table lookup needs a CPU with AVX-512 VBMI");
+#if defined(__x86_64__)
+  lookup_vbmi(table.data(), in, out, count);
+#endif
+}
+
+ByteTableFn byte_table_for(Isa isa) {
+  return isa == Isa::avx512vnni && byte_table_vbmi_available() ? &apply_byte_table_vbmi : &apply_byte_table_scalar;
+}
+
+const char* byte_table_kernel_name(Isa isa) {
+  return byte_table_for(isa) == &apply_byte_table_vbmi ? "avx512vbmi" : "reference";
 }
 
 }  // namespace lookout::engine

@@ -63,9 +63,9 @@ void OpContext::require_quantized(const Tensor& t) const {
               std::to_string(t.quant.scale) + ", zero point " + std::to_string(t.quant.zero_point));
 }
 
-std::unique_ptr<Kernel> prepare_kernel(const Graph& graph, size_t op_index) {
+std::unique_ptr<Kernel> prepare_kernel(const Graph& graph, size_t op_index, Isa isa) {
   const Operator& op = graph.ops.at(op_index);
-  const OpContext ctx(graph, op, op_index);
+  const OpContext ctx(graph, op, op_index, isa);
   try {
     switch (op.kind) {
       case OpKind::add: return prepare_add(ctx);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/graph.h"
+#include "engine/isa.h"
 
 namespace lookout::engine {
 
@@ -32,15 +33,18 @@ class Kernel {
   virtual void eval(const TensorBuffers& buffers) const = 0;
 };
 
-// What prepare_<op>() sees: the graph, the op, and error helpers that put
-// "op #N NAME: " in front of every message.
+// What prepare_<op>() sees: the graph, the op, the ISA level of the run
+// (isa.h; a kernel with a SIMD twin of its plain loop, the byte tables,
+// picks it from this; xnnpack, the reference backend's, means the plain
+// loop), and error helpers that put "op #N NAME: " in front of every message.
 class OpContext {
  public:
-  OpContext(const Graph& graph, const Operator& op, size_t index)
-      : graph_(graph), op_(op), index_(index) {}
+  OpContext(const Graph& graph, const Operator& op, size_t index, Isa isa = Isa::xnnpack)
+      : graph_(graph), op_(op), index_(index), isa_(isa) {}
 
   const Graph& graph() const { return graph_; }
   const Operator& op() const { return op_; }
+  Isa isa() const { return isa_; }
   size_t num_inputs() const { return op_.inputs.size(); }
   size_t num_outputs() const { return op_.outputs.size(); }
   const Tensor& input(size_t i) const;   // throws if absent (-1)
@@ -63,6 +67,7 @@ class OpContext {
   const Graph& graph_;
   const Operator& op_;
   size_t index_;
+  Isa isa_;
 };
 
 // "input tensor 'x' (uint8 [1,300,300,3])", for messages.
@@ -78,7 +83,7 @@ std::unique_ptr<Kernel> prepare_logistic(const OpContext& ctx);
 std::unique_ptr<Kernel> prepare_reshape(const OpContext& ctx);
 std::unique_ptr<Kernel> prepare_detection_postprocess(const OpContext& ctx);
 
-// Dispatch on op.kind.
-std::unique_ptr<Kernel> prepare_kernel(const Graph& graph, size_t op_index);
+// Dispatch on op.kind; `isa` as in OpContext.
+std::unique_ptr<Kernel> prepare_kernel(const Graph& graph, size_t op_index, Isa isa = Isa::xnnpack);
 
 }  // namespace lookout::engine

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/byte_table.h"
 #include "engine/error.h"
 #include "engine/kernel.h"
 #include "engine/ops/conv_common.h"
@@ -383,7 +384,7 @@ class XnnpackRuntime final : public Runtime {
     // Every op gets the reference backend's checks, so both backends refuse
     // the same graphs with the same messages; XNNPACK ops drop the kernel.
     std::vector<std::unique_ptr<Kernel>> kernels;
-    for (size_t i = 0; i < graph.ops.size(); ++i) kernels.push_back(prepare_kernel(graph, i));
+    for (size_t i = 0; i < graph.ops.size(); ++i) kernels.push_back(prepare_kernel(graph, i, isa));
 
     require_isa(isa);
     const std::vector<XnnpackStage> stages = plan_xnnpack_stages(graph, isa, profiling);
@@ -435,8 +436,12 @@ class XnnpackRuntime final : public Runtime {
         step.kernel = prepare_own_add(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
         add_profile_step(stages[s].ops, isa_name(isa));
       } else {
-        step.kernel = std::move(kernels[stages[s].ops.front()]);
-        add_profile_step(stages[s].ops, "reference");
+        const size_t i = stages[s].ops.front();
+        step.kernel = std::move(kernels[i]);
+        const OpKind kind = graph.ops[i].kind;
+        add_profile_step(stages[s].ops, kind == OpKind::logistic || kind == OpKind::concatenation
+                                            ? byte_table_kernel_name(isa)
+                                            : "reference");
       }
       steps_.push_back(std::move(step));
     }

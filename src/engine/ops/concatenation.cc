@@ -55,8 +55,8 @@ struct Layout {
 class ConcatUint8 final : public Kernel {
  public:
   // tables[i] empty: input i is quantized like the output, copied as is.
-  ConcatUint8(Layout layout, std::vector<std::vector<uint8_t>> tables)
-      : layout_(std::move(layout)), tables_(std::move(tables)) {}
+  ConcatUint8(Layout layout, std::vector<std::vector<uint8_t>> tables, ByteTableFn apply)
+      : layout_(std::move(layout)), tables_(std::move(tables)), apply_(apply) {}
 
   void eval(const TensorBuffers& buffers) const override {
     uint8_t* out = buffers.out<uint8_t>(layout_.output);
@@ -67,7 +67,7 @@ class ConcatUint8 final : public Kernel {
         if (tables_[i].empty()) {
           std::memcpy(out, in, part.chunk);
         } else {
-          apply_byte_table(std::span<const uint8_t, 256>(tables_[i].data(), 256), in, out, part.chunk);
+          apply_(std::span<const uint8_t, 256>(tables_[i].data(), 256), in, out, part.chunk);
         }
         out += part.chunk;
       }
@@ -77,6 +77,7 @@ class ConcatUint8 final : public Kernel {
  private:
   Layout layout_;
   std::vector<std::vector<uint8_t>> tables_;
+  ByteTableFn apply_;
 };
 
 class ConcatFloat final : public Kernel {
@@ -185,7 +186,7 @@ std::unique_ptr<Kernel> prepare_concatenation(const OpContext& ctx) {
     tables.push_back(same ? std::vector<uint8_t>{}
                           : requantize_table(ctx, "input " + std::to_string(i), in, output));
   }
-  return std::make_unique<ConcatUint8>(std::move(layout), std::move(tables));
+  return std::make_unique<ConcatUint8>(std::move(layout), std::move(tables), byte_table_for(ctx.isa()));
 }
 
 }  // namespace lookout::engine

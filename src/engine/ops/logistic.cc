@@ -4,8 +4,8 @@
 // the reference and generic-optimized kernels): a 256-entry table built in
 // float arithmetic, exactly as TFLite builds it, then one lookup per element.
 // TFLite requires the uint8 output quantization scale 1/256, zero point 0
-// (the range [0, 1) in 256 steps). The lookups run 64 at a time with AVX-512
-// VBMI (byte_table.h).
+// (the range [0, 1) in 256 steps). At level avx512vnni the lookups run 64 at
+// a time with AVX-512 VBMI (byte_table.h).
 //
 // float32 follows reference_ops::Logistic, with its cut-offs: 1 above
 // 16.619..., exp(x) below -9.
@@ -31,19 +31,21 @@ constexpr int32_t kOutputZeroPoint = 0;
 
 class LogisticUint8 final : public Kernel {
  public:
-  LogisticUint8(int32_t input, int32_t output, size_t count, const std::array<uint8_t, 256>& table)
-      : input_(input), output_(output), count_(count), table_(table) {}
+  LogisticUint8(int32_t input, int32_t output, size_t count, const std::array<uint8_t, 256>& table,
+                ByteTableFn apply)
+      : input_(input), output_(output), count_(count), table_(table), apply_(apply) {}
 
   void eval(const TensorBuffers& buffers) const override {
     const uint8_t* in = buffers.in<uint8_t>(input_);
     uint8_t* out = buffers.out<uint8_t>(output_);
-    apply_byte_table(table_, in, out, count_);
+    apply_(table_, in, out, count_);
   }
 
  private:
   int32_t input_, output_;
   size_t count_;
   std::array<uint8_t, 256> table_;
+  ByteTableFn apply_;
 };
 
 class LogisticFloat final : public Kernel {
@@ -113,7 +115,8 @@ std::unique_ptr<Kernel> prepare_logistic(const OpContext& ctx) {
   ctx.require(output.quant.scale == kOutputScale && output.quant.zero_point == kOutputZeroPoint,
               describe_tensor("output", output) + " has " + quant +
                   ": uint8 LOGISTIC needs scale 1/256 (0.00390625), zero point 0, as TFLite does");
-  return std::make_unique<LogisticUint8>(in_id, out_id, output.elements(), sigmoid_table(input.quant, output.quant));
+  return std::make_unique<LogisticUint8>(in_id, out_id, output.elements(), sigmoid_table(input.quant, output.quant),
+                                         byte_table_for(ctx.isa()));
 }
 
 }  // namespace lookout::engine
