@@ -95,14 +95,25 @@ LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input
   for (int64_t row = row_begin; row < row_end; ++row) {  // row = batch * out_h + oy
     const int64_t batch = row / s.out_h, oy = row % s.out_h;
     const int64_t image_row = batch * s.in_h - input_row;  // the image's row 0 in `input`, maybe before it
+    const int64_t iy0 = oy * s.stride_h - s.pad_top;
+    const bool rows_inside = iy0 >= 0 && iy0 + 2 < s.in_h;
+    const int64_t step = s.stride_w * channels;
+    bool last_inside = false;  // whether taps hold pixel ox - 1's, all inside the image
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
-      for (int ky = 0; ky < 3; ++ky)
-        for (int kx = 0; kx < 3; ++kx) {
-          const int64_t iy = oy * s.stride_h - s.pad_top + ky, ix = ox * s.stride_w - s.pad_left + kx;
-          const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
-          taps[ky * 3 + kx] = inside ? input + ((image_row + iy) * s.in_w + ix) * channels : padding_.data();
-        }
-      taps[kTaps] = padding_.data();  // the ninth tap's partner: its weights are zero
+      const int64_t ix0 = ox * s.stride_w - s.pad_left;
+      const bool inside = rows_inside && ix0 >= 0 && ix0 + 2 < s.in_w;
+      if (inside && last_inside) {  // the same window, moved one stride right
+        for (int k = 0; k < kTaps; ++k) taps[k] += step;
+      } else {
+        for (int ky = 0; ky < 3; ++ky)
+          for (int kx = 0; kx < 3; ++kx) {
+            const int64_t iy = iy0 + ky, ix = ix0 + kx;
+            const bool tap_inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+            taps[ky * 3 + kx] = tap_inside ? input + ((image_row + iy) * s.in_w + ix) * channels : padding_.data();
+          }
+        taps[kTaps] = padding_.data();  // the ninth tap's partner: its weights are zero
+      }
+      last_inside = inside;
       uint8_t* out = output + ((row - output_row) * s.out_w + ox) * channels;
       for (int32_t b = 0; b < blocks_; ++b) {
         const int64_t c = int64_t{b} * kBlock;
