@@ -106,6 +106,7 @@ void infer(const KServeRoutes& routes, const httplib::Request& req, httplib::Res
   const KServeModel& model = model_of(routes, req);
   routes.admit(req);
   KServeInfer parsed = parse_infer(req.body, req.get_header_value(kJsonLengthHeader), model);
+  routes.count_images(1);
   if (model.pool == nullptr || !model.pool->ready() || !routes.serving())
     throw HttpError(503, "model '" + model.metadata.name + "' is not ready");
   detect::RawOutputs raw;

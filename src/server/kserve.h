@@ -53,6 +53,9 @@ struct KServeRoutes {
   std::function<std::vector<std::string>()> names;
   std::function<void(const httplib::Request&)> admit;
   std::function<bool()> serving;
+  // Told how many images an inference request carries once it is read (the
+  // access log's images=).
+  std::function<void(int images)> count_images;
 };
 
 void install_kserve(httplib::Server& svr, KServeRoutes routes);

@@ -347,7 +347,8 @@ void Service::install(httplib::Server& svr) {
                          return names;
                        },
                        [this](const Request& req) { require_key_header(req); },
-                       [this] { return !draining.load(); }});
+                       [this] { return !draining.load(); },
+                       [](int images) { t_state.images = images; }});
   install_web_ui(svr);
   // The wrong method on a known route: 405 with Allow.
   for (const char* path : {"/api/detect", kDeepStack, kCustomModel})

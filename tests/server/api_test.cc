@@ -394,7 +394,8 @@ namespace lookout::server_test {
 namespace {
 
 // --log-format json: one JSON object per request on stderr, with method,
-// path, status, images and ms.
+// path, status, images and ms; images counts what each route's request
+// carried (the native API, DeepStack, KServe).
 TEST(RequestLog, JsonLinePerRequest) {
   ServerProcess server(ServerOptions{{"--workers", "1", "--log-format", "json"}, {}, false, {}});
   auto c = server.client();
@@ -403,27 +404,39 @@ TEST(RequestLog, JsonLinePerRequest) {
   ASSERT_EQ(res->status, 200);
   res = c->Post("/api/detect", "x", "text/plain");
   ASSERT_TRUE(res);
-  const auto log_has = [&](int status) {
+  res = c->Post("/v1/vision/detection", httplib::MultipartFormDataItems{{"image", read_file(kDog), "dog.jpg", ""}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  const std::string infer = "/v2/models/mobilenet_ssd_v2_coco_quant_postprocess/infer";
+  const json kserve = {{"inputs", {{{"name", "normalized_input_image_tensor"},
+                                     {"shape", {1}},
+                                     {"datatype", "BYTES"},
+                                     {"data", {base64(read_file(kDog))}}}}}};
+  res = c->Post(infer, kserve.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto log_has = [&](const std::string& path, int status, int images) {
     std::istringstream in(server.log());
     std::string line;
     while (std::getline(in, line)) {
       const json j = json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || j.value("path", "") != "/api/detect") continue;
+      if (j.is_discarded() || !j.is_object() || j.value("path", "") != path) continue;
       if (j.value("status", 0) != status) continue;
       EXPECT_EQ(j.value("method", ""), "POST") << line;
-      EXPECT_TRUE(j.contains("images")) << line;
+      EXPECT_EQ(j.value("images", -1), images) << line;
       EXPECT_TRUE(j.contains("ms") && j["ms"].is_number()) << line;
       return true;
     }
     return false;
   };
   // The line may be written just after the response: bounded wait.
-  bool both = false;
-  for (int i = 0; i < 100 && !both; ++i) {
-    both = log_has(200) && log_has(415);
-    if (!both) std::this_thread::sleep_for(20ms);
+  bool all = false;
+  for (int i = 0; i < 100 && !all; ++i) {
+    all = log_has("/api/detect", 200, 1) && log_has("/api/detect", 415, 0) &&
+          log_has("/v1/vision/detection", 200, 1) && log_has(infer, 200, 1);
+    if (!all) std::this_thread::sleep_for(20ms);
   }
-  EXPECT_TRUE(both) << server.log();
+  EXPECT_TRUE(all) << server.log();
 }
 
 }  // namespace
