@@ -89,7 +89,7 @@ class FuzzServer : public httplib::Server {
     lookout::server::install_kserve(
         *this, {[this](const std::string& name) { return name == kserve_.metadata.name ? &kserve_ : nullptr; },
                 [this] { return std::vector<std::string>{kserve_.metadata.name}; }, [](const httplib::Request&) {},
-                [] { return true; }});
+                [] { return true; }, [](int) {}});
     // As in the server: HttpError is a refusal; any other exception would be a 500, a bug.
     set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       try {
