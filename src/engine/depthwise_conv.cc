@@ -25,40 +25,75 @@ constexpr int kBlock = DepthwiseConv3x3::kBlockChannels;
 constexpr size_t kPairElements = 2 * kBlock;  // int16 per pair and block: 16 channels x 2 taps
 }  // namespace
 
-DepthwiseConv3x3::DepthwiseConv3x3(DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
+DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
                                    int32_t input_zero_point, int32_t filter_zero_point,
                                    Fp32Requantization requantization)
-    : shape_(shape), requantization_(requantization) {
+    : isa_(kernel_isa(isa)), shape_(shape), requantization_(requantization) {
   if (shape.batches < 1 || shape.in_h < 1 || shape.in_w < 1 || shape.channels < 1 || shape.out_h < 1 ||
       shape.out_w < 1 || shape.stride_h < 1 || shape.stride_w < 1)
     throw std::domain_error("depthwise 3x3 convolution: every dimension and stride must be >= 1");
-  require_isa(Isa::avx2);
+  if (isa == Isa::xnnpack) throw std::domain_error("depthwise 3x3 convolution: ISA level xnnpack has no kernel of ours");
+  require_isa(isa);
   const auto channels = static_cast<size_t>(shape.channels);
-  blocks_ = (shape.channels + kBlock - 1) / kBlock;
+  const int32_t block = isa_ == Isa::avx512vnni ? kVnniChannels : kBlock;
+  blocks_ = (shape.channels + block - 1) / block;
+  // In int64, wrapped to int32: the final accumulator is exact in int32
+  // (require_accumulator_fits) and the kernel's int32 adds wrap.
+  std::vector<int32_t> column(static_cast<size_t>(blocks_) * static_cast<size_t>(block), 0);
+  for (size_t c = 0; c < channels; ++c) {
+    int64_t filter_sum = 0;
+    for (size_t tap = 0; tap < kTaps; ++tap) filter_sum += int64_t{filter[tap * channels + c]} - filter_zero_point;
+    const int64_t v = (bias != nullptr ? bias[c] : 0) - int64_t{input_zero_point} * filter_sum;
+    column[c] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
+  }
+  padding_.assign(channels + kVnniChannels, static_cast<uint8_t>(input_zero_point));
+
+  if (isa_ == Isa::avx512vnni) {
+    // Block channel 16L + 4k + j sits in vector k, lane 4L + j; its taps
+    // 4q..4q+3 in the lane's bytes.
+    const auto slot = [](size_t lane_channel) {  // channel within the block -> index within its four vectors
+      const size_t L = lane_channel / 16, k = (lane_channel % 16) / 4, j = lane_channel % 4;
+      return k * 16 + L * 4 + j;
+    };
+    packed_quads_.assign(static_cast<size_t>(blocks_) * kQuads * kVnniChannels * 4, 0);
+    column_.assign(column.size(), 0);
+    for (size_t c = 0; c < column.size(); ++c) {
+      const size_t b = c / kVnniChannels, at = slot(c % kVnniChannels);
+      column_[b * kVnniChannels + at] = column[c];
+      if (c >= channels) continue;
+      for (size_t tap = 0; tap < kTaps; ++tap) {
+        const size_t quad = tap / 4, byte = tap % 4;
+        packed_quads_[((b * kQuads + quad) * kVnniChannels + at) * 4 + byte] =
+            static_cast<int8_t>(int32_t{filter[tap * channels + c]} - 128);
+      }
+    }
+    sum_factor_ = 128 - filter_zero_point;
+    return;
+  }
+
+  column_ = std::move(column);
   packed_.assign(static_cast<size_t>(blocks_) * kPairs * kPairElements, 0);
   // Layout per block and pair: channels 0-7 as (a, b) int16 pairs, then 8-15:
   // what unpacklo/unpackhi of the two taps' 16 bytes, widened, line up with.
   for (size_t c = 0; c < channels; ++c) {
-    const size_t block = c / kBlock, lane = c % kBlock;
+    const size_t b = c / kBlock, lane = c % kBlock;
     for (int pair = 0; pair < kPairs; ++pair)
       for (int side = 0; side < 2; ++side) {
         const int tap = 2 * pair + side;
         if (tap >= kTaps) continue;
         const int32_t w = filter[static_cast<size_t>(tap) * channels + c];
-        packed_[(block * kPairs + static_cast<size_t>(pair)) * kPairElements + lane * 2 + static_cast<size_t>(side)] =
+        packed_[(b * kPairs + static_cast<size_t>(pair)) * kPairElements + lane * 2 + static_cast<size_t>(side)] =
             static_cast<int16_t>(w - filter_zero_point);
       }
   }
-  // In int64, wrapped to int32: the final accumulator is exact in int32
-  // (require_accumulator_fits) and the kernel's int32 adds wrap.
-  column_.assign(static_cast<size_t>(blocks_) * kBlock, 0);
-  for (size_t c = 0; c < channels; ++c) {
-    int64_t filter_sum = 0;
-    for (size_t tap = 0; tap < kTaps; ++tap) filter_sum += int64_t{filter[tap * channels + c]} - filter_zero_point;
-    const int64_t v = (bias != nullptr ? bias[c] : 0) - int64_t{input_zero_point} * filter_sum;
-    column_[c] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
-  }
-  padding_.assign(channels + kBlock, static_cast<uint8_t>(input_zero_point));
+}
+
+void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+                                int64_t row_begin, int64_t row_end) const {
+  if (isa_ == Isa::avx512vnni)
+    run_rows_vnni(input, input_row, output, output_row, row_begin, row_end);
+  else
+    run_rows_avx2(input, input_row, output, output_row, row_begin, row_end);
 }
 
 #if defined(__x86_64__)
@@ -83,37 +118,19 @@ LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __
 
 }  // namespace
 
-LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input_row, uint8_t* output,
-                                             int64_t output_row, int64_t row_begin, int64_t row_end) const {
+LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows_avx2(const uint8_t* input, int64_t input_row, uint8_t* output,
+                                                  int64_t output_row, int64_t row_begin, int64_t row_end) const {
   const __m256 scale = _mm256_set1_ps(requantization_.scale);
   const __m256 min = _mm256_set1_ps(requantization_.min_less_zero_point);
   const __m256 max = _mm256_set1_ps(requantization_.max_less_zero_point);
   const __m256i zero_point = _mm256_set1_epi32(requantization_.zero_point);
   const DepthwiseShape& s = shape_;
   const int64_t channels = s.channels;
-  const uint8_t* taps[kTaps + 1];
+  Taps walk(*this, input, input_row);
   for (int64_t row = row_begin; row < row_end; ++row) {  // row = batch * out_h + oy
-    const int64_t batch = row / s.out_h, oy = row % s.out_h;
-    const int64_t image_row = batch * s.in_h - input_row;  // the image's row 0 in `input`, maybe before it
-    const int64_t iy0 = oy * s.stride_h - s.pad_top;
-    const bool rows_inside = iy0 >= 0 && iy0 + 2 < s.in_h;
-    const int64_t step = s.stride_w * channels;
-    bool last_inside = false;  // whether taps hold pixel ox - 1's, all inside the image
+    walk.start_row(row);
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
-      const int64_t ix0 = ox * s.stride_w - s.pad_left;
-      const bool inside = rows_inside && ix0 >= 0 && ix0 + 2 < s.in_w;
-      if (inside && last_inside) {  // the same window, moved one stride right
-        for (int k = 0; k < kTaps; ++k) taps[k] += step;
-      } else {
-        for (int ky = 0; ky < 3; ++ky)
-          for (int kx = 0; kx < 3; ++kx) {
-            const int64_t iy = iy0 + ky, ix = ix0 + kx;
-            const bool tap_inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
-            taps[ky * 3 + kx] = tap_inside ? input + ((image_row + iy) * s.in_w + ix) * channels : padding_.data();
-          }
-        taps[kTaps] = padding_.data();  // the ninth tap's partner: its weights are zero
-      }
-      last_inside = inside;
+      const uint8_t* const* taps = walk.next();  // taps[kTaps], the ninth's partner, has zero weights
       uint8_t* out = output + ((row - output_row) * s.out_w + ox) * channels;
       for (int32_t b = 0; b < blocks_; ++b) {
         const int64_t c = int64_t{b} * kBlock;
@@ -151,7 +168,7 @@ LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input
 
 #else
 
-void DepthwiseConv3x3::run_rows(const uint8_t*, int64_t, uint8_t*, int64_t, int64_t, int64_t) const {
+void DepthwiseConv3x3::run_rows_avx2(const uint8_t*, int64_t, uint8_t*, int64_t, int64_t, int64_t) const {
   throw Error("the AVX2 depthwise kernel is not built for this architecture");
 }
 
@@ -226,7 +243,7 @@ DepthwiseConv3x3 create_depthwise_conv(const OpContext& ctx, Isa isa) {
   shape.stride_w = p.options.stride_w;
   shape.pad_top = p.geometry.pad_top;
   shape.pad_left = p.geometry.pad_left;
-  return DepthwiseConv3x3(shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
+  return DepthwiseConv3x3(isa, shape, filter.constant, bias.data(), -p.input_offset, -p.filter_offset,
                           p.requantization.fp32);
 }
 

@@ -1,15 +1,25 @@
 // A fast uint8 3x3 depthwise convolution (depth multiplier 1, dilation 1,
-// any stride and padding) with AVX2, byte-identical to the DEPTHWISE_CONV_2D
-// reference kernel under XNNPACK's fp32 requantization. It runs at both ISA
-// levels (an AVX-512 VNNI CPU has AVX2).
+// any stride and padding), byte-identical to the DEPTHWISE_CONV_2D reference
+// kernel under XNNPACK's fp32 requantization, with two kernels:
 //
 // Each output pixel reads its 9 input pixels through pointers; a tap in the
 // padding points at a row of input zero points, so that
 //   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp) + bias - xzp * sum (w - wzp)
-// holds on the border as inside. The taps go in pairs through vpmaddwd: the
-// two taps' bytes interleaved and widened to int16, against (w - wzp) of both
-// taps packed as int16 pairs once at load (the ninth tap is paired with a
-// zero weight). Then the same float requantization as
+// holds on the border as inside.
+//
+// avx2 (depthwise_conv.cc; every level but avx512vnni): the taps go in pairs
+// through vpmaddwd: the two taps' bytes interleaved and widened to int16,
+// against (w - wzp) of both taps packed as int16 pairs once at load (the
+// ninth tap is paired with a zero weight).
+//
+// avx512vnni (depthwise_vnni.cc): the taps go in fours through vpdpbusd, 64
+// channels per step: four taps' bytes interleaved (two rounds of unpacks,
+// which leave each 128-bit lane's channels in four vectors that packs put
+// back in order), against s8 w - 128 packed in that order once at load, and
+// sum x (w - wzp) = sum x (w - 128) + (128 - wzp) * sum x, the byte sum by a
+// second vpdpbusd against ones. The ninth tap goes with three zero bytes.
+//
+// Then both requantize with the same float operations as
 // Fp32Requantization::apply.
 #pragma once
 
@@ -36,14 +46,19 @@ struct DepthwiseShape {
 class DepthwiseConv3x3 {
  public:
   static constexpr int kTaps = 9;
-  static constexpr int kPairs = 5;           // (0,1) (2,3) (4,5) (6,7) (8,zero)
-  static constexpr int kBlockChannels = 16;  // channels per step: two ymm of int32
+  static constexpr int kPairs = 5;           // avx2: (0,1) (2,3) (4,5) (6,7) (8,zero)
+  static constexpr int kBlockChannels = 16;  // avx2: channels per step, two ymm of int32
+  static constexpr int kQuads = 3;           // avx512vnni: taps 0-3, 4-7, 8 and three zeros
+  static constexpr int kVnniChannels = 64;   // avx512vnni: channels per step, four zmm of int32
 
   // filter: [3, 3, channels] uint8 with zero point filter_zero_point; bias:
   // `channels` int32 values or nullptr. Throws std::domain_error on a bad
-  // shape, Error when the CPU lacks AVX2.
-  DepthwiseConv3x3(DepthwiseShape shape, const uint8_t* filter, const int32_t* bias, int32_t input_zero_point,
-                   int32_t filter_zero_point, Fp32Requantization requantization);
+  // shape or isa xnnpack, Error when the CPU lacks `isa`.
+  DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
+                   int32_t input_zero_point, int32_t filter_zero_point, Fp32Requantization requantization);
+
+  // The ISA level of the kernel that runs at level `isa`.
+  static Isa kernel_isa(Isa isa) { return isa == Isa::avx512vnni ? Isa::avx512vnni : Isa::avx2; }
 
   // Output rows are split across `threadpool` (nullptr: the calling thread).
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;
@@ -67,14 +82,76 @@ class DepthwiseConv3x3 {
   // batch 0, `output` at output row `output_row`.
   void run_rows(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row, int64_t row_begin,
                 int64_t row_end) const;
+  void run_rows_avx2(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+                     int64_t row_begin, int64_t row_end) const;  // depthwise_conv.cc
+  void run_rows_vnni(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+                     int64_t row_begin, int64_t row_end) const;  // depthwise_vnni.cc
 
+  // The nine tap pointers of each output pixel in turn, for the kernels'
+  // loops (generic code, inlined into each ISA's function).
+  class Taps {
+   public:
+    Taps(const DepthwiseConv3x3& conv, const uint8_t* input, int64_t input_row) : c_(conv), input_(input),
+        input_row_(input_row) {}
+    // Output row `row` (batch * out_h + oy) from its first pixel.
+    void start_row(int64_t row) {
+      const DepthwiseShape& s = c_.shape_;
+      const int64_t batch = row / s.out_h, oy = row % s.out_h;
+      image_row_ = batch * s.in_h - input_row_;  // the image's row 0 in `input`, maybe before it
+      iy0_ = oy * s.stride_h - s.pad_top;
+      rows_inside_ = iy0_ >= 0 && iy0_ + 2 < s.in_h;
+      ox_ = 0;
+      last_inside_ = false;
+    }
+    // The taps of the next pixel of the row (ptr[kTaps]: the padding row).
+    const uint8_t* const* next() {
+      const DepthwiseShape& s = c_.shape_;
+      const int64_t channels = s.channels;
+      const int64_t ix0 = ox_ * s.stride_w - s.pad_left;
+      const bool inside = rows_inside_ && ix0 >= 0 && ix0 + 2 < s.in_w;
+      if (inside && last_inside_) {  // the same window, moved one stride right
+        for (int k = 0; k < kTaps; ++k) {
+          ptr_[k] += s.stride_w * channels;
+          // One scalar store per pointer: vectorized, the kernel's 8-byte
+          // loads of them would wait on a 64-byte store (no forwarding on Zen).
+          asm("" : "+r"(ptr_[k]));
+        }
+      } else {
+        for (int ky = 0; ky < 3; ++ky)
+          for (int kx = 0; kx < 3; ++kx) {
+            const int64_t iy = iy0_ + ky, ix = ix0 + kx;
+            const bool tap_inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+            ptr_[ky * 3 + kx] =
+                tap_inside ? input_ + ((image_row_ + iy) * s.in_w + ix) * channels : c_.padding_.data();
+          }
+        ptr_[kTaps] = c_.padding_.data();
+      }
+      last_inside_ = inside;
+      ++ox_;
+      return ptr_;
+    }
+
+   private:
+    const DepthwiseConv3x3& c_;
+    const uint8_t* input_;
+    int64_t input_row_;
+    int64_t image_row_ = 0, iy0_ = 0, ox_ = 0;
+    bool rows_inside_ = false, last_inside_ = false;  // last: ptr_ holds pixel ox - 1's, all inside
+    const uint8_t* ptr_[kTaps + 1] = {};
+  };
+
+  Isa isa_;
   DepthwiseShape shape_;
-  int32_t blocks_ = 0;  // ceil(channels / 16)
+  int32_t blocks_ = 0;  // ceil(channels / 16), avx2; ceil(channels / 64), avx512vnni
   Fp32Requantization requantization_;
   // Per block, per pair, two vectors (channels 0-7, 8-15 of the block) of 8
   // int16 pairs (w_a - wzp, w_b - wzp): blocks_ * kPairs * 64 bytes.
   std::vector<int16_t> packed_;
-  std::vector<int32_t> column_;   // bias - xzp * sum (w - wzp), per padded channel
+  // avx512vnni: per block, per quad, four vectors of 16 lanes x 4 taps, s8
+  // w - 128; vector k's lane 4L + j is channel 16L + 4k + j of the block.
+  std::vector<int8_t> packed_quads_;
+  int32_t sum_factor_ = 0;        // avx512vnni: 128 - wzp
+  std::vector<int32_t> column_;   // bias - xzp * sum (w - wzp), per padded channel (avx512vnni: in lane order)
   std::vector<uint8_t> padding_;  // channels + 16 input zero points
 };
 

@@ -1,7 +1,7 @@
 // Our 3x3 depthwise convolution against the DEPTHWISE_CONV_2D reference
 // kernel, byte for byte, at every ISA level the CPU has (avx2, avx512vnni;
 // the others reported skipped): fixed-seed random data on odd sizes and
-// channel counts (tails of the 16-channel block), strides 1, 2 and 3, SAME
+// channel counts (tails of the 16- and 64-channel blocks), strides 1, 2 and 3, SAME
 // and VALID padding, zero points 0, 128 and 255, clamping activations, one
 // pixel and many, one and two threads.
 #include "engine/depthwise_conv.h"
@@ -76,7 +76,7 @@ TEST_F(DepthwiseConvTest, SizesStridesPaddingsAndChannelTailsMatchReference) {
   for (int32_t size : {1, 2, 3, 4, 7, 10})
     for (int32_t stride : {1, 2, 3})
       for (Padding padding : {Padding::same, Padding::valid})
-        for (int32_t channels : {1, 3, 15, 16, 17, 33, 48}) {
+        for (int32_t channels : {1, 3, 15, 16, 17, 33, 48, 64, 65}) {
           if (padding == Padding::valid && size < 3) continue;
           expect_identical(levels_, Case{size, size + 1, channels, stride, padding, 100, 90, 20, Activation::none,
                                          (seed % 2) == 0},
