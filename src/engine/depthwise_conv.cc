@@ -49,21 +49,24 @@ DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t*
   padding_.assign(channels + kVnniChannels, static_cast<uint8_t>(input_zero_point));
 
   if (isa_ == Isa::avx512vnni) {
-    // Block channel 16L + 4k + j sits in vector k, lane 4L + j; its taps
-    // 4q..4q+3 in the lane's bytes.
-    const auto slot = [](size_t lane_channel) {  // channel within the block -> index within its four vectors
-      const size_t L = lane_channel / 16, k = (lane_channel % 16) / 4, j = lane_channel % 4;
-      return k * 16 + L * 4 + j;
-    };
+    // A last block of at most 32 channels is 32 wide (ymm), the others 64
+    // (zmm). Block channel 16L + 4k + j sits in vector k, lane 4L + j; its
+    // taps 4q..4q+3 in the lane's bytes.
+    const int32_t rest = shape.channels % kVnniChannels;
+    last_width_ = rest != 0 && rest <= kVnniChannels / 2 ? kVnniChannels / 2 : kVnniChannels;
     packed_quads_.assign(static_cast<size_t>(blocks_) * kQuads * kVnniChannels * 4, 0);
     column_.assign(column.size(), 0);
     for (size_t c = 0; c < column.size(); ++c) {
-      const size_t b = c / kVnniChannels, at = slot(c % kVnniChannels);
+      const size_t b = c / kVnniChannels, in_block = c % kVnniChannels;
+      const auto width = static_cast<size_t>(b + 1 == static_cast<size_t>(blocks_) ? last_width_ : kVnniChannels);
+      if (in_block >= width) continue;
+      const size_t L = in_block / 16, k = (in_block % 16) / 4, j = in_block % 4;
+      const size_t at = k * (width / 4) + 4 * L + j;
       column_[b * kVnniChannels + at] = column[c];
       if (c >= channels) continue;
       for (size_t tap = 0; tap < kTaps; ++tap) {
         const size_t quad = tap / 4, byte = tap % 4;
-        packed_quads_[((b * kQuads + quad) * kVnniChannels + at) * 4 + byte] =
+        packed_quads_[(b * kQuads * kVnniChannels + quad * width + at) * 4 + byte] =
             static_cast<int8_t>(int32_t{filter[tap * channels + c]} - 128);
       }
     }

@@ -13,7 +13,7 @@
 // ninth tap is paired with a zero weight).
 //
 // avx512vnni (depthwise_vnni.cc): the taps go in fours through vpdpbusd, 64
-// channels per step: four taps' bytes interleaved (two rounds of unpacks,
+// channels per step (32, in ymm, for a last block of 32 or fewer): four taps' bytes interleaved (two rounds of unpacks,
 // which leave each 128-bit lane's channels in four vectors that packs put
 // back in order), against s8 w - 128 packed in that order once at load, and
 // sum x (w - wzp) = sum x (w - 128) + (128 - wzp) * sum x, the byte sum by a
@@ -147,10 +147,12 @@ class DepthwiseConv3x3 {
   // Per block, per pair, two vectors (channels 0-7, 8-15 of the block) of 8
   // int16 pairs (w_a - wzp, w_b - wzp): blocks_ * kPairs * 64 bytes.
   std::vector<int16_t> packed_;
-  // avx512vnni: per block, per quad, four vectors of 16 lanes x 4 taps, s8
-  // w - 128; vector k's lane 4L + j is channel 16L + 4k + j of the block.
+  // avx512vnni: per block, per quad, four vectors of 16 lanes (8 in a
+  // 32-wide last block) x 4 taps, s8 w - 128; vector k's lane 4L + j is
+  // channel 16L + 4k + j of the block. Blocks start 64 channels apart.
   std::vector<int8_t> packed_quads_;
   int32_t sum_factor_ = 0;        // avx512vnni: 128 - wzp
+  int32_t last_width_ = 0;        // avx512vnni: the last block's channels, 64 or 32 (a ymm step)
   std::vector<int32_t> column_;   // bias - xzp * sum (w - wzp), per padded channel (avx512vnni: in lane order)
   std::vector<uint8_t> padding_;  // channels + 16 input zero points
 };
