@@ -80,8 +80,8 @@ class DepthwiseConv3x3 {
 
 // Why our depthwise kernel does not take op `op_index` at `isa`, or "" when
 // it does: a uint8 DEPTHWISE_CONV_2D, 3x3 constant filter, depth multiplier
-// 1, dilation 1, XNNPACK's fp32 requantization, `isa` avx2 or avx512vnni and
-// available here.
+// 1, dilation 1, XNNPACK's fp32 requantization, `isa` one of ours (avx2,
+// avxvnni, avx512vnni: the same AVX2 kernel at each) and available here.
 std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa);
 
 // The op as a Kernel: runs the reference checks (prepare_conv_params), then

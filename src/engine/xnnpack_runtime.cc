@@ -5,7 +5,7 @@
 // and nodes -> create runtime -> setup (once: the Runtime's buffers never
 // move) -> invoke, each call's status checked.
 //
-// At ISA level avx2 or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
+// At ISA level avx2, avxvnni or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
 // kernels and slow AVX2 ones) the uint8 convolutions and same-shape ADDs
 // our kernels take run on them instead (pointwise_conv.h, depthwise_conv.h,
 // own_add.h), each as its own stage between the subgraphs; they are
@@ -429,7 +429,7 @@ class XnnpackRuntime final : public Runtime {
       } else if (stages[s].depthwise) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_depthwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
-        add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at either level
+        add_profile_step(stages[s].ops, isa_name(Isa::avx2));  // the AVX2 kernel at every level
       } else if (stages[s].add) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_own_add(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
