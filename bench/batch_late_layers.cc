@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
 
     std::vector<std::unique_ptr<Config>> configs;
     std::vector<std::vector<Config*>> by_isa;
-    for (Isa isa : {Isa::avx512vnni, Isa::avx2}) {
+    for (Isa isa : {Isa::avx512vnni, Isa::avxvnni, Isa::avx2}) {
       if (!engine::isa_available(isa)) continue;
       by_isa.emplace_back();
       for (int batch : {0, kBatches[0], kBatches[1], kBatches[2]}) {
@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
       const std::vector<Config*>& level = by_isa.back();
       for (size_t c = 2; c < level.size(); ++c) check_batched_outputs(*level[1], *level[c], photos);
     }
-    if (configs.empty()) throw std::runtime_error("this CPU runs none of our kernels (avx2 or avx512vnni)");
+    if (configs.empty()) throw std::runtime_error("this CPU runs none of our kernels (avx2, avxvnni or avx512vnni)");
     for (auto& c : configs) fill_images(*c, photos);
 
     for (int r = -kWarmupRounds; r < rounds; ++r)

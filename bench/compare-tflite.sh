@@ -6,7 +6,7 @@
 # with the CPU and the ISA level of Lookout's own kernels (LOOKOUT_ISA=avx2
 # etc. forces a lower one).
 #
-#   [LOOKOUT_ISA=avx512vnni|avx2|xnnpack] bench/compare-tflite.sh [ROUNDS] [RUNS_PER_ROUND] [PHOTO]
+#   [LOOKOUT_ISA=avx512vnni|avxvnni|avx2|xnnpack] bench/compare-tflite.sh [ROUNDS] [RUNS_PER_ROUND] [PHOTO]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}

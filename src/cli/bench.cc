@@ -153,9 +153,10 @@ int bench_main(int argc, char** argv) {
   app.add_option("--model", model_path, "TFLite model file")->capture_default_str();
   app.add_option("--backend", backend, "reference or xnnpack")->capture_default_str();
   app.add_option("--isa", isa,
-                 "ISA level of our own kernels with the xnnpack backend: avx512vnni, avx2 or xnnpack (none of ours) "
+                 "ISA level of our own kernels with the xnnpack backend: avx512vnni, avxvnni, avx2 or xnnpack (none of "
+                 "ours) "
                  "[default: $LOOKOUT_ISA, else the best this CPU runs]")
-      ->check(CLI::IsMember({"avx512vnni", "avx2", "xnnpack"}));
+      ->check(CLI::IsMember({"avx512vnni", "avxvnni", "avx2", "xnnpack"}));
   app.add_flag("--profile", profile, "print the time per op, its share, MACs, GMAC/s and kernel");
   app.add_option("--threads", threads, "threads for the engine")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--runs", runs, "timed runs per image")->capture_default_str()->check(CLI::Range(1, 100000));

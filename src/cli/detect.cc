@@ -260,9 +260,10 @@ int detect_main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"xnnpack", "reference"}));
   app.add_option("--isa", isa,
-                 "ISA level of our own kernels with the xnnpack backend: avx512vnni, avx2 or xnnpack (none of ours) "
+                 "ISA level of our own kernels with the xnnpack backend: avx512vnni, avxvnni, avx2 or xnnpack (none of "
+                 "ours) "
                  "[default: $LOOKOUT_ISA, else the best this CPU runs]")
-      ->check(CLI::IsMember({"avx512vnni", "avx2", "xnnpack"}));
+      ->check(CLI::IsMember({"avx512vnni", "avxvnni", "avx2", "xnnpack"}));
   app.add_option("--threads", threads, "engine threads per job")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--jobs,-j", jobs, "detectors working in parallel [default: one per core, " + std::to_string(cores) + " here]")
       ->check(CLI::Range(1, 1024));

@@ -90,9 +90,9 @@ int serve_main(int argc, char** argv) {
   app.add_option("--backend", o.backend, "engine backend: xnnpack or reference")
       ->capture_default_str()->check(CLI::IsMember({"xnnpack", "reference"}));
   app.add_option("--isa", o.isa,
-                 "level of our own x86 kernels on the xnnpack backend: avx512vnni, avx2 or xnnpack (none); "
+                 "level of our own x86 kernels on the xnnpack backend: avx512vnni, avxvnni, avx2 or xnnpack (none); "
                  "default: the best this CPU runs")
-      ->check(CLI::IsMember({"avx512vnni", "avx2", "xnnpack"}));
+      ->check(CLI::IsMember({"avx512vnni", "avxvnni", "avx2", "xnnpack"}));
   // Every flag also reads LOOKOUT_<FLAG> (--max-body-mb: LOOKOUT_MAX_BODY_MB), so
   // a container or a Kubernetes pod configures the server without a command line.
   for (CLI::Option* opt : app.get_options()) {

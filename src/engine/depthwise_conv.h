@@ -7,7 +7,7 @@
 //   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp) + bias - xzp * sum (w - wzp)
 // holds on the border as inside.
 //
-// avx2 (depthwise_conv.cc; every level but avx512vnni): the taps go in pairs
+// avx2 (depthwise_conv.cc; levels avx2 and avxvnni): the taps go in pairs
 // through vpmaddwd: the two taps' bytes interleaved and widened to int16,
 // against (w - wzp) of both taps packed as int16 pairs once at load (the
 // ninth tap is paired with a zero weight).
@@ -159,8 +159,8 @@ class DepthwiseConv3x3 {
 
 // Why our depthwise kernel does not take op `op_index` at `isa`, or "" when
 // it does: a uint8 DEPTHWISE_CONV_2D, 3x3 constant filter, depth multiplier
-// 1, dilation 1, XNNPACK's fp32 requantization, `isa` avx2 or avx512vnni and
-// available here.
+// 1, dilation 1, XNNPACK's fp32 requantization, `isa` one of ours (avx2,
+// avxvnni, avx512vnni; kernel_isa() says which kernel runs) and available here.
 std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa);
 
 // The op as a Kernel: runs the reference checks (prepare_conv_params), then

@@ -8,7 +8,9 @@
 
 namespace lookout::engine {
 
-enum class Isa { xnnpack, avx2, avx512vnni };  // lowest first
+// avxvnni: AVX2 plus AVX-VNNI (the VEX-encoded 256-bit vpdpbusd: Alder Lake
+// and later Intel client CPUs, Sierra Forest, Zen 5), no AVX-512 needed.
+enum class Isa { xnnpack, avx2, avxvnni, avx512vnni };  // lowest first
 
 const char* isa_name(Isa isa);
 Isa parse_isa(const std::string& name);  // throws Error naming the choices

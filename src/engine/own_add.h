@@ -1,7 +1,7 @@
 // Our uint8 ADD of two tensors of one shape, byte-identical to the ADD
 // reference kernel under XNNPACK's quint8 arithmetic (XnnAddRequantization):
-// the same int32 operations, 8 lanes at a time at ISA level avx2, 16
-// (AVX-512 F/BW, which every avx512vnni CPU has) at avx512vnni.
+// the same int32 operations, 8 lanes at a time at ISA levels avx2 and
+// avxvnni, 16 (AVX-512 F/BW, which every avx512vnni CPU has) at avx512vnni.
 // Lifecycle: prepare_own_add (the reference checks, the constants) -> eval.
 #pragma once
 
@@ -19,7 +19,8 @@ namespace lookout::engine {
 
 // Why our ADD does not take op `op_index` at `isa`, or "" when it does: a
 // uint8 ADD of two inputs of the output's shape (no broadcast), scales
-// XNNPACK takes (xnn_add_supported), `isa` avx2 or avx512vnni and available.
+// XNNPACK takes (xnn_add_supported), `isa` one of ours (avx2, avxvnni,
+// avx512vnni) and available.
 std::string own_add_refusal(const Graph& graph, size_t op_index, Isa isa);
 
 // The op's arithmetic for a caller that splits the work itself

@@ -2,23 +2,18 @@
 // the functions marked LOOKOUT_AVX2 are compiled for AVX2 (per-function
 // target attribute); they run only where isa_available(avx2).
 //
-// Register tile: 4 pixels x 3 vectors of 8 output channels = 12 int32
+// Register tile: 6 pixels x 2 vectors of 8 output channels = 12 int32
 // accumulators. Each tile's pixels are widened to int16 once; per pair of
 // input channels, each pixel's pair is broadcast, each filter vector (int16
 // w - wzp, widened at load) loaded once, and vpmaddwd adds the two exact
 // products per lane.
 #include "engine/pointwise_conv.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cstring>
 
 #include "engine/error.h"
-
-#define LOOKOUT_AVX2 __attribute__((target("avx2,fma")))
+#include "engine/pointwise_tiles.h"
 
 namespace lookout::engine {
 
@@ -26,8 +21,12 @@ namespace lookout::engine {
 
 namespace {
 
+namespace ymm = pointwise_detail::ymm;
+using pointwise_detail::tile_fn;
+using ymm::kBlock;
+using ymm::RequantVectors;
+
 constexpr int kTile = 6;
-constexpr int kBlock = 8;
 constexpr int kChunk = 2;
 constexpr size_t kVectorBytes = 32;  // one ymm: 8 channels x 2 input channels x int16
 
@@ -44,22 +43,6 @@ int32_t load_i32(const int16_t* p) {
 LOOKOUT_AVX2 inline void madd_accumulate(__m256i& acc, __m256i x, __m256i w) {
   __m256i product;
   asm("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(x), "x"(w));
-}
-
-struct RequantVectors {
-  __m256 scale, min, max;
-  __m256i zero_point;
-};
-
-// Fp32Requantization::apply on 8 accumulators, the same float operations in
-// the same order (see pointwise_vnni.cc); the 8 results, in [0, 255], become
-// the low 8 bytes.
-LOOKOUT_AVX2 inline __m128i requantize(__m256i acc, const RequantVectors& q) {
-  __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), q.scale);
-  x = _mm256_min_ps(_mm256_max_ps(x, q.min), q.max);
-  const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(x), q.zero_point);
-  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  return _mm_packus_epi16(words, words);
 }
 
 // out[0..n) = x[0..n) widened to int16.
@@ -87,7 +70,12 @@ struct TileArgs {
 };
 
 template <int M, int N>
-LOOKOUT_AVX2 void tile(const TileArgs& a, const RequantVectors& q) {
+struct Tile {
+  LOOKOUT_AVX2 static void run(const TileArgs& a, const RequantVectors& q);
+};
+
+template <int M, int N>
+LOOKOUT_AVX2 void Tile<M, N>::run(const TileArgs& a, const RequantVectors& q) {
   __m256i acc[M][N];
 #pragma GCC unroll 6
   for (int m = 0; m < M; ++m)
@@ -118,44 +106,16 @@ LOOKOUT_AVX2 void tile(const TileArgs& a, const RequantVectors& q) {
     uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
 #pragma GCC unroll 2
     for (int n = 0; n < N; ++n) {
-      const __m128i bytes = requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
-      const int32_t left = a.channels - n * kBlock;
-      if (left >= kBlock) {
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n * kBlock), bytes);
-      } else {
-        alignas(16) uint8_t buffer[16];
-        _mm_store_si128(reinterpret_cast<__m128i*>(buffer), bytes);
-        std::memcpy(out + n * kBlock, buffer, static_cast<size_t>(left));
-      }
+      const __m128i bytes = ymm::requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
+      ymm::store_block(out + n * kBlock, bytes, a.channels - n * kBlock);
     }
   }
-}
-
-using TileFn = void (*)(const TileArgs&, const RequantVectors&);
-
-template <int N>
-constexpr TileFn tile_for_pixels(int m) {
-  switch (m) {
-    case 1: return &tile<1, N>;
-    case 2: return &tile<2, N>;
-    case 3: return &tile<3, N>;
-    case 4: return &tile<4, N>;
-    case 5: return &tile<5, N>;
-    default: return &tile<6, N>;
-  }
-}
-
-TileFn tile_fn(int m, int n) {
-  static_assert(kTile == 6 && kChunk == 2, "tile_fn dispatches M in 1..6, N in 1..2");
-  return n == 1 ? tile_for_pixels<1>(m) : tile_for_pixels<2>(m);
 }
 
 }  // namespace
 
 LOOKOUT_AVX2 void PointwiseConv::run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const {
-  const RequantVectors q{_mm256_set1_ps(requantization_.scale), _mm256_set1_ps(requantization_.min_less_zero_point),
-                         _mm256_set1_ps(requantization_.max_less_zero_point),
-                         _mm256_set1_epi32(requantization_.zero_point)};
+  const RequantVectors q = ymm::requant_vectors(requantization_);
   const int64_t in_c = shape_.in_c;
   TileArgs a{};
   a.groups = groups_;
@@ -173,7 +133,7 @@ LOOKOUT_AVX2 void PointwiseConv::run_range_avx2(const uint8_t* input, uint8_t* o
       a.column = c.column;
       a.output = c.output;
       a.channels = c.channels;
-      tile_fn(m, n)(a, q);
+      tile_fn<Tile, kTile, kChunk>(m, n)(a, q);
     });
   }
 }

@@ -1,6 +1,7 @@
 // What the pointwise convolution's ISA levels share (pointwise_conv.h): the
 // filter packing, the per-channel constants, the split across threads and
-// the op. The register tiles are in pointwise_vnni.cc and pointwise_avx2.cc.
+// the op. The register tiles are in pointwise_vnni.cc, pointwise_avxvnni.cc
+// and pointwise_avx2.cc.
 #include "engine/pointwise_conv.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/ops/conv_common.h"
 #include "engine/own_conv.h"
+#include "engine/pointwise_tiles.h"
 
 namespace lookout::engine {
 
@@ -20,10 +22,17 @@ constexpr size_t kPackAlignment = 64;
 
 PointwiseTiling pointwise_tiling(Isa isa) {
   // avx512vnni: 8 pixels x 3 zmm of 16 channels = 24 accumulators of 32.
+  // avxvnni: 6 pixels x 2 ymm of 8 channels = 12 accumulators, 2 filter
+  // vectors and a broadcast input: 15 of the 16 ymm (4 pixels x 3 ymm, also
+  // 12 accumulators, measured the same on Zen 5 and wastes more lanes on
+  // 16 or 160 output channels).
   // avx2: 6 pixels x 2 ymm of 8 channels = 12 accumulators, 2 filter
   // vectors, a broadcast input and vpmaddwd's product: all 16 ymm.
-  if (isa == Isa::avx512vnni) return {8, 16, 4, 3, 1};
-  return {6, 8, 2, 2, 2};
+  switch (isa) {
+    case Isa::avx512vnni: return {8, 16, 4, 3, 1};
+    case Isa::avxvnni: return {6, 8, 4, 2, 1};
+    default: return {6, 8, 2, 2, 2};
+  }
 }
 
 PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filter, const int32_t* bias,
@@ -91,10 +100,41 @@ PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filte
 }
 
 void PointwiseConv::run_range(const uint8_t* input, uint8_t* output, const Range& r) const {
-  if (isa_ == Isa::avx512vnni)
-    run_range_vnni(input, output, r);
-  else
-    run_range_avx2(input, output, r);
+  switch (isa_) {
+    case Isa::avx512vnni: run_range_dot(input, output, r, pointwise_detail::vnni_dot_tiles()); break;
+    case Isa::avxvnni: run_range_dot(input, output, r, pointwise_detail::avxvnni_dot_tiles()); break;
+    default: run_range_avx2(input, output, r); break;
+  }
+}
+
+void PointwiseConv::run_range_dot(const uint8_t* input, uint8_t* output, const Range& r,
+                                  const pointwise_detail::DotTiles& tiles) const {
+  constexpr int kMaxTile = 8;
+  const int tile_pixels = tiling_.tile_pixels;
+  if (tile_pixels > kMaxTile) throw Error("pointwise convolution: a tile of more than 8 pixels");
+  const int64_t in_c = shape_.in_c;
+  pointwise_detail::DotTileArgs a{};
+  a.in_c = shape_.in_c;
+  a.full_groups = shape_.in_c / 4;
+  a.tail = shape_.in_c % 4;
+  a.out_c = shape_.out_c;
+  a.requantization = &requantization_;
+  int32_t row[kMaxTile];
+  a.row = row;
+  for (int64_t p = r.pixel_begin; p < r.pixel_end; p += tile_pixels) {
+    const int m = static_cast<int>(std::min<int64_t>(tile_pixels, r.pixel_end - p));
+    for (int i = 0; i < m; ++i)  // wraps like the kernels' int32 adds
+      row[i] = static_cast<int32_t>(static_cast<uint32_t>(row_factor_) *
+                                    static_cast<uint32_t>(tiles.byte_sum(input + (p + i) * in_c, shape_.in_c)));
+    a.input = input + p * in_c;
+    for_each_chunk(output, p, r, [&](const Chunk& c, int n) {
+      a.filter = c.filter;
+      a.column = c.column;
+      a.output = c.output;
+      a.channels = c.channels;
+      tiles.tile(m, n)(a);
+    });
+  }
 }
 
 void PointwiseConv::run_pixels(const uint8_t* input, uint8_t* output, int64_t begin, int64_t end) const {
@@ -325,7 +365,8 @@ std::unique_ptr<Kernel> prepare_pointwise(const OpContext& ctx, Isa isa, pthread
   const size_t in_c = q.in_c, out_c = q.out_c;
   // The padding's filter values are the filter zero point: whatever the
   // padding bytes hold, w - wzp = 0 makes their products zero (at
-  // avx512vnni, their x (w - 128) cancels (128 - wzp) x of the row sum).
+  // avx512vnni and avxvnni, their x (w - 128) cancels (128 - wzp) x of the
+  // row sum).
   const auto row_bytes = static_cast<size_t>(gathered_row_bytes(static_cast<int64_t>(in_c)));
   std::vector<uint8_t> padded(out_c * row_bytes, static_cast<uint8_t>(-p.filter_offset));
   for (size_t oc = 0; oc < out_c; ++oc)

@@ -1,9 +1,10 @@
 // Fast uint8 1x1 convolutions (pointwise: kernel 1x1, stride 1, dilation 1),
 // and other convolutions with dilation 1 as pointwise ones on each output
 // pixel's gathered window (pointwise_conv.cc), byte-identical to the CONV_2D reference kernel under XNNPACK's fp32
-// requantization (Fp32Requantization), at two ISA levels (isa.h):
+// requantization (Fp32Requantization), at three ISA levels (isa.h):
 //
-// avx512vnni (pointwise_vnni.cc): vpdpbusd multiplies unsigned by signed
+// avx512vnni (pointwise_vnni.cc, zmm) and avxvnni (pointwise_avxvnni.cc,
+// ymm, the VEX vpdpbusd): vpdpbusd multiplies unsigned by signed
 // bytes, so the filter is packed as s8 = w - 128 and the sums are corrected
 // exactly in int32:
 //   sum (x - xzp)(w - wzp) + bias
@@ -16,7 +17,7 @@
 // (in [-255, 255]), each tile's input widened to int16, and
 //   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp)   vpmaddwd (pairs)
 //                                 + bias - xzp * sum (w - wzp)
-// Then both requantize with the same float operations as
+// Then all requantize with the same float operations as
 // Fp32Requantization::apply.
 //
 // The NHWC input is a [pixels x in_c] uint8 matrix, the filter [out_c x in_c].
@@ -39,6 +40,10 @@
 #include "engine/quantization.h"
 
 namespace lookout::engine {
+
+namespace pointwise_detail {
+struct DotTiles;  // pointwise_tiles.h
+}  // namespace pointwise_detail
 
 struct PointwiseShape {
   int64_t pixels = 0;  // batches x height x width
@@ -112,7 +117,10 @@ class PointwiseConv {
   }
   void run_tasks(const uint8_t* input, const RowGather* gather, uint8_t* output, pthreadpool_t threadpool) const;
   void run_range(const uint8_t* input, uint8_t* output, const Range& r) const;
-  void run_range_vnni(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_vnni.cc
+  // avx512vnni, avxvnni: `tiles` of the level (pointwise_vnni.cc,
+  // pointwise_avxvnni.cc) on the pixels' row terms.
+  void run_range_dot(const uint8_t* input, uint8_t* output, const Range& r,
+                     const pointwise_detail::DotTiles& tiles) const;
   void run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_avx2.cc
 
   Isa isa_;
@@ -120,11 +128,11 @@ class PointwiseConv {
   PointwiseShape shape_;
   int32_t groups_ = 0;  // ceil(in_c / group_inputs)
   int32_t blocks_ = 0;  // ceil(out_c / block_channels)
-  int32_t row_factor_ = 0;  // avx512vnni: 128 - filter zero point
+  int32_t row_factor_ = 0;  // avx512vnni, avxvnni: 128 - filter zero point
   Fp32Requantization requantization_;
   // Packed filter: chunks of up to chunk_blocks blocks; inside a chunk
-  // [group][block][block_channels][group_inputs] elements (avx512vnni: int8
-  // w - 128; avx2: int16 w - wzp), zeros past in_c/out_c. A chunk starting
+  // [group][block][block_channels][group_inputs] elements (avx512vnni,
+  // avxvnni: int8 w - 128; avx2: int16 w - wzp), zeros past in_c/out_c. A chunk starting
   // at block b begins at b * groups_ * vector_bytes.
   std::vector<int8_t> packed_storage_;  // packed_ is its first 64-byte aligned byte
   const int8_t* packed_ = nullptr;

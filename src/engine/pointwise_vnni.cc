@@ -8,18 +8,14 @@
 // broadcast and each filter vector loaded once.
 #include "engine/pointwise_conv.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
-#include <algorithm>
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/pointwise_tiles.h"
 
 #define LOOKOUT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-namespace lookout::engine {
+namespace lookout::engine::pointwise_detail {
 
 #if defined(__x86_64__)
 
@@ -73,22 +69,14 @@ LOOKOUT_VNNI inline int32_t byte_sum(const uint8_t* x, int32_t n) {
   return static_cast<int32_t>(_mm512_reduce_add_epi64(total));
 }
 
-struct TileArgs {
-  const uint8_t* input;   // first pixel of the tile
-  int32_t in_c;
-  int32_t full_groups;    // in_c / 4
-  int32_t tail;           // in_c % 4
-  const int8_t* filter;   // the chunk's packed filter
-  const int32_t* column;  // the chunk's first channel's column constant
-  const int32_t* row;     // the tile's per-pixel row terms
-  uint8_t* output;        // first pixel, first channel of the chunk
-  int32_t out_c;          // output row stride
-  int32_t channels;       // valid channels in the chunk (<= N * 16)
-};
-
 // One register tile: M pixels x N vectors of output channels.
 template <int M, int N>
-LOOKOUT_VNNI void tile(const TileArgs& a, const RequantVectors& q) {
+struct Tile {
+  LOOKOUT_VNNI static void run(const DotTileArgs& a);
+};
+
+template <int M, int N>
+LOOKOUT_VNNI void Tile<M, N>::run(const DotTileArgs& a) {
   __m512i acc[M][N];
 #pragma GCC unroll 8
   for (int m = 0; m < M; ++m)
@@ -124,6 +112,9 @@ LOOKOUT_VNNI void tile(const TileArgs& a, const RequantVectors& q) {
     }
   }
 
+  const Fp32Requantization& r = *a.requantization;
+  const RequantVectors q{_mm512_set1_ps(r.scale), _mm512_set1_ps(r.min_less_zero_point),
+                         _mm512_set1_ps(r.max_less_zero_point), _mm512_set1_epi32(r.zero_point)};
   __m512i column[N];
 #pragma GCC unroll 3
   for (int n = 0; n < N; ++n) column[n] = _mm512_loadu_si512(a.column + n * kBlock);
@@ -144,67 +135,14 @@ LOOKOUT_VNNI void tile(const TileArgs& a, const RequantVectors& q) {
   }
 }
 
-using TileFn = void (*)(const TileArgs&, const RequantVectors&);
-
-template <int N>
-constexpr TileFn tile_for_pixels(int m) {
-  switch (m) {
-    case 1: return &tile<1, N>;
-    case 2: return &tile<2, N>;
-    case 3: return &tile<3, N>;
-    case 4: return &tile<4, N>;
-    case 5: return &tile<5, N>;
-    case 6: return &tile<6, N>;
-    case 7: return &tile<7, N>;
-    default: return &tile<8, N>;
-  }
-}
-
-TileFn tile_fn(int m, int n) {
-  static_assert(kTile == 8 && kChunk == 3, "tile_fn dispatches M in 1..8, N in 1..3");
-  switch (n) {
-    case 1: return tile_for_pixels<1>(m);
-    case 2: return tile_for_pixels<2>(m);
-    default: return tile_for_pixels<3>(m);
-  }
-}
-
 }  // namespace
 
-LOOKOUT_VNNI void PointwiseConv::run_range_vnni(const uint8_t* input, uint8_t* output, const Range& r) const {
-  const RequantVectors q{_mm512_set1_ps(requantization_.scale), _mm512_set1_ps(requantization_.min_less_zero_point),
-                         _mm512_set1_ps(requantization_.max_less_zero_point),
-                         _mm512_set1_epi32(requantization_.zero_point)};
-  const int64_t in_c = shape_.in_c;
-  TileArgs a{};
-  a.in_c = shape_.in_c;
-  a.full_groups = shape_.in_c / 4;
-  a.tail = shape_.in_c % 4;
-  a.out_c = shape_.out_c;
-  int32_t row[kTile];
-  a.row = row;
-  for (int64_t p = r.pixel_begin; p < r.pixel_end; p += kTile) {
-    const int m = static_cast<int>(std::min<int64_t>(kTile, r.pixel_end - p));
-    for (int i = 0; i < m; ++i)
-      row[i] = static_cast<int32_t>(static_cast<uint32_t>(row_factor_) *
-                                    static_cast<uint32_t>(byte_sum(input + (p + i) * in_c, shape_.in_c)));
-    a.input = input + p * in_c;
-    for_each_chunk(output, p, r, [&](const Chunk& c, int n) {
-      a.filter = c.filter;
-      a.column = c.column;
-      a.output = c.output;
-      a.channels = c.channels;
-      tile_fn(m, n)(a, q);
-    });
-  }
-}
+DotTiles vnni_dot_tiles() { return {&byte_sum, &tile_fn<Tile, kTile, kChunk>}; }
 
 #else
 
-void PointwiseConv::run_range_vnni(const uint8_t*, uint8_t*, const Range&) const {
-  throw Error("the AVX-512 VNNI pointwise kernel is not built for this architecture");
-}
+DotTiles vnni_dot_tiles() { throw Error("the AVX-512 VNNI pointwise kernel is not built for this architecture"); }
 
 #endif  // __x86_64__
 
-}  // namespace lookout::engine
+}  // namespace lookout::engine::pointwise_detail

@@ -18,7 +18,7 @@ namespace lookout::engine {
 // The time one step of invoke() took, summed over calls.
 struct StepProfile {
   std::vector<size_t> ops;  // op indices the step runs
-  std::string kernel;       // avx512vnni, avx2, xnnpack or reference
+  std::string kernel;       // avx512vnni, avxvnni, avx2, xnnpack or reference
   double ms = 0;
   int64_t runs = 0;
 };
@@ -71,7 +71,7 @@ class Runtime {
 // Plain C++ kernels, the oracle. Single-threaded whatever `threads` says.
 std::unique_ptr<Runtime> create_reference_runtime(const Graph& graph, bool profiling = false);
 // XNNPACK subgraphs for the ops it supports, reference kernels for the rest;
-// at ISA level avx2 or avx512vnni (which the CPU must have) the ops our own
+// at ISA level avx2, avxvnni or avx512vnni (which the CPU must have) the ops our own
 // kernels take run on them instead (plan_xnnpack_stages). Profiling puts
 // every XNNPACK op in its own subgraph, so each is timed alone.
 std::unique_ptr<Runtime> create_xnnpack_runtime(const Graph& graph, int threads, Isa isa, bool profiling = false);

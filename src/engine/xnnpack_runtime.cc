@@ -5,7 +5,7 @@
 // and nodes -> create runtime -> setup (once: the Runtime's buffers never
 // move) -> invoke, each call's status checked.
 //
-// At ISA level avx2 or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
+// At ISA level avx2, avxvnni or avx512vnni (isa.h; this XNNPACK snapshot has no VNNI
 // kernels and slow AVX2 ones) the uint8 convolutions and same-shape ADDs
 // our kernels take run on them instead (pointwise_conv.h, depthwise_conv.h,
 // own_add.h), each as its own stage between the subgraphs; they are

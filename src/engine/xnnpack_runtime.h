@@ -38,7 +38,7 @@ struct XnnpackStage {
 // whole backbone and all box-predictor convolutions, then the reference
 // RESHAPE/CONCATENATION/LOGISTIC/post-process.
 //
-// At ISA level avx2 or avx512vnni, every convolution our pointwise kernel
+// At ISA level avx2, avxvnni or avx512vnni, every convolution our pointwise kernel
 // takes, every 3x3 depthwise one our depthwise kernel takes and every ADD
 // ours takes (refusal "", so never at a level the CPU lacks) gets its own
 // stage instead: a MobileNetV2 block becomes pointwise expand -> depthwise

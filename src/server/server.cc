@@ -132,7 +132,9 @@ class Service {
   Metrics& metrics_;
   std::shared_ptr<const detect::Labels> labels_;
   ApiKey key_;
-  std::string execution_provider_;  // "reference", "xnnpack" or "xnnpack+avx512vnni": the kernels that run
+  // "reference", "xnnpack" or "xnnpack+<level>" (+avx512vnni, +avxvnni,
+  // +avx2): the kernels that run
+  std::string execution_provider_;
   std::mutex log_mu_;
 };
 

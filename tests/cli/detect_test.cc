@@ -205,7 +205,8 @@ TEST_F(DetectCli, SummaryNamesBackendAndIsaLevel) {
   const json best_doc = json::parse(best.out);
   const json& isa = best_doc.at("summary").at("isa");
   ASSERT_TRUE(isa.is_string()) << isa;
-  EXPECT_THAT((std::vector<std::string>{"avx512vnni", "avx2", "xnnpack"}), ::testing::Contains(isa.get<std::string>()));
+  EXPECT_THAT((std::vector<std::string>{"avx512vnni", "avxvnni", "avx2", "xnnpack"}),
+              ::testing::Contains(isa.get<std::string>()));
   EXPECT_THAT(best.err, HasSubstr("1 job x 1 thread, xnnpack backend, ISA " + isa.get<std::string>() + "; "));
 
   const RunResult chosen = lookout({"detect", "--isa", "xnnpack", "--format", "json", kDog}, tmp_);

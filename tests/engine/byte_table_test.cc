@@ -65,6 +65,7 @@ TEST(ByteTable, VbmiReadsEachIndexsOwnEntry) {
 TEST(ByteTable, OnlyLevelAvx512vnniUsesVbmi) {
   EXPECT_EQ(byte_table_for(Isa::xnnpack), &apply_byte_table_scalar);
   EXPECT_EQ(byte_table_for(Isa::avx2), &apply_byte_table_scalar);
+  EXPECT_EQ(byte_table_for(Isa::avxvnni), &apply_byte_table_scalar);
   EXPECT_EQ(byte_table_for(Isa::avx512vnni),
             byte_table_vbmi_available() ? &apply_byte_table_vbmi : &apply_byte_table_scalar);
   EXPECT_STREQ(byte_table_kernel_name(Isa::avx2), "reference");

@@ -1,5 +1,5 @@
 // Our 3x3 depthwise convolution against the DEPTHWISE_CONV_2D reference
-// kernel, byte for byte, at every ISA level the CPU has (avx2, avx512vnni;
+// kernel, byte for byte, at every ISA level the CPU has (avx2, avxvnni, avx512vnni;
 // the others reported skipped): fixed-seed random data on odd sizes and
 // channel counts (tails of the 16- and 64-channel blocks), strides 1, 2 and 3, SAME
 // and VALID padding, zero points 0, 128 and 255, clamping activations, one

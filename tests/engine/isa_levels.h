@@ -13,7 +13,7 @@
 
 namespace lookout::engine::testing {
 
-inline constexpr Isa kAllIsaLevels[] = {Isa::xnnpack, Isa::avx2, Isa::avx512vnni};
+inline constexpr Isa kAllIsaLevels[] = {Isa::xnnpack, Isa::avx2, Isa::avxvnni, Isa::avx512vnni};
 
 // The levels among `wanted` this CPU runs, lowest first.
 inline std::vector<Isa> runnable_isa_levels(std::vector<Isa> wanted = {std::begin(kAllIsaLevels),

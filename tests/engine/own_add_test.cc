@@ -1,5 +1,5 @@
 // Our ADD against the ADD reference kernel, byte for byte, at every ISA
-// level the CPU has (avx2, avx512vnni; the others are reported skipped):
+// level the CPU has (avx2, avxvnni, avx512vnni; the others are reported skipped):
 // fixed-seed random bytes, lengths around the 8-lane steps and the
 // threadpool's tasks, input/output scale ratios across XNNPACK's range,
 // extreme zero points, clamping activations, one and two threads.

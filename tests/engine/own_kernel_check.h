@@ -80,8 +80,8 @@ inline void expect_spread(const std::vector<uint8_t>& expected, const std::strin
 class OwnKernelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    levels_ = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
-    if (levels_.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
+    levels_ = runnable_isa_levels({Isa::avx2, Isa::avxvnni, Isa::avx512vnni});
+    if (levels_.empty()) GTEST_SKIP() << "the CPU has none of avx2, avxvnni, avx512vnni";
   }
   std::vector<Isa> levels_;
 };

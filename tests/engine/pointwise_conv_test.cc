@@ -1,5 +1,5 @@
 // Our pointwise convolution against the CONV_2D reference kernel, byte for
-// byte, at every ISA level the CPU has (avx2, avx512vnni; the others are
+// byte, at every ISA level the CPU has (avx2, avxvnni, avx512vnni; the others are
 // reported skipped): fixed-seed random data on tail shapes (in_c odd or not a
 // multiple of 4, out_c not a multiple of 8 or 16, pixel counts not a
 // multiple of the register tiles), the model's real pointwise shapes,

@@ -63,7 +63,7 @@ void expect_close(const Graph& g, int32_t id, const Runtime& reference, const Ru
 
 // Runs the fixture's graph on the reference backend and on the XNNPACK
 // backend at every ISA level the CPU has (xnnpack: XNNPACK's kernels only;
-// avx2, avx512vnni: our own where they take the op), with the same random
+// avx2, avxvnni, avx512vnni: our own where they take the op), with the same random
 // inputs, and compares every graph output.
 void compare_backends(OpFixture& f, GraphBuilder& b) {
   auto reference = create_reference_runtime(f.graph);
@@ -313,13 +313,13 @@ TEST(XnnpackRuntime, InvertedResidualBlockIsOneSubgraphWithInternalValues) {
   }
 }
 
-// With our own kernels (avx2 or avx512vnni), the whole block leaves XNNPACK.
+// With our own kernels (avx2, avxvnni or avx512vnni), the whole block leaves XNNPACK.
 // With every tensor a graph output it cannot be fused (fused_block_test.cc
 // has the fused form): pointwise expand -> depthwise -> pointwise project ->
 // ADD, every tensor between stages materialized, and the same bytes as the
 // reference backend (each op, and the block's output) on one and two threads.
 TEST(XnnpackRuntime, InvertedResidualBlockWithOurKernels) {
-  const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
+  const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avxvnni, Isa::avx512vnni});
   if (levels.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
   OpFixture f;
   GraphBuilder b(f, DType::uint8, 850);

@@ -30,8 +30,8 @@ const Operator& postprocess_op(const Graph& g) {
 // predictor also reads (layer 15's expansion output), 10 of the 15 with
 // their residual ADD.
 TEST(FusedBlocks, FormedOnTheRealModel) {
-  const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avx512vnni});
-  if (levels.empty()) GTEST_SKIP() << "the CPU has neither avx2 nor avx512vnni";
+  const std::vector<Isa> levels = runnable_isa_levels({Isa::avx2, Isa::avxvnni, Isa::avx512vnni});
+  if (levels.empty()) GTEST_SKIP() << "the CPU has none of avx2, avxvnni, avx512vnni";
   const auto model = Model::from_file(model_path());
   for (Isa isa : levels) {
     SCOPED_TRACE(isa_name(isa));
