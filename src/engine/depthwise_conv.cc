@@ -35,7 +35,9 @@ DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t*
   if (isa == Isa::xnnpack) throw std::domain_error("depthwise 3x3 convolution: ISA level xnnpack has no kernel of ours");
   require_isa(isa);
   const auto channels = static_cast<size_t>(shape.channels);
-  const int32_t block = isa_ == Isa::avx512vnni ? kVnniChannels : kBlock;
+  // Channels per block: avx512vnni 64 (a last block of 32 or fewer runs as
+  // one ymm step), avxvnni 32, avx2 16.
+  const int32_t block = isa_ == Isa::avx512vnni ? kVnniChannels : isa_ == Isa::avxvnni ? kVnniChannels / 2 : kBlock;
   blocks_ = (shape.channels + block - 1) / block;
   // In int64, wrapped to int32: the final accumulator is exact in int32
   // (require_accumulator_fits) and the kernel's int32 adds wrap.
@@ -48,25 +50,24 @@ DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t*
   }
   padding_.assign(channels + kVnniChannels, static_cast<uint8_t>(input_zero_point));
 
-  if (isa_ == Isa::avx512vnni) {
-    // A last block of at most 32 channels is 32 wide (ymm), the others 64
-    // (zmm). Block channel 16L + 4k + j sits in vector k, lane 4L + j; its
-    // taps 4q..4q+3 in the lane's bytes.
-    const int32_t rest = shape.channels % kVnniChannels;
-    last_width_ = rest != 0 && rest <= kVnniChannels / 2 ? kVnniChannels / 2 : kVnniChannels;
-    packed_quads_.assign(static_cast<size_t>(blocks_) * kQuads * kVnniChannels * 4, 0);
+  if (isa_ != Isa::avx2) {
+    // Block channel 16L + 4k + j sits in vector k, lane 4L + j; its taps
+    // 4q..4q+3 in the lane's bytes.
+    const int32_t rest = shape.channels % block;
+    last_width_ = rest != 0 && rest <= kVnniChannels / 2 ? kVnniChannels / 2 : block;
+    packed_quads_.assign(static_cast<size_t>(blocks_) * kQuads * static_cast<size_t>(block) * 4, 0);
     column_.assign(column.size(), 0);
     for (size_t c = 0; c < column.size(); ++c) {
-      const size_t b = c / kVnniChannels, in_block = c % kVnniChannels;
-      const auto width = static_cast<size_t>(b + 1 == static_cast<size_t>(blocks_) ? last_width_ : kVnniChannels);
+      const size_t b = c / static_cast<size_t>(block), in_block = c % static_cast<size_t>(block);
+      const auto width = static_cast<size_t>(b + 1 == static_cast<size_t>(blocks_) ? last_width_ : block);
       if (in_block >= width) continue;
       const size_t L = in_block / 16, k = (in_block % 16) / 4, j = in_block % 4;
       const size_t at = k * (width / 4) + 4 * L + j;
-      column_[b * kVnniChannels + at] = column[c];
+      column_[b * static_cast<size_t>(block) + at] = column[c];
       if (c >= channels) continue;
       for (size_t tap = 0; tap < kTaps; ++tap) {
         const size_t quad = tap / 4, byte = tap % 4;
-        packed_quads_[(b * kQuads * kVnniChannels + quad * width + at) * 4 + byte] =
+        packed_quads_[(b * kQuads * static_cast<size_t>(block) + quad * width + at) * 4 + byte] =
             static_cast<int8_t>(int32_t{filter[tap * channels + c]} - 128);
       }
     }
@@ -93,10 +94,11 @@ DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t*
 
 void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
                                 int64_t row_begin, int64_t row_end) const {
-  if (isa_ == Isa::avx512vnni)
-    run_rows_vnni(input, input_row, output, output_row, row_begin, row_end);
-  else
-    run_rows_avx2(input, input_row, output, output_row, row_begin, row_end);
+  switch (isa_) {
+    case Isa::avx512vnni: run_rows_vnni(input, input_row, output, output_row, row_begin, row_end); break;
+    case Isa::avxvnni: run_rows_avxvnni(input, input_row, output, output_row, row_begin, row_end); break;
+    default: run_rows_avx2(input, input_row, output, output_row, row_begin, row_end); break;
+  }
 }
 
 #if defined(__x86_64__)

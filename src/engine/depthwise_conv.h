@@ -1,25 +1,27 @@
 // A fast uint8 3x3 depthwise convolution (depth multiplier 1, dilation 1,
 // any stride and padding), byte-identical to the DEPTHWISE_CONV_2D reference
-// kernel under XNNPACK's fp32 requantization, with two kernels:
+// kernel under XNNPACK's fp32 requantization, with a kernel per ISA level.
 //
 // Each output pixel reads its 9 input pixels through pointers; a tap in the
 // padding points at a row of input zero points, so that
 //   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp) + bias - xzp * sum (w - wzp)
 // holds on the border as inside.
 //
-// avx2 (depthwise_conv.cc; levels avx2 and avxvnni): the taps go in pairs
-// through vpmaddwd: the two taps' bytes interleaved and widened to int16,
-// against (w - wzp) of both taps packed as int16 pairs once at load (the
-// ninth tap is paired with a zero weight).
+// avx2 (depthwise_conv.cc): the taps go in pairs through vpmaddwd: the two
+// taps' bytes interleaved and widened to int16, against (w - wzp) of both
+// taps packed as int16 pairs once at load (the ninth tap is paired with a
+// zero weight).
 //
-// avx512vnni (depthwise_vnni.cc): the taps go in fours through vpdpbusd, 64
-// channels per step (32, in ymm, for a last block of 32 or fewer): four taps' bytes interleaved (two rounds of unpacks,
+// avx512vnni (depthwise_vnni.cc) and avxvnni (depthwise_avxvnni.cc), one
+// step template (depthwise_step.h): the taps go in fours through vpdpbusd,
+// 64 channels per step in zmm (32 in ymm: at avxvnni, and for a last block
+// of 32 or fewer): four taps' bytes interleaved (two rounds of unpacks,
 // which leave each 128-bit lane's channels in four vectors that packs put
 // back in order), against s8 w - 128 packed in that order once at load, and
 // sum x (w - wzp) = sum x (w - 128) + (128 - wzp) * sum x, the byte sum by a
 // second vpdpbusd against ones. The ninth tap goes with three zero bytes.
 //
-// Then both requantize with the same float operations as
+// Then each requantizes with the same float operations as
 // Fp32Requantization::apply.
 #pragma once
 
@@ -57,8 +59,8 @@ class DepthwiseConv3x3 {
   DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
                    int32_t input_zero_point, int32_t filter_zero_point, Fp32Requantization requantization);
 
-  // The ISA level of the kernel that runs at level `isa`.
-  static Isa kernel_isa(Isa isa) { return isa == Isa::avx512vnni ? Isa::avx512vnni : Isa::avx2; }
+  // The ISA level of the kernel that runs at level `isa` (that level's own).
+  static Isa kernel_isa(Isa isa) { return isa; }
 
   // Output rows are split across `threadpool` (nullptr: the calling thread).
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;
@@ -86,6 +88,12 @@ class DepthwiseConv3x3 {
                      int64_t row_begin, int64_t row_end) const;  // depthwise_conv.cc
   void run_rows_vnni(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
                      int64_t row_begin, int64_t row_end) const;  // depthwise_vnni.cc
+  void run_rows_avxvnni(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+                        int64_t row_begin, int64_t row_end) const;  // depthwise_avxvnni.cc
+  // The dot-product levels' loop over vector types (depthwise_step.h).
+  template <class Wide, class Narrow>
+  void run_rows_dot(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+                    int64_t row_begin, int64_t row_end) const;
 
   // The nine tap pointers of each output pixel in turn, for the kernels'
   // loops (generic code, inlined into each ISA's function).
@@ -147,12 +155,13 @@ class DepthwiseConv3x3 {
   // Per block, per pair, two vectors (channels 0-7, 8-15 of the block) of 8
   // int16 pairs (w_a - wzp, w_b - wzp): blocks_ * kPairs * 64 bytes.
   std::vector<int16_t> packed_;
-  // avx512vnni: per block, per quad, four vectors of 16 lanes (8 in a
-  // 32-wide last block) x 4 taps, s8 w - 128; vector k's lane 4L + j is
-  // channel 16L + 4k + j of the block. Blocks start 64 channels apart.
+  // avx512vnni, avxvnni: per block, per quad, four vectors of 16 lanes (8
+  // in a 32-wide block) x 4 taps, s8 w - 128; vector k's lane 4L + j is
+  // channel 16L + 4k + j of the block. Blocks start 64 (avxvnni: 32)
+  // channels apart.
   std::vector<int8_t> packed_quads_;
-  int32_t sum_factor_ = 0;        // avx512vnni: 128 - wzp
-  int32_t last_width_ = 0;        // avx512vnni: the last block's channels, 64 or 32 (a ymm step)
+  int32_t sum_factor_ = 0;        // 128 - wzp
+  int32_t last_width_ = 0;        // the last block's channels: 64, or 32 (one ymm step)
   std::vector<int32_t> column_;   // bias - xzp * sum (w - wzp), per padded channel (avx512vnni: in lane order)
   std::vector<uint8_t> padding_;  // channels + 16 input zero points
 };
@@ -160,7 +169,7 @@ class DepthwiseConv3x3 {
 // Why our depthwise kernel does not take op `op_index` at `isa`, or "" when
 // it does: a uint8 DEPTHWISE_CONV_2D, 3x3 constant filter, depth multiplier
 // 1, dilation 1, XNNPACK's fp32 requantization, `isa` one of ours (avx2,
-// avxvnni, avx512vnni; kernel_isa() says which kernel runs) and available here.
+// avxvnni, avx512vnni) and available here.
 std::string depthwise_refusal(const Graph& graph, size_t op_index, Isa isa);
 
 // The op as a Kernel: runs the reference checks (prepare_conv_params), then

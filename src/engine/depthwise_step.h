@@ -1,0 +1,117 @@
+// Internal to the depthwise convolution (depthwise_conv.h): one output pixel's
+// step over a block of channels through vpdpbusd, written once for every
+// vector type V the dot-product levels use (depthwise_vnni.cc: zmm and ymm
+// with AVX-512 masks; depthwise_avxvnni.cc: ymm with VEX encoding). Each of
+// those files includes this header inside its own `#pragma GCC target`
+// region, so each instantiation is compiled for that file's instructions
+// only, and instantiates it with its own V types.
+//
+// V provides: I (integer vector), F (float vector), Tail (which channels a
+// step holds), kWidth (channels per step), tail(valid), load(tail, p) (zeros
+// past the tail), load(p), zero(), set_i8/set_i32/set_f32, unpacklo8/
+// unpackhi8/unpacklo16/unpackhi16, dpbusd(acc, u8, s8), add, mullo,
+// to_float, to_int, mul, clamp(x, lo, hi), packs32, packus16 and
+// store(p, tail, v) (only the tail's bytes).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "engine/depthwise_conv.h"
+#include "engine/quantization.h"
+
+namespace lookout::engine::depthwise_detail {
+
+// The constants of one vector type: the requantization's
+// (Fp32Requantization), the byte sum's ones and factor.
+template <class V>
+struct Constants {
+  typename V::F scale, min, max;
+  typename V::I zero_point, ones, sum_factor;
+};
+
+template <class V>
+inline Constants<V> constants(const Fp32Requantization& r, int32_t sum_factor) {
+  return {V::set_f32(r.scale),      V::set_f32(r.min_less_zero_point), V::set_f32(r.max_less_zero_point),
+          V::set_i32(r.zero_point), V::set_i8(1),                      V::set_i32(sum_factor)};
+}
+
+// One pixel's `valid` channels from channel c (<= V::kWidth): `w` the
+// block's packed quads, `column` its column constants (both in lane order,
+// depthwise_conv.h).
+template <class V>
+inline void step(const uint8_t* const* taps, int64_t c, int64_t valid, const int8_t* w, const int32_t* column,
+                 uint8_t* out, const Constants<V>& k) {
+  using I = typename V::I;
+  constexpr int kQuads = DepthwiseConv3x3::kQuads;
+  constexpr int kTaps = DepthwiseConv3x3::kTaps;
+  constexpr int kVector = V::kWidth / 4;  // int32 lanes per vector
+  const typename V::Tail tail = V::tail(valid);
+  I acc[4], sum[4];
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; ++v) {
+    acc[v] = V::load(column + kVector * v);
+    sum[v] = V::zero();
+  }
+#pragma GCC unroll 3
+  for (int q = 0; q < kQuads; ++q) {
+    I t[4];  // taps 4q..4q+3 (the last quad: tap 8 and zeros)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) t[i] = 4 * q + i < kTaps ? V::load(tail, taps[4 * q + i] + c) : V::zero();
+    const I a = V::unpacklo8(t[0], t[1]), b = V::unpackhi8(t[0], t[1]);
+    const I cc = V::unpacklo8(t[2], t[3]), d = V::unpackhi8(t[2], t[3]);
+    const I r[4] = {V::unpacklo16(a, cc), V::unpackhi16(a, cc), V::unpacklo16(b, d), V::unpackhi16(b, d)};
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      acc[v] = V::dpbusd(acc[v], r[v], V::load(w + (q * 4 + v) * V::kWidth));
+      sum[v] = V::dpbusd(sum[v], r[v], k.ones);
+    }
+  }
+  I q[4];
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; ++v) {
+    // Fp32Requantization::apply, as pointwise_vnni.cc: int32 in [0, 255].
+    const typename V::F x = V::mul(V::to_float(V::add(acc[v], V::mullo(sum[v], k.sum_factor))), k.scale);
+    q[v] = V::add(V::to_int(V::clamp(x, k.min, k.max)), k.zero_point);
+  }
+  // Per 128-bit lane L: channels 16L + 0..7 as words, then 8..15, then all 16 as bytes.
+  V::store(out + c, tail, V::packus16(V::packs32(q[0], q[1]), V::packs32(q[2], q[3])));
+}
+
+}  // namespace lookout::engine::depthwise_detail
+
+namespace lookout::engine {
+
+// Blocks of Wide::kWidth channels (block_channels_), all Wide steps but a
+// last one of 32 channels (last_width_), a Narrow step.
+template <class Wide, class Narrow>
+void DepthwiseConv3x3::run_rows_dot(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+                                    int64_t row_begin, int64_t row_end) const {
+  using depthwise_detail::constants;
+  using depthwise_detail::step;
+  const depthwise_detail::Constants<Wide> wide = constants<Wide>(requantization_, sum_factor_);
+  const depthwise_detail::Constants<Narrow> narrow = constants<Narrow>(requantization_, sum_factor_);
+  const int64_t channels = shape_.channels;
+  constexpr int64_t kBlock = Wide::kWidth;
+  constexpr int64_t kBlockBytes = int64_t{kQuads} * kBlock * 4;
+  const int32_t full_blocks = last_width_ == kBlock ? blocks_ : blocks_ - 1;
+  Taps walk(*this, input, input_row);
+  for (int64_t row = row_begin; row < row_end; ++row) {  // row = batch * out_h + oy
+    walk.start_row(row);
+    for (int64_t ox = 0; ox < shape_.out_w; ++ox) {
+      const uint8_t* const* taps = walk.next();
+      uint8_t* out = output + ((row - output_row) * shape_.out_w + ox) * channels;
+      for (int32_t b = 0; b < blocks_; ++b) {
+        const int64_t c = int64_t{b} * kBlock;
+        const int8_t* w = packed_quads_.data() + b * kBlockBytes;
+        const int32_t* column = column_.data() + c;
+        if (b < full_blocks)
+          step<Wide>(taps, c, std::min<int64_t>(kBlock, channels - c), w, column, out, wide);
+        else
+          step<Narrow>(taps, c, channels - c, w, column, out, narrow);
+      }
+    }
+  }
+}
+
+}  // namespace lookout::engine
