@@ -2,11 +2,11 @@
 // step of depthwise_step.h on ymm with the VEX-encoded vpdpbusd; with no
 // AVX-512 masks, a block's channel tail loads and stores by halves, a
 // partial half through a zeroed buffer.
-// Everything after the `#pragma GCC target` is compiled for AVX2 + AVX-VNNI
-// only (no AVX-512: it runs where isa_available(avxvnni)).
+// Only the functions marked LOOKOUT_AVXVNNI are compiled for AVX2 + AVX-VNNI
+// (per-function target attribute; no AVX-512); they run only where
+// isa_available(avxvnni).
 #include "engine/depthwise_conv.h"
 
-// Every header before the target region (see depthwise_vnni.cc).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -17,8 +17,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avxvnni")
+#define LOOKOUT_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+#define LOOKOUT_DEPTHWISE_TARGET LOOKOUT_AVXVNNI
 #include "engine/depthwise_step.h"
 
 namespace lookout::engine {
@@ -29,16 +29,16 @@ struct Vex {
   using F = __m256;
   using Tail = int64_t;  // valid channels
   static constexpr int kWidth = 32;
-  static Tail tail(int64_t valid) { return valid; }
+  LOOKOUT_AVXVNNI static Tail tail(int64_t valid) { return valid; }
   // A tail of 16 or more (the model's 144 channels: 16) loads and stores its
   // first 16 bytes directly; only the rest goes through a buffer.
-  static __m128i load16(const uint8_t* p, int64_t valid) {
+  LOOKOUT_AVXVNNI static __m128i load16(const uint8_t* p, int64_t valid) {
     if (valid >= 16) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     alignas(16) uint8_t buffer[16] = {};
     std::memcpy(buffer, p, static_cast<size_t>(valid));
     return _mm_load_si128(reinterpret_cast<const __m128i*>(buffer));
   }
-  static void store16(uint8_t* p, int64_t valid, __m128i v) {
+  LOOKOUT_AVXVNNI static void store16(uint8_t* p, int64_t valid, __m128i v) {
     if (valid >= 16) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
       return;
@@ -47,13 +47,13 @@ struct Vex {
     _mm_store_si128(reinterpret_cast<__m128i*>(buffer), v);
     std::memcpy(p, buffer, static_cast<size_t>(valid));
   }
-  static I load(Tail valid, const uint8_t* p) {
+  LOOKOUT_AVXVNNI static I load(Tail valid, const uint8_t* p) {
     if (valid == kWidth) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const __m128i low = load16(p, valid);
     return valid <= 16 ? _mm256_zextsi128_si256(low) : _mm256_set_m128i(load16(p + 16, valid - 16), low);
   }
-  static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-  static void store(uint8_t* p, Tail valid, I v) {
+  LOOKOUT_AVXVNNI static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  LOOKOUT_AVXVNNI static void store(uint8_t* p, Tail valid, I v) {
     if (valid == kWidth) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
       return;
@@ -61,35 +61,35 @@ struct Vex {
     store16(p, valid, _mm256_castsi256_si128(v));
     if (valid > 16) store16(p + 16, valid - 16, _mm256_extracti128_si256(v, 1));
   }
-  static I zero() { return _mm256_setzero_si256(); }
-  static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
-  static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
-  static F set_f32(float v) { return _mm256_set1_ps(v); }
-  static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
-  static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
-  static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
-  static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
-  static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_avx_epi32(acc, u8, s8); }
-  static I add(I a, I b) { return _mm256_add_epi32(a, b); }
-  static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
-  static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
-  static I to_int(F a) { return _mm256_cvtps_epi32(a); }
-  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
-  static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
-  static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
+  LOOKOUT_AVXVNNI static I zero() { return _mm256_setzero_si256(); }
+  LOOKOUT_AVXVNNI static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
+  LOOKOUT_AVXVNNI static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
+  LOOKOUT_AVXVNNI static F set_f32(float v) { return _mm256_set1_ps(v); }
+  LOOKOUT_AVXVNNI static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
+  LOOKOUT_AVXVNNI static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
+  LOOKOUT_AVXVNNI static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
+  LOOKOUT_AVXVNNI static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
+  LOOKOUT_AVXVNNI static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_avx_epi32(acc, u8, s8); }
+  LOOKOUT_AVXVNNI static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  LOOKOUT_AVXVNNI static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  LOOKOUT_AVXVNNI static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
+  LOOKOUT_AVXVNNI static I to_int(F a) { return _mm256_cvtps_epi32(a); }
+  LOOKOUT_AVXVNNI static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  LOOKOUT_AVXVNNI static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
+  LOOKOUT_AVXVNNI static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
+  LOOKOUT_AVXVNNI static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
 };
 
 }  // namespace
 
-void DepthwiseConv3x3::run_rows_avxvnni(const uint8_t* input, int64_t input_row, uint8_t* output,
-                                        int64_t output_row, int64_t row_begin, int64_t row_end) const {
+LOOKOUT_AVXVNNI void DepthwiseConv3x3::run_rows_avxvnni(const uint8_t* input, int64_t input_row, uint8_t* output,
+                                                        int64_t output_row, int64_t row_begin,
+                                                        int64_t row_end) const {
   run_rows_dot<Vex, Vex>(input, input_row, output, output_row, row_begin, row_end);
 }
 
 }  // namespace lookout::engine
 
-#pragma GCC pop_options
 
 #else
 

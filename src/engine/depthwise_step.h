@@ -2,9 +2,10 @@
 // step over a block of channels through vpdpbusd, written once for every
 // vector type V the dot-product levels use (depthwise_vnni.cc: zmm and ymm
 // with AVX-512 masks; depthwise_avxvnni.cc: ymm with VEX encoding). Each of
-// those files includes this header inside its own `#pragma GCC target`
-// region, so each instantiation is compiled for that file's instructions
-// only, and instantiates it with its own V types.
+// those files defines LOOKOUT_DEPTHWISE_TARGET, its target attribute, before
+// including this header and puts it on its V's functions too, so each
+// instantiation is compiled for that file's instructions only (per-function
+// target attributes, as everywhere in the engine).
 //
 // V provides: I (integer vector), F (float vector), Tail (which channels a
 // step holds), kWidth (channels per step), tail(valid), load(tail, p) (zeros
@@ -20,6 +21,10 @@
 #include "engine/depthwise_conv.h"
 #include "engine/quantization.h"
 
+#if !defined(LOOKOUT_DEPTHWISE_TARGET)
+#error "define LOOKOUT_DEPTHWISE_TARGET (the including file's target attribute) before including depthwise_step.h"
+#endif
+
 namespace lookout::engine::depthwise_detail {
 
 // The constants of one vector type: the requantization's
@@ -31,7 +36,7 @@ struct Constants {
 };
 
 template <class V>
-inline Constants<V> constants(const Fp32Requantization& r, int32_t sum_factor) {
+LOOKOUT_DEPTHWISE_TARGET inline Constants<V> constants(const Fp32Requantization& r, int32_t sum_factor) {
   return {V::set_f32(r.scale),      V::set_f32(r.min_less_zero_point), V::set_f32(r.max_less_zero_point),
           V::set_i32(r.zero_point), V::set_i8(1),                      V::set_i32(sum_factor)};
 }
@@ -40,7 +45,7 @@ inline Constants<V> constants(const Fp32Requantization& r, int32_t sum_factor) {
 // block's packed quads, `column` its column constants (both in lane order,
 // depthwise_conv.h).
 template <class V>
-inline void step(const uint8_t* const* taps, int64_t c, int64_t valid, const int8_t* w, const int32_t* column,
+LOOKOUT_DEPTHWISE_TARGET inline void step(const uint8_t* const* taps, int64_t c, int64_t valid, const int8_t* w, const int32_t* column,
                  uint8_t* out, const Constants<V>& k) {
   using I = typename V::I;
   constexpr int kQuads = DepthwiseConv3x3::kQuads;
@@ -85,7 +90,7 @@ namespace lookout::engine {
 // Blocks of Wide::kWidth channels (block_channels_), all Wide steps but a
 // last one of 32 channels (last_width_), a Narrow step.
 template <class Wide, class Narrow>
-void DepthwiseConv3x3::run_rows_dot(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
+LOOKOUT_DEPTHWISE_TARGET void DepthwiseConv3x3::run_rows_dot(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
                                     int64_t row_begin, int64_t row_end) const {
   using depthwise_detail::constants;
   using depthwise_detail::step;

@@ -1,16 +1,15 @@
 // The 3x3 depthwise convolution's AVX-512 VNNI kernel (depthwise_conv.h):
 // the step of depthwise_step.h on zmm, and on ymm for a last block of 32
 // channels or fewer, with AVX-512 masked loads and stores for channel tails.
-// Everything after the `#pragma GCC target` is compiled for AVX-512; it runs
-// only where isa_available(avx512vnni).
+// Only the functions marked LOOKOUT_VNNI are compiled for AVX-512
+// (per-function target attribute); they run only where
+// isa_available(avx512vnni).
 //
 // Per output pixel and 64 channels: per quad of taps, four loads, eight
 // unpacks, and eight vpdpbusd (the filter, and ones for the byte sum); then
 // the correction, the requantization of four vectors and three packs.
 #include "engine/depthwise_conv.h"
 
-// Every header before the target region: what is defined inside it is
-// compiled for AVX-512, which must not reach code shared with other files.
 #include <algorithm>
 #include <cstdint>
 
@@ -20,8 +19,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
+#define LOOKOUT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define LOOKOUT_DEPTHWISE_TARGET LOOKOUT_VNNI
 #include "engine/depthwise_step.h"
 
 namespace lookout::engine {
@@ -32,28 +31,28 @@ struct Zmm {
   using F = __m512;
   using Tail = __mmask64;
   static constexpr int kWidth = 64;
-  static Tail tail(int64_t valid) { return valid == kWidth ? ~Tail{0} : (Tail{1} << valid) - 1; }
-  static I load(Tail m, const uint8_t* p) { return _mm512_maskz_loadu_epi8(m, p); }
-  static I load(const void* p) { return _mm512_loadu_si512(p); }
-  static void store(uint8_t* p, Tail m, I v) { _mm512_mask_storeu_epi8(p, m, v); }
-  static I zero() { return _mm512_setzero_si512(); }
-  static I set_i8(int8_t v) { return _mm512_set1_epi8(v); }
-  static I set_i32(int32_t v) { return _mm512_set1_epi32(v); }
-  static F set_f32(float v) { return _mm512_set1_ps(v); }
-  static I unpacklo8(I a, I b) { return _mm512_unpacklo_epi8(a, b); }
-  static I unpackhi8(I a, I b) { return _mm512_unpackhi_epi8(a, b); }
-  static I unpacklo16(I a, I b) { return _mm512_unpacklo_epi16(a, b); }
-  static I unpackhi16(I a, I b) { return _mm512_unpackhi_epi16(a, b); }
+  LOOKOUT_VNNI static Tail tail(int64_t valid) { return valid == kWidth ? ~Tail{0} : (Tail{1} << valid) - 1; }
+  LOOKOUT_VNNI static I load(Tail m, const uint8_t* p) { return _mm512_maskz_loadu_epi8(m, p); }
+  LOOKOUT_VNNI static I load(const void* p) { return _mm512_loadu_si512(p); }
+  LOOKOUT_VNNI static void store(uint8_t* p, Tail m, I v) { _mm512_mask_storeu_epi8(p, m, v); }
+  LOOKOUT_VNNI static I zero() { return _mm512_setzero_si512(); }
+  LOOKOUT_VNNI static I set_i8(int8_t v) { return _mm512_set1_epi8(v); }
+  LOOKOUT_VNNI static I set_i32(int32_t v) { return _mm512_set1_epi32(v); }
+  LOOKOUT_VNNI static F set_f32(float v) { return _mm512_set1_ps(v); }
+  LOOKOUT_VNNI static I unpacklo8(I a, I b) { return _mm512_unpacklo_epi8(a, b); }
+  LOOKOUT_VNNI static I unpackhi8(I a, I b) { return _mm512_unpackhi_epi8(a, b); }
+  LOOKOUT_VNNI static I unpacklo16(I a, I b) { return _mm512_unpacklo_epi16(a, b); }
+  LOOKOUT_VNNI static I unpackhi16(I a, I b) { return _mm512_unpackhi_epi16(a, b); }
   // GCC 12's intrinsic: with eight accumulators nothing spills (pointwise_vnni.cc's 24 need inline asm).
-  static I dpbusd(I acc, I u8, I s8) { return _mm512_dpbusd_epi32(acc, u8, s8); }
-  static I add(I a, I b) { return _mm512_add_epi32(a, b); }
-  static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
-  static F to_float(I a) { return _mm512_cvtepi32_ps(a); }
-  static I to_int(F a) { return _mm512_cvtps_epi32(a); }
-  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
-  static F clamp(F x, F lo, F hi) { return _mm512_min_ps(_mm512_max_ps(x, lo), hi); }
-  static I packs32(I a, I b) { return _mm512_packs_epi32(a, b); }
-  static I packus16(I a, I b) { return _mm512_packus_epi16(a, b); }
+  LOOKOUT_VNNI static I dpbusd(I acc, I u8, I s8) { return _mm512_dpbusd_epi32(acc, u8, s8); }
+  LOOKOUT_VNNI static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+  LOOKOUT_VNNI static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  LOOKOUT_VNNI static F to_float(I a) { return _mm512_cvtepi32_ps(a); }
+  LOOKOUT_VNNI static I to_int(F a) { return _mm512_cvtps_epi32(a); }
+  LOOKOUT_VNNI static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  LOOKOUT_VNNI static F clamp(F x, F lo, F hi) { return _mm512_min_ps(_mm512_max_ps(x, lo), hi); }
+  LOOKOUT_VNNI static I packs32(I a, I b) { return _mm512_packs_epi32(a, b); }
+  LOOKOUT_VNNI static I packus16(I a, I b) { return _mm512_packus_epi16(a, b); }
 };
 
 struct Ymm {  // AVX-512 VL: EVEX-encoded ymm with masks
@@ -61,39 +60,38 @@ struct Ymm {  // AVX-512 VL: EVEX-encoded ymm with masks
   using F = __m256;
   using Tail = __mmask32;
   static constexpr int kWidth = 32;
-  static Tail tail(int64_t valid) { return valid == kWidth ? ~Tail{0} : (Tail{1} << valid) - 1; }
-  static I load(Tail m, const uint8_t* p) { return _mm256_maskz_loadu_epi8(m, p); }
-  static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-  static void store(uint8_t* p, Tail m, I v) { _mm256_mask_storeu_epi8(p, m, v); }
-  static I zero() { return _mm256_setzero_si256(); }
-  static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
-  static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
-  static F set_f32(float v) { return _mm256_set1_ps(v); }
-  static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
-  static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
-  static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
-  static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
-  static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
-  static I add(I a, I b) { return _mm256_add_epi32(a, b); }
-  static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
-  static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
-  static I to_int(F a) { return _mm256_cvtps_epi32(a); }
-  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
-  static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
-  static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
+  LOOKOUT_VNNI static Tail tail(int64_t valid) { return valid == kWidth ? ~Tail{0} : (Tail{1} << valid) - 1; }
+  LOOKOUT_VNNI static I load(Tail m, const uint8_t* p) { return _mm256_maskz_loadu_epi8(m, p); }
+  LOOKOUT_VNNI static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  LOOKOUT_VNNI static void store(uint8_t* p, Tail m, I v) { _mm256_mask_storeu_epi8(p, m, v); }
+  LOOKOUT_VNNI static I zero() { return _mm256_setzero_si256(); }
+  LOOKOUT_VNNI static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
+  LOOKOUT_VNNI static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
+  LOOKOUT_VNNI static F set_f32(float v) { return _mm256_set1_ps(v); }
+  LOOKOUT_VNNI static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
+  LOOKOUT_VNNI static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
+  LOOKOUT_VNNI static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
+  LOOKOUT_VNNI static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
+  LOOKOUT_VNNI static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
+  LOOKOUT_VNNI static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  LOOKOUT_VNNI static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  LOOKOUT_VNNI static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
+  LOOKOUT_VNNI static I to_int(F a) { return _mm256_cvtps_epi32(a); }
+  LOOKOUT_VNNI static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  LOOKOUT_VNNI static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
+  LOOKOUT_VNNI static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
+  LOOKOUT_VNNI static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
 };
 
 }  // namespace
 
-void DepthwiseConv3x3::run_rows_vnni(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
-                                     int64_t row_begin, int64_t row_end) const {
+LOOKOUT_VNNI void DepthwiseConv3x3::run_rows_vnni(const uint8_t* input, int64_t input_row, uint8_t* output,
+                                                  int64_t output_row, int64_t row_begin, int64_t row_end) const {
   run_rows_dot<Zmm, Ymm>(input, input_row, output, output_row, row_begin, row_end);
 }
 
 }  // namespace lookout::engine
 
-#pragma GCC pop_options
 
 #else
 
