@@ -24,11 +24,8 @@
 namespace lookout::engine {
 namespace {
 
-struct Vex {
-  using I = __m256i;
-  using F = __m256;
+struct Vex : depthwise_detail::YmmOps {
   using Tail = int64_t;  // valid channels
-  static constexpr int kWidth = 32;
   LOOKOUT_AVXVNNI static Tail tail(int64_t valid) { return valid; }
   // A tail of 16 or more (the model's 144 channels: 16) loads and stores its
   // first 16 bytes directly; only the rest goes through a buffer.
@@ -52,7 +49,7 @@ struct Vex {
     const __m128i low = load16(p, valid);
     return valid <= 16 ? _mm256_zextsi128_si256(low) : _mm256_set_m128i(load16(p + 16, valid - 16), low);
   }
-  LOOKOUT_AVXVNNI static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  using YmmOps::load;
   LOOKOUT_AVXVNNI static void store(uint8_t* p, Tail valid, I v) {
     if (valid == kWidth) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
@@ -61,23 +58,7 @@ struct Vex {
     store16(p, valid, _mm256_castsi256_si128(v));
     if (valid > 16) store16(p + 16, valid - 16, _mm256_extracti128_si256(v, 1));
   }
-  LOOKOUT_AVXVNNI static I zero() { return _mm256_setzero_si256(); }
-  LOOKOUT_AVXVNNI static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
-  LOOKOUT_AVXVNNI static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
-  LOOKOUT_AVXVNNI static F set_f32(float v) { return _mm256_set1_ps(v); }
-  LOOKOUT_AVXVNNI static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
-  LOOKOUT_AVXVNNI static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
-  LOOKOUT_AVXVNNI static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
-  LOOKOUT_AVXVNNI static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
   LOOKOUT_AVXVNNI static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_avx_epi32(acc, u8, s8); }
-  LOOKOUT_AVXVNNI static I add(I a, I b) { return _mm256_add_epi32(a, b); }
-  LOOKOUT_AVXVNNI static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
-  LOOKOUT_AVXVNNI static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
-  LOOKOUT_AVXVNNI static I to_int(F a) { return _mm256_cvtps_epi32(a); }
-  LOOKOUT_AVXVNNI static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  LOOKOUT_AVXVNNI static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
-  LOOKOUT_AVXVNNI static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
-  LOOKOUT_AVXVNNI static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
 };
 
 }  // namespace

@@ -18,6 +18,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "engine/depthwise_conv.h"
 #include "engine/quantization.h"
 
@@ -26,6 +30,36 @@
 #endif
 
 namespace lookout::engine::depthwise_detail {
+
+#if defined(__x86_64__)
+// The 256-bit operations both ymm types share, compiled for AVX2 alone (a
+// subset of either including file's target, so they inline into it); each
+// type adds its tails, loads, stores and dpbusd encoding.
+struct YmmOps {
+  using I = __m256i;
+  using F = __m256;
+  static constexpr int kWidth = 32;
+#define LOOKOUT_YMM_OPS __attribute__((target("avx2")))
+  LOOKOUT_YMM_OPS static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  LOOKOUT_YMM_OPS static I zero() { return _mm256_setzero_si256(); }
+  LOOKOUT_YMM_OPS static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
+  LOOKOUT_YMM_OPS static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
+  LOOKOUT_YMM_OPS static F set_f32(float v) { return _mm256_set1_ps(v); }
+  LOOKOUT_YMM_OPS static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
+  LOOKOUT_YMM_OPS static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
+  LOOKOUT_YMM_OPS static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
+  LOOKOUT_YMM_OPS static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
+  LOOKOUT_YMM_OPS static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  LOOKOUT_YMM_OPS static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  LOOKOUT_YMM_OPS static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
+  LOOKOUT_YMM_OPS static I to_int(F a) { return _mm256_cvtps_epi32(a); }
+  LOOKOUT_YMM_OPS static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  LOOKOUT_YMM_OPS static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
+  LOOKOUT_YMM_OPS static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
+  LOOKOUT_YMM_OPS static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
+#undef LOOKOUT_YMM_OPS
+};
+#endif
 
 // The constants of one vector type: the requantization's
 // (Fp32Requantization), the byte sum's ones and factor.

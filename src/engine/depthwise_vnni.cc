@@ -55,32 +55,13 @@ struct Zmm {
   LOOKOUT_VNNI static I packus16(I a, I b) { return _mm512_packus_epi16(a, b); }
 };
 
-struct Ymm {  // AVX-512 VL: EVEX-encoded ymm with masks
-  using I = __m256i;
-  using F = __m256;
+struct Ymm : depthwise_detail::YmmOps {  // AVX-512 VL: EVEX-encoded ymm with masks
   using Tail = __mmask32;
-  static constexpr int kWidth = 32;
   LOOKOUT_VNNI static Tail tail(int64_t valid) { return valid == kWidth ? ~Tail{0} : (Tail{1} << valid) - 1; }
   LOOKOUT_VNNI static I load(Tail m, const uint8_t* p) { return _mm256_maskz_loadu_epi8(m, p); }
-  LOOKOUT_VNNI static I load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  using YmmOps::load;
   LOOKOUT_VNNI static void store(uint8_t* p, Tail m, I v) { _mm256_mask_storeu_epi8(p, m, v); }
-  LOOKOUT_VNNI static I zero() { return _mm256_setzero_si256(); }
-  LOOKOUT_VNNI static I set_i8(int8_t v) { return _mm256_set1_epi8(v); }
-  LOOKOUT_VNNI static I set_i32(int32_t v) { return _mm256_set1_epi32(v); }
-  LOOKOUT_VNNI static F set_f32(float v) { return _mm256_set1_ps(v); }
-  LOOKOUT_VNNI static I unpacklo8(I a, I b) { return _mm256_unpacklo_epi8(a, b); }
-  LOOKOUT_VNNI static I unpackhi8(I a, I b) { return _mm256_unpackhi_epi8(a, b); }
-  LOOKOUT_VNNI static I unpacklo16(I a, I b) { return _mm256_unpacklo_epi16(a, b); }
-  LOOKOUT_VNNI static I unpackhi16(I a, I b) { return _mm256_unpackhi_epi16(a, b); }
   LOOKOUT_VNNI static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
-  LOOKOUT_VNNI static I add(I a, I b) { return _mm256_add_epi32(a, b); }
-  LOOKOUT_VNNI static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
-  LOOKOUT_VNNI static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
-  LOOKOUT_VNNI static I to_int(F a) { return _mm256_cvtps_epi32(a); }
-  LOOKOUT_VNNI static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  LOOKOUT_VNNI static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
-  LOOKOUT_VNNI static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
-  LOOKOUT_VNNI static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
 };
 
 }  // namespace
