@@ -28,11 +28,12 @@ constexpr size_t kPairElements = 2 * kBlock;  // int16 per pair and block: 16 ch
 DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
                                    int32_t input_zero_point, int32_t filter_zero_point,
                                    Fp32Requantization requantization)
-    : isa_(kernel_isa(isa)), shape_(shape), requantization_(requantization) {
+    : isa_(isa), shape_(shape), requantization_(requantization) {
   if (shape.batches < 1 || shape.in_h < 1 || shape.in_w < 1 || shape.channels < 1 || shape.out_h < 1 ||
       shape.out_w < 1 || shape.stride_h < 1 || shape.stride_w < 1)
     throw std::domain_error("depthwise 3x3 convolution: every dimension and stride must be >= 1");
-  if (isa == Isa::xnnpack) throw std::domain_error("depthwise 3x3 convolution: ISA level xnnpack has no kernel of ours");
+  if (isa == Isa::xnnpack)
+    throw std::domain_error("depthwise 3x3 convolution: ISA level xnnpack has no kernel of ours");
   require_isa(isa);
   const auto channels = static_cast<size_t>(shape.channels);
   // Channels per block: avx512vnni 64 (a last block of 32 or fewer runs as

@@ -59,8 +59,6 @@ class DepthwiseConv3x3 {
   DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
                    int32_t input_zero_point, int32_t filter_zero_point, Fp32Requantization requantization);
 
-  // The ISA level of the kernel that runs at level `isa` (that level's own).
-  static Isa kernel_isa(Isa isa) { return isa; }
 
   // Output rows are split across `threadpool` (nullptr: the calling thread).
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const;

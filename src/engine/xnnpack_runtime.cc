@@ -430,7 +430,7 @@ class XnnpackRuntime final : public Runtime {
       } else if (stages[s].depthwise) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_depthwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
-        add_profile_step(stages[s].ops, isa_name(DepthwiseConv3x3::kernel_isa(isa)));
+        add_profile_step(stages[s].ops, isa_name(isa));
       } else if (stages[s].add) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_own_add(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
