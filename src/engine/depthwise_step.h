@@ -79,8 +79,8 @@ LOOKOUT_DEPTHWISE_TARGET inline Constants<V> constants(const Fp32Requantization&
 // block's packed quads, `column` its column constants (both in lane order,
 // depthwise_conv.h).
 template <class V>
-LOOKOUT_DEPTHWISE_TARGET inline void step(const uint8_t* const* taps, int64_t c, int64_t valid, const int8_t* w, const int32_t* column,
-                 uint8_t* out, const Constants<V>& k) {
+LOOKOUT_DEPTHWISE_TARGET inline void step(const uint8_t* const* taps, int64_t c, int64_t valid, const int8_t* w,
+                                          const int32_t* column, uint8_t* out, const Constants<V>& k) {
   using I = typename V::I;
   constexpr int kQuads = DepthwiseConv3x3::kQuads;
   constexpr int kTaps = DepthwiseConv3x3::kTaps;
@@ -124,8 +124,9 @@ namespace lookout::engine {
 // Blocks of Wide::kWidth channels (block_channels_), all Wide steps but a
 // last one of 32 channels (last_width_), a Narrow step.
 template <class Wide, class Narrow>
-LOOKOUT_DEPTHWISE_TARGET void DepthwiseConv3x3::run_rows_dot(const uint8_t* input, int64_t input_row, uint8_t* output, int64_t output_row,
-                                    int64_t row_begin, int64_t row_end) const {
+LOOKOUT_DEPTHWISE_TARGET void DepthwiseConv3x3::run_rows_dot(const uint8_t* input, int64_t input_row,
+                                                             uint8_t* output, int64_t output_row, int64_t row_begin,
+                                                             int64_t row_end) const {
   using depthwise_detail::constants;
   using depthwise_detail::step;
   const depthwise_detail::Constants<Wide> wide = constants<Wide>(requantization_, sum_factor_);
