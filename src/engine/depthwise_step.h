@@ -121,7 +121,7 @@ LOOKOUT_DEPTHWISE_TARGET inline void step(const uint8_t* const* taps, int64_t c,
 
 namespace lookout::engine {
 
-// Blocks of Wide::kWidth channels (block_channels_), all Wide steps but a
+// Blocks of Wide::kWidth channels, all Wide steps but a
 // last one of 32 channels (last_width_), a Narrow step.
 template <class Wide, class Narrow>
 LOOKOUT_DEPTHWISE_TARGET void DepthwiseConv3x3::run_rows_dot(const uint8_t* input, int64_t input_row,
