@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -74,6 +75,13 @@ double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// Per-image times are compared by their mean: a cap sets CPU time over wall
+// time, so it sets the sum of the times, while single images fall on either
+// side of a throttled gap and their median swings (5.0-6.5x at a 4x cap).
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
 class CpuQuotaTest : public ::testing::Test {
@@ -180,11 +188,12 @@ double cpu_busy_s(int cpu) {
 }
 
 // `taskset -c 0 lookout run data/small --target local --local-workers 1
-// [--local-cpu CORES]` under bash's `time`: the median per-image time, the
-// CPU share of the whole process (user + sys over real), and the share of
-// CPU 0 that other processes left it.
+// [--local-cpu CORES]` under bash's `time`: the mean per-image time, the
+// process's CPU time (user + sys) and its share of the run (over real), and
+// the share of CPU 0 that other processes left it.
 struct LocalRun {
-  double median_ms = 0;
+  double mean_ms = 0;
+  double cpu_s = 0;
   double cpu_share = 0;
   double left_share = 1;
 };
@@ -203,24 +212,27 @@ LocalRun local_run(const fs::path& out, const std::string& cap) {
     std::istringstream in(r.out.substr(at + 4));
     in >> user >> sys >> real;
   }
+  run.cpu_s = user + sys;
   run.cpu_share = real > 0 ? (user + sys) / real : 0;
   const double others_s = std::max(0.0, cpu_busy_s(0) - busy0 - (user + sys));
   run.left_share = real > 0 ? std::clamp(1.0 - others_s / real, 0.05, 1.0) : 1.0;
   std::vector<double> ms;
   for (const wire::Record& rec : records(out)) ms.push_back(rec.timing.total);
   EXPECT_EQ(ms.size(), small_collection_size());
-  run.median_ms = median(ms);
+  run.mean_ms = mean(ms);
   return run;
 }
 
 TEST_F(CpuQuotaTest, LocalCpuQuarterMakesTheLocalDetectorAboutFourTimesSlower) {
   TempDir dir;
-  std::vector<double> free_ms, capped_ms, free_left, capped_left;
+  std::vector<double> free_ms, capped_ms, free_cpu_s, capped_cpu_s, free_left, capped_left;
   for (int round = 0; round < 2; ++round) {
     const LocalRun f = local_run(dir.path() / "free.jsonl", "");
     const LocalRun c = local_run(dir.path() / "capped.jsonl", "0.25");
-    free_ms.push_back(f.median_ms);
-    capped_ms.push_back(c.median_ms);
+    free_ms.push_back(f.mean_ms);
+    capped_ms.push_back(c.mean_ms);
+    free_cpu_s.push_back(f.cpu_s);
+    capped_cpu_s.push_back(c.cpu_s);
     free_left.push_back(f.left_share);
     capped_left.push_back(std::min(0.25, c.left_share));
     // The cap is a ceiling on the process's CPU time (start-up before the
@@ -228,12 +240,16 @@ TEST_F(CpuQuotaTest, LocalCpuQuarterMakesTheLocalDetectorAboutFourTimesSlower) {
     EXPECT_LT(c.cpu_share, 0.25 * 1.2) << "CPU share of the whole process under --local-cpu 0.25";
   }
   // 4x slower on an idle core; less when other work takes part of CPU 0
-  // from the uncapped run (or, beyond 0.75, from the capped one).
-  const double expected = median(free_left) / median(capped_left);
+  // from the uncapped run (or, beyond 0.75, from the capped one). More when
+  // the same work takes more CPU time under the cap: in the 3 ms of every
+  // 4 that the process waits, caches (and on a VM the vCPU) go cold. Zen 5
+  // VM: 1.1-1.3x the CPU time, so 4.5-5.3x at the mean.
+  const double work = std::max(1.0, median(capped_cpu_s) / median(free_cpu_s));
+  const double expected = median(free_left) / median(capped_left) * work;
   const double ratio = median(capped_ms) / median(free_ms);
   std::printf("local per image: %.1f ms free (%.2f of CPU 0 left by others), %.1f ms at --local-cpu 0.25: %.2fx "
-              "(expected %.2fx)\n",
-              median(free_ms), median(free_left), median(capped_ms), ratio, expected);
+              "(expected %.2fx, with %.2fx the CPU time under the cap)\n",
+              median(free_ms), median(free_left), median(capped_ms), ratio, expected, work);
   // Other work on CPU 0 may fall while the uncapped run waits (start-up),
   // so the ceiling never drops under an idle machine's.
   EXPECT_GT(ratio, expected / 1.6);
@@ -275,11 +291,12 @@ double process_cpu_s(pid_t pid) {
   return (std::stod(f.at(11)) + std::stod(f.at(12))) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// One request at a time through the lab: the median server time per image
-// (decode to post-processing, as the server reports it) and the server's
-// CPU share while it worked (its CPU time over the sum of those times).
+// One request at a time through the lab: the mean server time per image
+// (decode to post-processing, as the server reports it), the server's CPU
+// time, and its CPU share while it worked (over the sum of those times).
 struct ServerRun {
-  double median_ms = 0;
+  double mean_ms = 0;
+  double cpu_s = 0;
   double cpu_share = 0;
 };
 ServerRun server_run(const RemoteLab& lab, const fs::path& out) {
@@ -297,7 +314,7 @@ ServerRun server_run(const RemoteLab& lab, const fs::path& out) {
     busy_ms += server;
   }
   EXPECT_EQ(ms.size(), small_collection_size());
-  return {median(ms), busy_ms > 0 ? 1000.0 * cpu_s / busy_ms : 0};
+  return {mean(ms), cpu_s, busy_ms > 0 ? 1000.0 * cpu_s / busy_ms : 0};
 }
 
 TEST_F(CpuQuotaTest, LabCpuQuotaHalfShowsInStatusAndAboutDoublesTheServersTime) {
@@ -318,12 +335,16 @@ TEST_F(CpuQuotaTest, LabCpuQuotaHalfShowsInStatusAndAboutDoublesTheServersTime) 
   // Working, the capped server gets half a CPU at most (the HTTP handling
   // outside the timed stages makes the share read a little high).
   EXPECT_LT(capped.cpu_share, 0.5 * 1.3);
-  const double free_ms = (before.median_ms + after.median_ms) / 2;
+  // As for --local-cpu: the share the cap takes away, times the CPU time
+  // the same work grows to under it.
+  const double free_ms = (before.mean_ms + after.mean_ms) / 2;
   const double got = std::min(1.0, (before.cpu_share + after.cpu_share) / 2);
-  const double expected = got / 0.5;
-  const double ratio = capped.median_ms / free_ms;
-  std::printf("server per image: %.1f ms free (CPU share %.2f), %.1f ms at --cpu-quota 0.5: %.2fx (expected %.2fx)\n",
-              free_ms, got, capped.median_ms, ratio, expected);
+  const double work = std::max(1.0, 2 * capped.cpu_s / (before.cpu_s + after.cpu_s));
+  const double expected = got / 0.5 * work;
+  const double ratio = capped.mean_ms / free_ms;
+  std::printf("server per image: %.1f ms free (CPU share %.2f), %.1f ms at --cpu-quota 0.5: %.2fx (expected %.2fx, "
+              "with %.2fx the CPU time under the cap)\n",
+              free_ms, got, capped.mean_ms, ratio, expected, work);
   EXPECT_GT(ratio, expected / 1.6);
   EXPECT_LT(ratio, std::max(3.0, expected * 1.6));
 }
