@@ -1,23 +1,23 @@
 // The pointwise convolution's AVX-VNNI register tiles (pointwise_conv.h):
-// the AVX-512 VNNI tile's math (pointwise_vnni.cc: filter packed as int8
-// w - 128, per-pixel row term (128 - wzp) * sum x) on 256-bit vectors with
-// the VEX-encoded vpdpbusd. Only the functions marked LOOKOUT_AVXVNNI (or
-// LOOKOUT_AVX2, pointwise_tiles.h) are compiled for those instructions
-// (per-function target attribute); they run only where
+// the dot-product tile of pointwise_dot_tile.h (as at avx512vnni) on 256-bit
+// vectors with the VEX-encoded vpdpbusd. Only the functions marked
+// LOOKOUT_AVXVNNI (or LOOKOUT_AVX2, pointwise_tiles.h) are compiled for
+// those instructions (per-function target attribute); they run only where
 // isa_available(avxvnni).
 //
 // Register tile: 6 pixels x 2 vectors of 8 output channels = 12 int32
 // accumulators, 2 filter vectors and a broadcast input: 15 of the 16 ymm.
-// Per group of 4 input channels, each pixel's 4 bytes are broadcast and each
-// filter vector loaded once.
 #include "engine/pointwise_conv.h"
 
-#include <cstring>
 
 #include "engine/error.h"
 #include "engine/pointwise_tiles.h"
 
+#if defined(__x86_64__)
 #define LOOKOUT_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+#define LOOKOUT_POINTWISE_TARGET LOOKOUT_AVXVNNI
+#include "engine/pointwise_dot_tile.h"
+#endif
 
 namespace lookout::engine::pointwise_detail {
 
@@ -25,25 +25,32 @@ namespace lookout::engine::pointwise_detail {
 
 namespace {
 
-using ymm::kBlock;
-
 constexpr int kTile = 6;
 constexpr int kChunk = 2;
-constexpr size_t kVectorBytes = 32;  // one ymm: 8 channels x 4 input channels
 
-uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
+struct Vex {
+  using I = __m256i;
+  static constexpr int kBlock = ymm::kBlock;
+  static constexpr size_t kVectorBytes = 32;  // 8 channels x 4 input channels
+  using Requant = ymm::RequantVectors;
 
-// acc += 4-byte dot products of u8 x s8, per int32 lane (VEX vpdpbusd).
-// Inline asm with acc as a read-write operand, as in pointwise_vnni.cc
-// (GCC 12's intrinsic copies the accumulator per call); "x": ymm0-15, the
-// registers VEX encodes; %{vex%}: the VEX form, not AVX-512 VNNI's EVEX one.
-LOOKOUT_AVXVNNI inline void dpbusd(__m256i& acc, __m256i u8, __m256i s8) {
-  asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u8), "x"(s8));
-}
+  LOOKOUT_AVXVNNI static I zero() { return _mm256_setzero_si256(); }
+  LOOKOUT_AVXVNNI static I load_filter(const int8_t* p) { return _mm256_load_si256(reinterpret_cast<const I*>(p)); }
+  LOOKOUT_AVXVNNI static I load_column(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const I*>(p)); }
+  LOOKOUT_AVXVNNI static I broadcast(int32_t v) { return _mm256_set1_epi32(v); }
+  LOOKOUT_AVXVNNI static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  // acc += 4-byte dot products of u8 x s8, per int32 lane. Inline asm with
+  // acc as a read-write operand, as at avx512vnni (GCC 12's intrinsic copies
+  // the accumulator per call); "x": ymm0-15, the registers VEX encodes;
+  // %{vex%}: the VEX form, not AVX-512 VNNI's EVEX one.
+  LOOKOUT_AVXVNNI static void dpbusd(I& acc, I u8, I s8) {
+    asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u8), "x"(s8));
+  }
+  LOOKOUT_AVXVNNI static Requant requant(const Fp32Requantization& r) { return ymm::requant_vectors(r); }
+  LOOKOUT_AVXVNNI static void store(uint8_t* out, I total, const Requant& q, int32_t left) {
+    ymm::store_block(out, ymm::requantize(total, q), left);
+  }
+};
 
 // Sum of `n` bytes (vpsadbw: sums of 8 bytes), 32, 16, 8 then 4 at a time:
 // the early layers have 16-32 input channels.
@@ -72,68 +79,15 @@ LOOKOUT_AVX2 inline int32_t byte_sum(const uint8_t* x, int32_t n) {
   return static_cast<int32_t>(bytes);
 }
 
-// One register tile: M pixels x N vectors of output channels.
+// A name of its own in each file: GCC 12 emits tile_fn<T, ...> as a weak
+// symbol even for a T in an anonymous namespace, so two files' tiles of the
+// same size would be merged at link time under one name.
 template <int M, int N>
-struct Tile {
-  LOOKOUT_AVXVNNI static void run(const DotTileArgs& a);
-};
-
-template <int M, int N>
-LOOKOUT_AVXVNNI void Tile<M, N>::run(const DotTileArgs& a) {
-  __m256i acc[M][N];
-#pragma GCC unroll 8
-  for (int m = 0; m < M; ++m)
-#pragma GCC unroll 3
-    for (int n = 0; n < N; ++n) acc[m][n] = _mm256_setzero_si256();
-
-  const int8_t* w = a.filter;
-  const uint8_t* x = a.input;
-  for (int32_t g = 0; g < a.full_groups; ++g) {
-    __m256i wv[N];
-#pragma GCC unroll 3
-    for (int n = 0; n < N; ++n) wv[n] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + n * kVectorBytes));
-#pragma GCC unroll 8
-    for (int m = 0; m < M; ++m) {
-      const __m256i xv = _mm256_set1_epi32(static_cast<int32_t>(load_u32(x + m * a.in_c)));
-#pragma GCC unroll 3
-      for (int n = 0; n < N; ++n) dpbusd(acc[m][n], xv, wv[n]);
-    }
-    w += N * kVectorBytes;
-    x += 4;
-  }
-  if (a.tail != 0) {  // the last 1-3 input channels; the filter is zero past in_c
-    __m256i wv[N];
-#pragma GCC unroll 3
-    for (int n = 0; n < N; ++n) wv[n] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + n * kVectorBytes));
-#pragma GCC unroll 8
-    for (int m = 0; m < M; ++m) {
-      uint32_t bytes = 0;
-      std::memcpy(&bytes, x + m * a.in_c, static_cast<size_t>(a.tail));
-      const __m256i xv = _mm256_set1_epi32(static_cast<int32_t>(bytes));
-#pragma GCC unroll 3
-      for (int n = 0; n < N; ++n) dpbusd(acc[m][n], xv, wv[n]);
-    }
-  }
-
-  const ymm::RequantVectors q = ymm::requant_vectors(*a.requantization);
-  __m256i column[N];
-#pragma GCC unroll 3
-  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
-#pragma GCC unroll 8
-  for (int m = 0; m < M; ++m) {
-    const __m256i row = _mm256_set1_epi32(a.row[m]);
-    uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
-#pragma GCC unroll 3
-    for (int n = 0; n < N; ++n) {
-      const __m256i total = _mm256_add_epi32(_mm256_add_epi32(acc[m][n], row), column[n]);
-      ymm::store_block(out + n * kBlock, ymm::requantize(total, q), a.channels - n * kBlock);
-    }
-  }
-}
+using VexTile = DotTile<Vex, M, N>;
 
 }  // namespace
 
-DotTiles avxvnni_dot_tiles() { return {&byte_sum, &tile_fn<Tile, kTile, kChunk>}; }
+DotTiles avxvnni_dot_tiles() { return {&byte_sum, &tile_fn<VexTile, kTile, kChunk>}; }
 
 #else
 

@@ -4,7 +4,8 @@
 // - The dot-product levels (avx512vnni: pointwise_vnni.cc, avxvnni:
 //   pointwise_avxvnni.cc) share the tile arguments and the loop over pixel
 //   tiles and chunks (PointwiseConv::run_range_dot): each level gives its
-//   byte sum and its tiles (DotTiles).
+//   byte sum and its tiles (DotTiles), the one tile of pointwise_dot_tile.h
+//   on its vector type.
 // - Every level picks its M pixels x N vectors tile from a table (tile_fn).
 // - The 256-bit tiles (pointwise_avx2.cc, pointwise_avxvnni.cc) share the
 //   requantization and the stores (namespace ymm; x86-64 only, compiled for
