@@ -3,10 +3,6 @@
 // run only where isa_available(avx2).
 #include "engine/depthwise_conv.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -16,13 +12,19 @@
 #include "engine/ops/conv_common.h"
 #include "engine/own_conv.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
 #define LOOKOUT_AVX2 __attribute__((target("avx2,fma")))
+#define LOOKOUT_DEPTHWISE_TARGET LOOKOUT_AVX2
+#include "engine/depthwise_step.h"
+#endif
 
 namespace lookout::engine {
 
 namespace {
 constexpr int kBlock = DepthwiseConv3x3::kBlockChannels;
-constexpr size_t kPairElements = 2 * kBlock;  // int16 per pair and block: 16 channels x 2 taps
+constexpr size_t kPairElements = 2 * kBlock;  // int16 per pair and block: 32 channels x 2 taps
 }  // namespace
 
 DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t* filter, const int32_t* bias,
@@ -37,8 +39,8 @@ DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t*
   require_isa(isa);
   const auto channels = static_cast<size_t>(shape.channels);
   // Channels per block: avx512vnni 64 (a last block of 32 or fewer runs as
-  // one ymm step), avxvnni 32, avx2 16.
-  const int32_t block = isa_ == Isa::avx512vnni ? kVnniChannels : isa_ == Isa::avxvnni ? kVnniChannels / 2 : kBlock;
+  // one ymm step), avxvnni and avx2 32.
+  const int32_t block = isa_ == Isa::avx512vnni ? kVnniChannels : kBlock;
   blocks_ = (shape.channels + block - 1) / block;
   // In int64, wrapped to int32: the final accumulator is exact in int32
   // (require_accumulator_fits) and the kernel's int32 adds wrap.
@@ -51,45 +53,36 @@ DepthwiseConv3x3::DepthwiseConv3x3(Isa isa, DepthwiseShape shape, const uint8_t*
   }
   padding_.assign(channels + kVnniChannels, static_cast<uint8_t>(input_zero_point));
 
-  if (isa_ != Isa::avx2) {
-    // Block channel 16L + 4k + j sits in vector k, lane 4L + j; its taps
-    // 4q..4q+3 in the lane's bytes.
-    const int32_t rest = shape.channels % block;
-    last_width_ = rest != 0 && rest <= kVnniChannels / 2 ? kVnniChannels / 2 : block;
+  // Block channel 16L + 4k + j sits in vector k, lane 4L + j (at every
+  // level): avx2 has its taps in pairs in the lane's int16 halves, the
+  // dot-product levels taps 4q..4q+3 in the lane's bytes.
+  const int32_t rest = shape.channels % block;
+  last_width_ = rest != 0 && rest <= kVnniChannels / 2 ? kVnniChannels / 2 : block;
+  if (isa_ == Isa::avx2)
+    packed_.assign(static_cast<size_t>(blocks_) * kPairs * kPairElements, 0);
+  else
     packed_quads_.assign(static_cast<size_t>(blocks_) * kQuads * static_cast<size_t>(block) * 4, 0);
-    column_.assign(column.size(), 0);
-    for (size_t c = 0; c < column.size(); ++c) {
-      const size_t b = c / static_cast<size_t>(block), in_block = c % static_cast<size_t>(block);
-      const auto width = static_cast<size_t>(b + 1 == static_cast<size_t>(blocks_) ? last_width_ : block);
-      if (in_block >= width) continue;
-      const size_t L = in_block / 16, k = (in_block % 16) / 4, j = in_block % 4;
-      const size_t at = k * (width / 4) + 4 * L + j;
-      column_[b * static_cast<size_t>(block) + at] = column[c];
-      if (c >= channels) continue;
-      for (size_t tap = 0; tap < kTaps; ++tap) {
+  sum_factor_ = 128 - filter_zero_point;
+  column_.assign(column.size(), 0);
+  for (size_t c = 0; c < column.size(); ++c) {
+    const size_t b = c / static_cast<size_t>(block), in_block = c % static_cast<size_t>(block);
+    const auto width = static_cast<size_t>(b + 1 == static_cast<size_t>(blocks_) ? last_width_ : block);
+    if (in_block >= width) continue;
+    const size_t L = in_block / 16, k = (in_block % 16) / 4, j = in_block % 4;
+    const size_t at = k * (width / 4) + 4 * L + j;
+    column_[b * static_cast<size_t>(block) + at] = column[c];
+    if (c >= channels) continue;
+    for (size_t tap = 0; tap < kTaps; ++tap) {
+      const int32_t w = filter[tap * channels + c];
+      if (isa_ == Isa::avx2) {
+        const size_t pair = tap / 2, side = tap % 2;
+        packed_[(b * kPairs + pair) * kPairElements + at * 2 + side] = static_cast<int16_t>(w - filter_zero_point);
+      } else {
         const size_t quad = tap / 4, byte = tap % 4;
         packed_quads_[(b * kQuads * static_cast<size_t>(block) + quad * width + at) * 4 + byte] =
-            static_cast<int8_t>(int32_t{filter[tap * channels + c]} - 128);
+            static_cast<int8_t>(w - 128);
       }
     }
-    sum_factor_ = 128 - filter_zero_point;
-    return;
-  }
-
-  column_ = std::move(column);
-  packed_.assign(static_cast<size_t>(blocks_) * kPairs * kPairElements, 0);
-  // Layout per block and pair: channels 0-7 as (a, b) int16 pairs, then 8-15:
-  // what unpacklo/unpackhi of the two taps' 16 bytes, widened, line up with.
-  for (size_t c = 0; c < channels; ++c) {
-    const size_t b = c / kBlock, lane = c % kBlock;
-    for (int pair = 0; pair < kPairs; ++pair)
-      for (int side = 0; side < 2; ++side) {
-        const int tap = 2 * pair + side;
-        if (tap >= kTaps) continue;
-        const int32_t w = filter[static_cast<size_t>(tap) * channels + c];
-        packed_[(b * kPairs + static_cast<size_t>(pair)) * kPairElements + lane * 2 + static_cast<size_t>(side)] =
-            static_cast<int16_t>(w - filter_zero_point);
-      }
   }
 }
 
@@ -106,15 +99,6 @@ void DepthwiseConv3x3::run_rows(const uint8_t* input, int64_t input_row, uint8_t
 
 namespace {
 
-// 16 bytes of channels [c, c + 16) from `p`, or only `valid` of them (the
-// rest zero) so that the last pixel's tail never reads past the tensor.
-LOOKOUT_AVX2 inline __m128i load_channels(const uint8_t* p, int32_t valid) {
-  if (valid >= kBlock) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  alignas(16) uint8_t buffer[kBlock] = {};
-  std::memcpy(buffer, p, static_cast<size_t>(valid));
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(buffer));
-}
-
 // Fp32Requantization::apply on 8 accumulators (as pointwise_avx2.cc).
 LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __m256 max, __m256i zero_point) {
   __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
@@ -126,10 +110,12 @@ LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __
 
 LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows_avx2(const uint8_t* input, int64_t input_row, uint8_t* output,
                                                   int64_t output_row, int64_t row_begin, int64_t row_end) const {
+  using V = depthwise_detail::YmmOps;
   const __m256 scale = _mm256_set1_ps(requantization_.scale);
   const __m256 min = _mm256_set1_ps(requantization_.min_less_zero_point);
   const __m256 max = _mm256_set1_ps(requantization_.max_less_zero_point);
   const __m256i zero_point = _mm256_set1_epi32(requantization_.zero_point);
+  const __m256i zero = _mm256_setzero_si256();
   const DepthwiseShape& s = shape_;
   const int64_t channels = s.channels;
   Taps walk(*this, input, input_row);
@@ -140,33 +126,30 @@ LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows_avx2(const uint8_t* input, int64_t 
       uint8_t* out = output + ((row - output_row) * s.out_w + ox) * channels;
       for (int32_t b = 0; b < blocks_; ++b) {
         const int64_t c = int64_t{b} * kBlock;
-        const auto valid = static_cast<int32_t>(std::min<int64_t>(kBlock, channels - c));
-        __m256i acc_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(column_.data() + c));
-        __m256i acc_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(column_.data() + c + 8));
+        const V::Tail tail = V::tail(std::min<int64_t>(kBlock, channels - c));
+        __m256i acc[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) acc[v] = V::load(column_.data() + c + 8 * v);
         const int16_t* w = packed_.data() + static_cast<size_t>(b) * kPairs * kPairElements;
 #pragma GCC unroll 5
         for (int pair = 0; pair < kPairs; ++pair) {
-          const __m128i a = load_channels(taps[2 * pair] + c, valid);
-          const __m128i bb = load_channels(taps[2 * pair + 1] + c, valid);
-          const __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(a, bb));
-          const __m256i hi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(a, bb));
+          // Per 128-bit lane L: the taps' bytes of channels 16L + 0..7
+          // interleaved (lo), of 16L + 8..15 (hi); then each as int16 pairs,
+          // four channels per vector.
+          const __m256i a = V::load(tail, taps[2 * pair] + c), bb = V::load(tail, taps[2 * pair + 1] + c);
+          const __m256i lo = _mm256_unpacklo_epi8(a, bb), hi = _mm256_unpackhi_epi8(a, bb);
+          const __m256i x[4] = {_mm256_unpacklo_epi8(lo, zero), _mm256_unpackhi_epi8(lo, zero),
+                                _mm256_unpacklo_epi8(hi, zero), _mm256_unpackhi_epi8(hi, zero)};
           const auto* wv = reinterpret_cast<const __m256i*>(w + static_cast<size_t>(pair) * kPairElements);
-          acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(lo, _mm256_loadu_si256(wv)));
-          acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(hi, _mm256_loadu_si256(wv + 1)));
+#pragma GCC unroll 4
+          for (int v = 0; v < 4; ++v)
+            acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(x[v], _mm256_loadu_si256(wv + v)));
         }
-        const __m256i q_lo = requantize(acc_lo, scale, min, max, zero_point);
-        const __m256i q_hi = requantize(acc_hi, scale, min, max, zero_point);
-        // packs/packus work per 128-bit lane: reorder the quarters back.
-        const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(q_lo, q_hi), 0xD8);
-        const __m128i bytes =
-            _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-        if (valid == kBlock) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), bytes);
-        } else {
-          alignas(16) uint8_t buffer[kBlock];
-          _mm_store_si128(reinterpret_cast<__m128i*>(buffer), bytes);
-          std::memcpy(out + c, buffer, static_cast<size_t>(valid));
-        }
+        __m256i q[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) q[v] = requantize(acc[v], scale, min, max, zero_point);
+        // Per 128-bit lane L: channels 16L + 0..7 as words, then 8..15, then all 16 as bytes.
+        V::store(out + c, tail, _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3])));
       }
     }
   }

@@ -7,10 +7,12 @@
 //   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp) + bias - xzp * sum (w - wzp)
 // holds on the border as inside.
 //
-// avx2 (depthwise_conv.cc): the taps go in pairs through vpmaddwd: the two
-// taps' bytes interleaved and widened to int16, against (w - wzp) of both
-// taps packed as int16 pairs once at load (the ninth tap is paired with a
-// zero weight).
+// avx2 (depthwise_conv.cc): the taps go in pairs through vpmaddwd, 32
+// channels per step: the two taps' bytes interleaved, then widened to int16
+// by a second interleave with zeros (which leaves each 128-bit lane's
+// channels in four vectors, in the order of the dot-product levels' below),
+// against (w - wzp) of both taps packed as int16 pairs in that order once at
+// load (the ninth tap is paired with a zero weight).
 //
 // avx512vnni (depthwise_vnni.cc) and avxvnni (depthwise_avxvnni.cc), one
 // step template (depthwise_step.h): the taps go in fours through vpdpbusd,
@@ -49,7 +51,7 @@ class DepthwiseConv3x3 {
  public:
   static constexpr int kTaps = 9;
   static constexpr int kPairs = 5;           // avx2: (0,1) (2,3) (4,5) (6,7) (8,zero)
-  static constexpr int kBlockChannels = 16;  // avx2: channels per step, two ymm of int32
+  static constexpr int kBlockChannels = 32;  // avx2: channels per step, four ymm of int32
   static constexpr int kQuads = 3;           // avx512vnni: taps 0-3, 4-7, 8 and three zeros
   static constexpr int kVnniChannels = 64;   // avx512vnni: channels per step, four zmm of int32
 
@@ -148,10 +150,11 @@ class DepthwiseConv3x3 {
 
   Isa isa_;
   DepthwiseShape shape_;
-  int32_t blocks_ = 0;  // ceil(channels / 16), avx2; ceil(channels / 64), avx512vnni
+  int32_t blocks_ = 0;  // ceil(channels / 64) at avx512vnni, ceil(channels / 32) below
   Fp32Requantization requantization_;
-  // Per block, per pair, two vectors (channels 0-7, 8-15 of the block) of 8
-  // int16 pairs (w_a - wzp, w_b - wzp): blocks_ * kPairs * 64 bytes.
+  // avx2: per block, per pair, four vectors of 8 lanes x 2 int16
+  // (w_a - wzp, w_b - wzp); vector k's lane 4L + j is channel 16L + 4k + j
+  // of the block: blocks_ * kPairs * 128 bytes.
   std::vector<int16_t> packed_;
   // avx512vnni, avxvnni: per block, per quad, four vectors of 16 lanes (8
   // in a 32-wide block) x 4 taps, s8 w - 128; vector k's lane 4L + j is
@@ -160,7 +163,7 @@ class DepthwiseConv3x3 {
   std::vector<int8_t> packed_quads_;
   int32_t sum_factor_ = 0;        // 128 - wzp
   int32_t last_width_ = 0;        // the last block's channels: 64, or 32 (one ymm step)
-  std::vector<int32_t> column_;   // bias - xzp * sum (w - wzp), per padded channel (avx512vnni: in lane order)
+  std::vector<int32_t> column_;   // bias - xzp * sum (w - wzp), per padded channel, in lane order
   std::vector<uint8_t> padding_;  // channels + 16 input zero points
 };
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -32,9 +33,10 @@
 namespace lookout::engine::depthwise_detail {
 
 #if defined(__x86_64__)
-// The 256-bit operations both ymm types share, compiled for AVX2 alone (a
-// subset of either including file's target, so they inline into it); each
-// type adds its tails, loads, stores and dpbusd encoding.
+// The 256-bit operations, compiled for AVX2 alone (a subset of every
+// including file's target, so they inline into it): the AVX-VNNI step's
+// (depthwise_avxvnni.cc adds its dpbusd encoding) and the AVX2 kernel's
+// (depthwise_conv.cc).
 struct YmmOps {
   using I = __m256i;
   using F = __m256;
@@ -57,6 +59,40 @@ struct YmmOps {
   LOOKOUT_YMM_OPS static F clamp(F x, F lo, F hi) { return _mm256_min_ps(_mm256_max_ps(x, lo), hi); }
   LOOKOUT_YMM_OPS static I packs32(I a, I b) { return _mm256_packs_epi32(a, b); }
   LOOKOUT_YMM_OPS static I packus16(I a, I b) { return _mm256_packus_epi16(a, b); }
+
+  // A block's channel tail, with no AVX-512 masks: loads and stores go by
+  // 16-byte halves, a partial half through a zeroed buffer. A tail of 16 or
+  // more (the model's 144 channels: 16) moves its first 16 bytes directly.
+  using Tail = int64_t;  // valid channels
+  LOOKOUT_YMM_OPS static Tail tail(int64_t valid) { return valid; }
+  LOOKOUT_YMM_OPS static __m128i load16(const uint8_t* p, int64_t valid) {
+    if (valid >= 16) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    alignas(16) uint8_t buffer[16] = {};
+    std::memcpy(buffer, p, static_cast<size_t>(valid));
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(buffer));
+  }
+  LOOKOUT_YMM_OPS static void store16(uint8_t* p, int64_t valid, __m128i v) {
+    if (valid >= 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+      return;
+    }
+    alignas(16) uint8_t buffer[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(buffer), v);
+    std::memcpy(p, buffer, static_cast<size_t>(valid));
+  }
+  LOOKOUT_YMM_OPS static I load(Tail valid, const uint8_t* p) {
+    if (valid >= kWidth) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m128i low = load16(p, valid);
+    return valid <= 16 ? _mm256_zextsi128_si256(low) : _mm256_set_m128i(load16(p + 16, valid - 16), low);
+  }
+  LOOKOUT_YMM_OPS static void store(uint8_t* p, Tail valid, I v) {
+    if (valid >= kWidth) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+      return;
+    }
+    store16(p, valid, _mm256_castsi256_si128(v));
+    if (valid > 16) store16(p + 16, valid - 16, _mm256_extracti128_si256(v, 1));
+  }
 #undef LOOKOUT_YMM_OPS
 };
 #endif
