@@ -1,12 +1,17 @@
-// The pointwise convolution's AVX2 register tiles (pointwise_conv.h). Only
-// the functions marked LOOKOUT_AVX2 are compiled for AVX2 (per-function
-// target attribute); they run only where isa_available(avx2).
+// The pointwise convolution's AVX2 register tiles (pointwise_conv.h), in its
+// two forms. Only the functions marked LOOKOUT_AVX2 are compiled for AVX2
+// (per-function target attribute); they run only where isa_available(avx2).
 //
-// Register tile: 6 pixels x 2 vectors of 8 output channels = 12 int32
-// accumulators. Each tile's pixels are widened to int16 once; per pair of
-// input channels, each pixel's pair is broadcast, each filter vector (int16
-// w - wzp, widened at load) loaded once, and vpmaddwd adds the two exact
-// products per lane.
+// Words: 6 pixels x 2 vectors of 8 output channels = 12 int32 accumulators.
+// Each tile's pixels are widened to int16 once; per pair of input channels,
+// each pixel's pair is broadcast, each filter vector (int16 w - wzp, widened
+// at load) loaded once, and vpmaddwd adds the two exact products per lane.
+//
+// Bytes: 4 pixels x 2 vectors = 8 accumulators. Per step of 8 input
+// channels, each pixel's two groups of 4 bytes are broadcast straight from
+// the input, vpmaddubsw multiplies each by its group's filter vector, the two
+// int16 results are added, and vpmaddwd by ones widens the sums into the
+// accumulator. Then the chunk's fixups, a group each.
 #include "engine/pointwise_conv.h"
 
 #include <algorithm>
@@ -112,7 +117,142 @@ LOOKOUT_AVX2 void Tile<M, N>::run(const TileArgs& a, const RequantVectors& q) {
   }
 }
 
+struct ByteTileArgs {
+  const uint8_t* input;         // the tile's first pixel
+  int64_t stride;               // bytes from one pixel to the next
+  int32_t steps;                // 8-input steps
+  const int8_t* filter;         // the chunk's packed main filter
+  const int32_t* fixup_groups;  // the chunk's fixups: their 4-input groups
+  const int8_t* fixup_filter;   // and filters (64 bytes each)
+  int32_t fixups;
+  const int32_t* column;        // the chunk's first channel's column constant
+  uint8_t* output;              // first pixel, first channel of the chunk
+  int32_t out_c;                // output row stride
+  int32_t channels;             // valid channels in the chunk (<= N * 8)
+};
+
+alignas(32) constexpr int16_t kOnes[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+LOOKOUT_AVX2 inline __m256i broadcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm256_set1_epi32(v);
+}
+
+// acc += vpmaddwd(vpmaddubsw(xa, wa) + vpmaddubsw(xb, wb), ones). The
+// products stay exact: the split keeps each int16 sum within 255 x 128.
+// Inline asm for the same reason as madd_accumulate, and for the ones'
+// memory operand (all 16 ymm hold the tile).
+LOOKOUT_AVX2 inline void step_accumulate(__m256i& acc, __m256i xa, __m256i xb, __m256i wa, __m256i wb) {
+  __m256i a, b;
+  asm("vpmaddubsw %5, %3, %0\n\t"
+      "vpmaddubsw %6, %4, %1\n\t"
+      "vpaddw %1, %0, %0\n\t"
+      "vpmaddwd %7, %0, %0\n\t"
+      "vpaddd %0, %2, %2"
+      : "=&x"(a), "=&x"(b), "+x"(acc)
+      : "x"(xa), "x"(xb), "x"(wa), "x"(wb), "m"(*reinterpret_cast<const __m256i*>(kOnes)));
+}
+
+template <int M, int N>
+struct ByteTile {
+  LOOKOUT_AVX2 static void run(const ByteTileArgs& a, const RequantVectors& q);
+};
+
+template <int M, int N>
+LOOKOUT_AVX2 void ByteTile<M, N>::run(const ByteTileArgs& a, const RequantVectors& q) {
+  __m256i acc[M][N];
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m)
+#pragma GCC unroll 2
+    for (int n = 0; n < N; ++n) acc[m][n] = _mm256_setzero_si256();
+
+  const int8_t* w = a.filter;
+  const uint8_t* x = a.input;
+  for (int32_t s = 0; s < a.steps; ++s) {
+    __m256i wa[N], wb[N];
+#pragma GCC unroll 2
+    for (int n = 0; n < N; ++n) {
+      wa[n] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + n * kVectorBytes));
+      wb[n] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + (N + n) * kVectorBytes));
+    }
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) {
+      const __m256i xa = broadcast4(x + m * a.stride), xb = broadcast4(x + m * a.stride + 4);
+#pragma GCC unroll 2
+      for (int n = 0; n < N; ++n) step_accumulate(acc[m][n], xa, xb, wa[n], wb[n]);
+    }
+    w += 2 * N * kVectorBytes;
+    x += 8;
+  }
+
+  const __m256i ones = _mm256_load_si256(reinterpret_cast<const __m256i*>(kOnes));
+  for (int32_t f = 0; f < a.fixups; ++f) {
+    const int8_t* fw = a.fixup_filter + static_cast<ptrdiff_t>(f) * 2 * kVectorBytes;
+    const uint8_t* fx = a.input + 4 * a.fixup_groups[f];
+    __m256i wv[N];
+#pragma GCC unroll 2
+    for (int n = 0; n < N; ++n) wv[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fw + n * kVectorBytes));
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) {
+      const __m256i xv = broadcast4(fx + m * a.stride);
+#pragma GCC unroll 2
+      for (int n = 0; n < N; ++n)
+        acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv[n]), ones));
+    }
+  }
+
+  __m256i column[N];
+#pragma GCC unroll 2
+  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m) {
+    uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
+#pragma GCC unroll 2
+    for (int n = 0; n < N; ++n) {
+      const __m128i bytes = ymm::requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
+      ymm::store_block(out + n * kBlock, bytes, a.channels - n * kBlock);
+    }
+  }
+}
+
 }  // namespace
+
+LOOKOUT_AVX2 void PointwiseConv::run_range_avx2_bytes(const uint8_t* input, uint8_t* output, const Range& r) const {
+  constexpr int kByteTile = 4;
+  const RequantVectors q = ymm::requant_vectors(requantization_);
+  const int64_t in_c = shape_.in_c;
+  const int32_t width = 4 * groups_;  // in_c rounded up to whole steps
+  ByteTileArgs a{};
+  a.steps = groups_ / 2;
+  a.out_c = shape_.out_c;
+  // A row whose steps would read past it is copied, zero-padded (its
+  // filter values there are zero, but the bytes must exist).
+  std::vector<uint8_t> padded(width != in_c ? static_cast<size_t>(kByteTile) * static_cast<size_t>(width) : 0, 0);
+  a.stride = width != in_c ? width : in_c;
+  for (int64_t p = r.pixel_begin; p < r.pixel_end; p += kByteTile) {
+    const int m = static_cast<int>(std::min<int64_t>(kByteTile, r.pixel_end - p));
+    if (padded.empty()) {
+      a.input = input + p * in_c;
+    } else {
+      for (int i = 0; i < m; ++i)
+        std::memcpy(padded.data() + static_cast<size_t>(i) * static_cast<size_t>(width), input + (p + i) * in_c,
+                    static_cast<size_t>(in_c));
+      a.input = padded.data();
+    }
+    for_each_chunk(output, p, r, [&](const Chunk& c, int n) {
+      const int32_t first = fixup_begin_[static_cast<size_t>(c.index)];
+      a.filter = c.filter;
+      a.fixup_groups = fixup_groups_.data() + first;
+      a.fixup_filter = fixup_filter_.data() + static_cast<ptrdiff_t>(first) * 2 * kVectorBytes;
+      a.fixups = fixup_begin_[static_cast<size_t>(c.index) + 1] - first;
+      a.column = c.column;
+      a.output = c.output;
+      a.channels = c.channels;
+      tile_fn<ByteTile, kByteTile, kChunk>(m, n)(a, q);
+    });
+  }
+}
 
 LOOKOUT_AVX2 void PointwiseConv::run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const {
   const RequantVectors q = ymm::requant_vectors(requantization_);
@@ -141,6 +281,10 @@ LOOKOUT_AVX2 void PointwiseConv::run_range_avx2(const uint8_t* input, uint8_t* o
 #else
 
 void PointwiseConv::run_range_avx2(const uint8_t*, uint8_t*, const Range&) const {
+  throw Error("the AVX2 pointwise kernel is not built for this architecture");
+}
+
+void PointwiseConv::run_range_avx2_bytes(const uint8_t*, uint8_t*, const Range&) const {
   throw Error("the AVX2 pointwise kernel is not built for this architecture");
 }
 

@@ -18,20 +18,121 @@ namespace lookout::engine {
 
 namespace {
 constexpr size_t kPackAlignment = 64;
+
+// The avx2 bytes form (pointwise_conv.h): what vpmaddubsw's int16 lanes can
+// take exactly, as a sum of |w - wzp| (255 x 128 = 32640 <= 32767).
+constexpr int32_t kByteBudget = 128;
+constexpr int32_t kByteChunk = 16;         // output channels per chunk: 2 blocks of 8
+constexpr int32_t kFixupBytes = kByteChunk * 4;
+
+// The filter split for the avx2 bytes form: main (out_c x padded_in_c, int8)
+// and each chunk's fixups.
+struct ByteSplit {
+  int32_t padded_in_c = 0;  // in_c rounded up to whole 8-input steps
+  std::vector<int8_t> main;
+  std::vector<int32_t> fixup_begin, fixup_groups;
+  std::vector<int8_t> fixup_filter;
+};
+
+// Moves what exceeds the budget in one int16 lane's 4 values (2 inputs of
+// each of a step's two groups) to the remainder, largest values first; the
+// main values also stay within [-127, 127].
+void split_lane(const int32_t* v, int8_t* main, int32_t* rest, const int32_t (&at)[4]) {
+  int32_t m[4], total = 0;
+  for (int i = 0; i < 4; ++i) {
+    m[i] = std::clamp(v[at[i]], -127, 127);
+    total += std::abs(m[i]);
+  }
+  while (total > kByteBudget) {
+    int big = 0;
+    for (int i = 1; i < 4; ++i)
+      if (std::abs(m[i]) > std::abs(m[big])) big = i;
+    const int32_t cut = std::min(total - kByteBudget, std::abs(m[big]));
+    m[big] -= m[big] > 0 ? cut : -cut;
+    total -= cut;
+  }
+  for (int i = 0; i < 4; ++i) {
+    main[at[i]] = static_cast<int8_t>(m[i]);
+    rest[at[i]] = v[at[i]] - m[i];
+  }
+}
+
+ByteSplit split_for_bytes(const PointwiseShape& shape, const uint8_t* filter, int32_t filter_zero_point) {
+  ByteSplit s;
+  const int32_t in_c = shape.in_c, out_c = shape.out_c;
+  s.padded_in_c = (in_c + 7) / 8 * 8;
+  const auto width = static_cast<size_t>(s.padded_in_c);
+  s.main.assign(static_cast<size_t>(out_c) * width, 0);
+  std::vector<int32_t> v(width), rest(static_cast<size_t>(kByteChunk) * width);
+  for (int32_t chunk = 0; chunk < out_c; chunk += kByteChunk) {
+    s.fixup_begin.push_back(static_cast<int32_t>(s.fixup_groups.size()));
+    std::fill(rest.begin(), rest.end(), 0);
+    const int32_t channels = std::min(kByteChunk, out_c - chunk);
+    for (int32_t c = 0; c < channels; ++c) {
+      const size_t oc = static_cast<size_t>(chunk + c);
+      std::fill(v.begin(), v.end(), 0);
+      for (int32_t ic = 0; ic < in_c; ++ic) v[static_cast<size_t>(ic)] = filter[oc * static_cast<size_t>(in_c) + static_cast<size_t>(ic)] - filter_zero_point;
+      for (int32_t step = 0; step < s.padded_in_c; step += 8)
+        for (int32_t half = 0; half < 2; ++half) {
+          const int32_t at[4] = {step + 2 * half, step + 2 * half + 1, step + 4 + 2 * half, step + 5 + 2 * half};
+          split_lane(v.data(), s.main.data() + oc * width, rest.data() + static_cast<size_t>(c) * width, at);
+        }
+    }
+    // Each 4-input group's remainder, in fixups of at most 127 per value and
+    // kByteBudget per pair.
+    for (int32_t group = 0; group < s.padded_in_c / 4; ++group) {
+      for (;;) {
+        int8_t fixup[kFixupBytes] = {};
+        bool any = false;
+        for (int32_t c = 0; c < kByteChunk; ++c)
+          for (int32_t pair = 0; pair < 2; ++pair) {
+            int32_t* r = rest.data() + static_cast<size_t>(c) * width + static_cast<size_t>(4 * group + 2 * pair);
+            const int32_t a = std::clamp(r[0], -127, 127);
+            const int32_t room = std::min(127, kByteBudget - std::abs(a));  // an int8 either way
+            const int32_t b = std::clamp(r[1], -room, room);
+            r[0] -= a;
+            r[1] -= b;
+            fixup[4 * c + 2 * pair] = static_cast<int8_t>(a);
+            fixup[4 * c + 2 * pair + 1] = static_cast<int8_t>(b);
+            any = any || a != 0 || b != 0;
+          }
+        if (!any) break;
+        s.fixup_groups.push_back(group);
+        s.fixup_filter.insert(s.fixup_filter.end(), fixup, fixup + kFixupBytes);
+      }
+    }
+  }
+  s.fixup_begin.push_back(static_cast<int32_t>(s.fixup_groups.size()));
+  return s;
+}
+
+// Whether the bytes form pays: its multiplies (3 per 8-input step and tile
+// vector, 2 per fixup) against the words form's (4 per step), where it also
+// runs nearer its bound (SSD MobileNet V2 on Zen 5: fixups up to half the
+// steps measured fastest, of the limits tried; its layers down to 38x38
+// stay words, as do uniformly random filters).
+bool bytes_form_pays(const ByteSplit& s, int32_t out_c) {
+  const int64_t steps = int64_t{(out_c + kByteChunk - 1) / kByteChunk} * (s.padded_in_c / 8);
+  return 2 * static_cast<int64_t>(s.fixup_groups.size()) <= steps;
+}
+
 }  // namespace
 
-PointwiseTiling pointwise_tiling(Isa isa) {
+PointwiseTiling pointwise_tiling(Isa isa, bool avx2_bytes) {
   // avx512vnni: 8 pixels x 3 zmm of 16 channels = 24 accumulators of 32.
   // avxvnni: 6 pixels x 2 ymm of 8 channels = 12 accumulators, 2 filter
   // vectors and a broadcast input: 15 of the 16 ymm (4 pixels x 3 ymm, also
   // 12 accumulators, measured the same on Zen 5 and wastes more lanes on
   // 16 or 160 output channels).
-  // avx2: 6 pixels x 2 ymm of 8 channels = 12 accumulators, 2 filter
+  // avx2 words: 6 pixels x 2 ymm of 8 channels = 12 accumulators, 2 filter
   // vectors, a broadcast input and vpmaddwd's product: all 16 ymm.
+  // avx2 bytes: 4 pixels x 2 ymm = 8 accumulators, the two groups' 2 filter
+  // vectors each, 2 broadcast inputs and 2 products: all 16 ymm (the ones of
+  // vpmaddwd come from memory).
   switch (isa) {
     case Isa::avx512vnni: return {8, 16, 4, 3, 1};
     case Isa::avxvnni: return {6, 8, 4, 2, 1};
-    default: return {6, 8, 2, 2, 2};
+    default: return avx2_bytes ? PointwiseTiling{4, 8, 4, 2, 1} : PointwiseTiling{6, 8, 2, 2, 2};
   }
 }
 
@@ -44,11 +145,24 @@ PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filte
                             " must all be >= 1");
   if (isa == Isa::xnnpack) throw std::domain_error("pointwise convolution: xnnpack is not one of our ISA levels");
   require_isa(isa);
+  ByteSplit split;
+  if (isa == Isa::avx2) {
+    split = split_for_bytes(shape, filter, filter_zero_point);
+    avx2_bytes_ = bytes_form_pays(split, shape.out_c);
+    if (avx2_bytes_) {
+      tiling_ = pointwise_tiling(isa, true);
+      fixup_begin_ = std::move(split.fixup_begin);
+      fixup_groups_ = std::move(split.fixup_groups);
+      fixup_filter_ = std::move(split.fixup_filter);
+    }
+  }
   // Copies, not references to members: the packing loop stores through an
   // int8_t pointer, which may alias any member as far as the compiler knows,
   // so members would be reloaded for every filter value.
   const PointwiseTiling t = tiling_;
-  const int32_t groups = (shape.in_c + t.group_inputs - 1) / t.group_inputs;
+  const bool bytes_form = avx2_bytes_;
+  const int32_t in_width = bytes_form ? split.padded_in_c : shape.in_c;
+  const int32_t groups = (in_width + t.group_inputs - 1) / t.group_inputs;
   const int32_t blocks = (shape.out_c + t.block_channels - 1) / t.block_channels;
   groups_ = groups;
   blocks_ = blocks;
@@ -78,7 +192,9 @@ PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filte
             const size_t element = (static_cast<size_t>(g) * static_cast<size_t>(n_blocks) + static_cast<size_t>(n)) *
                                        static_cast<size_t>(t.block_channels * t.group_inputs) +
                                    static_cast<size_t>(c * t.group_inputs + j);
-            if (t.element_bytes == 1) {
+            if (bytes_form) {
+              chunk_base[element] = split.main[static_cast<size_t>(oc) * static_cast<size_t>(in_width) + static_cast<size_t>(ic)];
+            } else if (t.element_bytes == 1) {
               chunk_base[element] = static_cast<int8_t>(w - 128);
             } else {
               const auto wide = static_cast<int16_t>(w - filter_zero_point);
@@ -103,7 +219,7 @@ void PointwiseConv::run_range(const uint8_t* input, uint8_t* output, const Range
   switch (isa_) {
     case Isa::avx512vnni: run_range_dot(input, output, r, pointwise_detail::vnni_dot_tiles()); break;
     case Isa::avxvnni: run_range_dot(input, output, r, pointwise_detail::avxvnni_dot_tiles()); break;
-    default: run_range_avx2(input, output, r); break;
+    default: avx2_bytes_ ? run_range_avx2_bytes(input, output, r) : run_range_avx2(input, output, r); break;
   }
 }
 

@@ -12,11 +12,22 @@
 //     + (128 - wzp) * sum x                  per pixel
 //     + bias - xzp * sum (w - wzp)           per output channel, at create
 //
-// avx2 (pointwise_avx2.cc): vpmaddubsw saturates, so the exact product goes
-// through 16-bit vpmaddwd: the filter is packed widened as int16 w - wzp
-// (in [-255, 255]), each tile's input widened to int16, and
-//   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp)   vpmaddwd (pairs)
+// avx2 (pointwise_avx2.cc), with no exact byte product instruction, in one
+// of two forms chosen per filter at create:
+//   sum (x - xzp)(w - wzp) + bias = sum x (w - wzp)
 //                                 + bias - xzp * sum (w - wzp)
+// - bytes (most trained filters): vpmaddubsw multiplies unsigned input
+//   bytes by signed filter bytes and adds pairs into int16, saturating; two
+//   such steps (8 inputs) are added in int16, then vpmaddwd by ones widens
+//   them to int32: 3 multiplies per 64 products. Exact where, per output
+//   channel and half of each 8-input step, the 4 values |w - wzp| sum to at
+//   most 128 (255 x 128 fits int16). Each filter is split into a main part
+//   that keeps this and a remainder, taken by fixups: 4-input groups whose
+//   pairs sum to at most 128, each by vpmaddubsw + vpmaddwd alone. The form
+//   is used when the fixups cost less than the words form would.
+// - words (otherwise, e.g. uniformly random filters): the filter packed
+//   widened as int16 w - wzp (in [-255, 255]), each tile's input widened to
+//   int16, vpmaddwd on pairs: 4 multiplies per 64 products.
 // Then all requantize with the same float operations as
 // Fp32Requantization::apply.
 //
@@ -50,7 +61,7 @@ struct PointwiseShape {
   int32_t in_c = 0, out_c = 0;
 };
 
-// The register tiling of one ISA level.
+// The register tiling of one ISA level (and form, at avx2).
 struct PointwiseTiling {
   int tile_pixels;     // pixels per register tile
   int block_channels;  // output channels per vector (int32 lanes)
@@ -59,7 +70,7 @@ struct PointwiseTiling {
   int element_bytes;   // packed filter element: 1 (int8) or 2 (int16)
   int vector_bytes() const { return block_channels * group_inputs * element_bytes; }
 };
-PointwiseTiling pointwise_tiling(Isa isa);
+PointwiseTiling pointwise_tiling(Isa isa, bool avx2_bytes = false);
 
 class PointwiseConv {
  public:
@@ -91,6 +102,9 @@ class PointwiseConv {
   void run_pixels(const uint8_t* input, uint8_t* output, int64_t begin, int64_t end) const;
 
   const PointwiseShape& shape() const { return shape_; }
+  // avx2: whether the filter took the bytes form (see the top of this file).
+  bool avx2_bytes() const { return avx2_bytes_; }
+  int64_t fixups() const { return static_cast<int64_t>(fixup_groups_.size()); }
 
  private:
   struct Range { int64_t pixel_begin, pixel_end; int32_t block_begin, block_end; };
@@ -100,6 +114,7 @@ class PointwiseConv {
     const int32_t* column;  // its first channel's column constant
     uint8_t* output;        // pixel `p`, the chunk's first channel
     int32_t channels;       // valid channels in the chunk
+    int32_t index;          // the chunk's number (first block / chunk_blocks)
   };
   // Calls tile(chunk, vectors) for each chunk of r's blocks at pixel p.
   // block_begin is a multiple of chunk_blocks and block_end one or blocks_
@@ -111,7 +126,8 @@ class PointwiseConv {
       const int32_t n = std::min(tiling_.chunk_blocks, r.block_end - b);
       tile(Chunk{packed_ + int64_t{b} * groups_ * tiling_.vector_bytes(), column_.data() + int64_t{b} * block,
                  output + p * shape_.out_c + int64_t{b} * block,
-                 static_cast<int32_t>(std::min<int64_t>(int64_t{n} * block, shape_.out_c - int64_t{b} * block))},
+                 static_cast<int32_t>(std::min<int64_t>(int64_t{n} * block, shape_.out_c - int64_t{b} * block)),
+                 b / tiling_.chunk_blocks},
            n);
     }
   }
@@ -122,21 +138,29 @@ class PointwiseConv {
   void run_range_dot(const uint8_t* input, uint8_t* output, const Range& r,
                      const pointwise_detail::DotTiles& tiles) const;
   void run_range_avx2(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_avx2.cc
+  void run_range_avx2_bytes(const uint8_t* input, uint8_t* output, const Range& r) const;  // pointwise_avx2.cc
 
   Isa isa_;
   PointwiseTiling tiling_;
   PointwiseShape shape_;
-  int32_t groups_ = 0;  // ceil(in_c / group_inputs)
+  bool avx2_bytes_ = false;
+  int32_t groups_ = 0;  // ceil(in_c / group_inputs); avx2 bytes: rounded up to even (whole 8-input steps)
   int32_t blocks_ = 0;  // ceil(out_c / block_channels)
   int32_t row_factor_ = 0;  // avx512vnni, avxvnni: 128 - filter zero point
   Fp32Requantization requantization_;
   // Packed filter: chunks of up to chunk_blocks blocks; inside a chunk
   // [group][block][block_channels][group_inputs] elements (avx512vnni,
-  // avxvnni: int8 w - 128; avx2: int16 w - wzp), zeros past in_c/out_c. A chunk starting
-  // at block b begins at b * groups_ * vector_bytes.
+  // avxvnni: int8 w - 128; avx2 words: int16 w - wzp; avx2 bytes: int8, the
+  // main part of w - wzp), zeros past in_c/out_c. A chunk starting at block
+  // b begins at b * groups_ * vector_bytes.
   std::vector<int8_t> packed_storage_;  // packed_ is its first 64-byte aligned byte
   const int8_t* packed_ = nullptr;
   std::vector<int32_t> column_;  // bias - xzp * sum(w - wzp), per padded channel
+  // avx2 bytes: the fixups of chunk c are [fixup_begin_[c], fixup_begin_[c + 1]);
+  // fixup i adds the 4-input group fixup_groups_[i] times its 64 filter bytes
+  // at fixup_filter_[64 i] ([block][block_channels][4], a chunk's two blocks).
+  std::vector<int32_t> fixup_begin_, fixup_groups_;
+  std::vector<int8_t> fixup_filter_;
 };
 
 // Why our pointwise kernel at `isa` does not take op `op_index`, or "" when it

@@ -39,6 +39,10 @@ inline constexpr float kInputScale = 0.02f, kFilterScale = 0.005f;
 // is large for extreme zero points, and the output scale puts about 40 steps
 // in one standard deviation of what is left: the outputs spread over the
 // range, some clamped at either end.
+//
+// filter_spread > 0 draws the filter as trained ones are: around its zero
+// point (normal, that standard deviation), 1 value in 256 uniform over the
+// bytes (avx2's bytes form splits those off: pointwise_conv.h).
 struct ConvData {
   std::vector<uint8_t> x, filter;
   std::vector<int32_t> bias;
@@ -47,16 +51,24 @@ struct ConvData {
 
 template <class FilterIndex>
 ConvData random_conv_data(uint32_t seed, size_t x_size, int32_t out_c, int32_t terms, FilterIndex filter_index,
-                          int32_t input_zp, int32_t filter_zp) {
+                          int32_t input_zp, int32_t filter_zp, int32_t filter_spread = 0) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> byte(0, 255);
   ConvData d;
   d.x.resize(x_size);
   d.filter.resize(static_cast<size_t>(out_c) * static_cast<size_t>(terms));
   for (auto& v : d.x) v = static_cast<uint8_t>(byte(rng));
-  for (auto& v : d.filter) v = static_cast<uint8_t>(byte(rng));
+  std::normal_distribution<double> trained(filter_zp, filter_spread > 0 ? filter_spread : 1);
+  for (auto& v : d.filter) {
+    const bool outlier = filter_spread == 0 || byte(rng) == 0;
+    v = static_cast<uint8_t>(outlier ? byte(rng) : std::clamp<long>(std::lround(trained(rng)), 0, 255));
+  }
   constexpr double kByteVariance = (256.0 * 256.0 - 1.0) / 12.0;  // uniform over 0..255
-  const double filter_square = kByteVariance + (127.5 - filter_zp) * (127.5 - filter_zp);
+  double filter_square = kByteVariance + (127.5 - filter_zp) * (127.5 - filter_zp);  // mean of (w - wzp)^2
+  if (filter_spread > 0) {
+    filter_square = 0;
+    for (uint8_t v : d.filter) filter_square += (v - filter_zp) * (v - filter_zp) / static_cast<double>(d.filter.size());
+  }
   const double spread = std::sqrt(terms * kByteVariance * filter_square);
   std::uniform_int_distribution<int32_t> bias_dist(-static_cast<int32_t>(spread / 2), static_cast<int32_t>(spread / 2));
   for (int32_t oc = 0; oc < out_c; ++oc) {

@@ -33,6 +33,7 @@ struct Case {
   bool bias = true;
   int32_t k = 1, stride = 1;  // k x k filter: k > 1 or stride > 1 gather windows first
   Padding padding = Padding::same;
+  int32_t filter_spread = 0;  // > 0: a trained-like filter (random_conv_data)
 };
 
 std::string name(const Case& c) {
@@ -50,7 +51,7 @@ void expect_identical(const std::vector<Isa>& levels, const Case& c, uint32_t se
   const testing::ConvData d = testing::random_conv_data(
       seed, static_cast<size_t>(c.h) * static_cast<size_t>(c.w) * static_cast<size_t>(c.in_c), c.out_c, depth,
       [&](int32_t oc, int32_t i) { return static_cast<size_t>(oc) * static_cast<size_t>(depth) + static_cast<size_t>(i); },
-      c.input_zp, c.filter_zp);
+      c.input_zp, c.filter_zp, c.filter_spread);
   const float in_scale = testing::kInputScale, filter_scale = testing::kFilterScale;
   const std::vector<uint8_t>& x = d.x;
   const int32_t in = f.tensor(DType::uint8, {1, c.h, c.w, c.in_c}, {in_scale, c.input_zp});
@@ -150,6 +151,47 @@ TEST_F(PointwiseConvTest, FewChannelWindowsMatchReference) {
                        seed++);
   // The model's first layer: 300x300x3 -> 32, 3x3 stride 2, SAME, relu6.
   expect_identical(levels_, Case{300, 300, 3, 32, 128, 128, 0, Activation::relu6, true, 3, 2}, seed++);
+}
+
+// Trained-like filters take avx2's bytes form, fixups and all (uniformly
+// random ones above take its words form): the model's shapes, tails, extreme
+// zero points, gathered windows.
+TEST_F(PointwiseConvTest, TrainedFiltersMatchReference) {
+  const bool avx2 = std::find(levels_.begin(), levels_.end(), Isa::avx2) != levels_.end();
+  std::vector<Case> cases;
+  for (int32_t spread : {3, 8, 16})
+    for (const Case& c : std::initializer_list<Case>{{19, 19, 96, 576}, {10, 10, 960, 160}, {38, 38, 32, 192},
+                                                     {75, 75, 144, 24}, {1, 7, 13, 17}, {2, 5, 64, 33}, {1, 1, 8, 8},
+                                                     {3, 5, 37, 41, 0, 255, 10, Activation::none},
+                                                     {3, 5, 40, 41, 255, 0, 10, Activation::relu},
+                                                     {4, 4, 256, 40, 0, 0, 128, Activation::none},
+                                                     {4, 4, 256, 40, 255, 255, 128, Activation::none},
+                                                     {9, 8, 17, 19, 128, 90, 20, Activation::relu6, true, 3, 2},
+                                                     {11, 13, 3, 32, 128, 128, 0, Activation::relu6, true, 3, 2}}) {
+      Case t = c;
+      t.filter_spread = spread;
+      cases.push_back(t);
+    }
+  uint32_t seed = 5000;
+  int64_t bytes_form = 0, fixups = 0;
+  for (const Case& c : cases) {
+    expect_identical(levels_, c, seed);
+    if (avx2) {  // which form the filter took
+      const int32_t depth = c.k * c.k * c.in_c;
+      const testing::ConvData d = testing::random_conv_data(
+          seed, 1, c.out_c, depth, [&](int32_t oc, int32_t i) { return static_cast<size_t>(oc * depth + i); },
+          c.input_zp, c.filter_zp, c.filter_spread);
+      const PointwiseConv conv(Isa::avx2, PointwiseShape{1, depth, c.out_c}, d.filter.data(), nullptr, c.input_zp,
+                               c.filter_zp, Fp32Requantization{});
+      bytes_form += conv.avx2_bytes() ? 1 : 0;
+      fixups += conv.fixups();
+    }
+    ++seed;
+  }
+  if (!avx2) GTEST_SKIP() << "avx2 is not among this CPU's levels: its bytes form was not tried";
+  // Most take the bytes form, with fixups: both paths ran.
+  EXPECT_GE(bytes_form, static_cast<int64_t>(cases.size()) * 2 / 3);
+  EXPECT_GT(fixups, 0);
 }
 
 TEST_F(PointwiseConvTest, RefusesWhatItDoesNotTake) {
