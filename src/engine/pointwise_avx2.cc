@@ -11,7 +11,7 @@
 // channels, each pixel's two groups of 4 bytes are broadcast straight from
 // the input, vpmaddubsw multiplies each by its group's filter vector, the two
 // int16 results are added, and vpmaddwd by ones widens the sums into the
-// accumulator. Then the chunk's fixups, a group each.
+// accumulator. Then each vector's fixups, a group each.
 #include "engine/pointwise_conv.h"
 
 #include <algorithm>
@@ -122,9 +122,9 @@ struct ByteTileArgs {
   int64_t stride;               // bytes from one pixel to the next
   int32_t steps;                // 8-input steps
   const int8_t* filter;         // the chunk's packed main filter
-  const int32_t* fixup_groups;  // the chunk's fixups: their 4-input groups
-  const int8_t* fixup_filter;   // and filters (64 bytes each)
-  int32_t fixups;
+  const int32_t* fixup_begin;   // the chunk's blocks' first fixups (N + 1)
+  const int32_t* fixup_groups;  // every fixup's 4-input group
+  const int8_t* fixup_filter;   // and filter (32 bytes each)
   const int32_t* column;        // the chunk's first channel's column constant
   uint8_t* output;              // first pixel, first channel of the chunk
   int32_t out_c;                // output row stride
@@ -187,20 +187,15 @@ LOOKOUT_AVX2 void ByteTile<M, N>::run(const ByteTileArgs& a, const RequantVector
   }
 
   const __m256i ones = _mm256_load_si256(reinterpret_cast<const __m256i*>(kOnes));
-  for (int32_t f = 0; f < a.fixups; ++f) {
-    const int8_t* fw = a.fixup_filter + static_cast<ptrdiff_t>(f) * 2 * kVectorBytes;
-    const uint8_t* fx = a.input + 4 * a.fixup_groups[f];
-    __m256i wv[N];
 #pragma GCC unroll 2
-    for (int n = 0; n < N; ++n) wv[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fw + n * kVectorBytes));
+  for (int n = 0; n < N; ++n)
+    for (int32_t f = a.fixup_begin[n]; f < a.fixup_begin[n + 1]; ++f) {
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.fixup_filter + static_cast<ptrdiff_t>(f) * kVectorBytes));
+      const uint8_t* fx = a.input + 4 * a.fixup_groups[f];
 #pragma GCC unroll 4
-    for (int m = 0; m < M; ++m) {
-      const __m256i xv = broadcast4(fx + m * a.stride);
-#pragma GCC unroll 2
-      for (int n = 0; n < N; ++n)
-        acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv[n]), ones));
+      for (int m = 0; m < M; ++m)
+        acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(_mm256_maddubs_epi16(broadcast4(fx + m * a.stride), wv), ones));
     }
-  }
 
   __m256i column[N];
 #pragma GCC unroll 2
@@ -225,6 +220,8 @@ LOOKOUT_AVX2 void PointwiseConv::run_range_avx2_bytes(const uint8_t* input, uint
   const int32_t width = 4 * groups_;  // in_c rounded up to whole steps
   ByteTileArgs a{};
   a.steps = groups_ / 2;
+  a.fixup_groups = fixup_groups_.data();
+  a.fixup_filter = fixup_filter_.data();
   a.out_c = shape_.out_c;
   // A row whose steps would read past it is copied, zero-padded (its
   // filter values there are zero, but the bytes must exist).
@@ -241,11 +238,8 @@ LOOKOUT_AVX2 void PointwiseConv::run_range_avx2_bytes(const uint8_t* input, uint
       a.input = padded.data();
     }
     for_each_chunk(output, p, r, [&](const Chunk& c, int n) {
-      const int32_t first = fixup_begin_[static_cast<size_t>(c.index)];
       a.filter = c.filter;
-      a.fixup_groups = fixup_groups_.data() + first;
-      a.fixup_filter = fixup_filter_.data() + static_cast<ptrdiff_t>(first) * 2 * kVectorBytes;
-      a.fixups = fixup_begin_[static_cast<size_t>(c.index) + 1] - first;
+      a.fixup_begin = fixup_begin_.data() + static_cast<ptrdiff_t>(c.index) * kChunk;
       a.column = c.column;
       a.output = c.output;
       a.channels = c.channels;

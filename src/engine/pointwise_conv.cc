@@ -22,11 +22,11 @@ constexpr size_t kPackAlignment = 64;
 // The avx2 bytes form (pointwise_conv.h): what vpmaddubsw's int16 lanes can
 // take exactly, as a sum of |w - wzp| (255 x 128 = 32640 <= 32767).
 constexpr int32_t kByteBudget = 128;
-constexpr int32_t kByteChunk = 16;         // output channels per chunk: 2 blocks of 8
-constexpr int32_t kFixupBytes = kByteChunk * 4;
+constexpr int32_t kByteBlock = 8;  // output channels per vector
+constexpr int32_t kFixupBytes = kByteBlock * 4;
 
 // The filter split for the avx2 bytes form: main (out_c x padded_in_c, int8)
-// and each chunk's fixups.
+// and each block's fixups.
 struct ByteSplit {
   int32_t padded_in_c = 0;  // in_c rounded up to whole 8-input steps
   std::vector<int8_t> main;
@@ -63,13 +63,13 @@ ByteSplit split_for_bytes(const PointwiseShape& shape, const uint8_t* filter, in
   s.padded_in_c = (in_c + 7) / 8 * 8;
   const auto width = static_cast<size_t>(s.padded_in_c);
   s.main.assign(static_cast<size_t>(out_c) * width, 0);
-  std::vector<int32_t> v(width), rest(static_cast<size_t>(kByteChunk) * width);
-  for (int32_t chunk = 0; chunk < out_c; chunk += kByteChunk) {
+  std::vector<int32_t> v(width), rest(static_cast<size_t>(kByteBlock) * width);
+  for (int32_t block = 0; block < out_c; block += kByteBlock) {
     s.fixup_begin.push_back(static_cast<int32_t>(s.fixup_groups.size()));
     std::fill(rest.begin(), rest.end(), 0);
-    const int32_t channels = std::min(kByteChunk, out_c - chunk);
+    const int32_t channels = std::min(kByteBlock, out_c - block);
     for (int32_t c = 0; c < channels; ++c) {
-      const size_t oc = static_cast<size_t>(chunk + c);
+      const size_t oc = static_cast<size_t>(block + c);
       std::fill(v.begin(), v.end(), 0);
       for (int32_t ic = 0; ic < in_c; ++ic) v[static_cast<size_t>(ic)] = filter[oc * static_cast<size_t>(in_c) + static_cast<size_t>(ic)] - filter_zero_point;
       for (int32_t step = 0; step < s.padded_in_c; step += 8)
@@ -84,7 +84,7 @@ ByteSplit split_for_bytes(const PointwiseShape& shape, const uint8_t* filter, in
       for (;;) {
         int8_t fixup[kFixupBytes] = {};
         bool any = false;
-        for (int32_t c = 0; c < kByteChunk; ++c)
+        for (int32_t c = 0; c < kByteBlock; ++c)
           for (int32_t pair = 0; pair < 2; ++pair) {
             int32_t* r = rest.data() + static_cast<size_t>(c) * width + static_cast<size_t>(4 * group + 2 * pair);
             const int32_t a = std::clamp(r[0], -127, 127);
@@ -106,13 +106,13 @@ ByteSplit split_for_bytes(const PointwiseShape& shape, const uint8_t* filter, in
   return s;
 }
 
-// Whether the bytes form pays: its multiplies (3 per 8-input step and tile
-// vector, 2 per fixup) against the words form's (4 per step), where it also
-// runs nearer its bound (SSD MobileNet V2 on Zen 5: fixups up to half the
-// steps measured fastest, of the limits tried; its layers down to 38x38
-// stay words, as do uniformly random filters).
+// Whether the bytes form pays: its multiplies per vector of a register tile
+// (3 per 8-input step, 2 per fixup) against the words form's (4 per step),
+// where it also runs nearer its bound. On SSD MobileNet V2 (Zen 5), limits
+// of a half, three quarters and all of the steps measured alike; a half
+// keeps the words form for the layers where the two are close.
 bool bytes_form_pays(const ByteSplit& s, int32_t out_c) {
-  const int64_t steps = int64_t{(out_c + kByteChunk - 1) / kByteChunk} * (s.padded_in_c / 8);
+  const int64_t steps = int64_t{(out_c + kByteBlock - 1) / kByteBlock} * (s.padded_in_c / 8);
   return 2 * static_cast<int64_t>(s.fixup_groups.size()) <= steps;
 }
 

@@ -156,9 +156,9 @@ class PointwiseConv {
   std::vector<int8_t> packed_storage_;  // packed_ is its first 64-byte aligned byte
   const int8_t* packed_ = nullptr;
   std::vector<int32_t> column_;  // bias - xzp * sum(w - wzp), per padded channel
-  // avx2 bytes: the fixups of chunk c are [fixup_begin_[c], fixup_begin_[c + 1]);
-  // fixup i adds the 4-input group fixup_groups_[i] times its 64 filter bytes
-  // at fixup_filter_[64 i] ([block][block_channels][4], a chunk's two blocks).
+  // avx2 bytes: the fixups of block b are [fixup_begin_[b], fixup_begin_[b + 1]);
+  // fixup i adds the 4-input group fixup_groups_[i] times its 32 filter bytes
+  // at fixup_filter_[32 i] ([block_channels][4]).
   std::vector<int32_t> fixup_begin_, fixup_groups_;
   std::vector<int8_t> fixup_filter_;
 };
