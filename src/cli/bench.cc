@@ -93,7 +93,7 @@ void print_profile(const engine::Engine& eng, const std::string& backend, int th
   const auto gmacs = [](int64_t macs, double ms) { return ms > 0 ? static_cast<double>(macs) / ms / 1e6 : 0.0; };
   std::printf("cpu: %s\nbackend: %s, ISA level: %s, threads: %d\n", engine::cpu_name().c_str(), backend.c_str(),
               engine::isa_name(eng.isa()), threads);
-  std::printf("%-5s %-44s %-16s %8s %6s %9s %7s\n", "op", "what", "kernel", "ms", "share", "MMAC", "GMAC/s");
+  std::printf("%-5s %-44s %-22s %8s %6s %9s %7s\n", "op", "what", "kernel", "ms", "share", "MMAC", "GMAC/s");
   struct Group { double ms = 0; int64_t macs = 0; int steps = 0; };
   std::map<std::string, Group> groups;
   for (const auto& p : profile) {
@@ -106,7 +106,7 @@ void print_profile(const engine::Engine& eng, const std::string& backend, int th
     const std::string what = p.ops.size() == 1 ? describe_op(g, p.ops[0])
                              : block ? describe_op(g, p.ops[0]) + " +" + std::to_string(p.ops.size() - 1) + " fused"
                                      : std::to_string(p.ops.size()) + " ops in one subgraph";
-    std::printf("%-5s %-44s %-16s %8.3f %5.1f%% %9.2f %7.1f\n", op.c_str(), what.c_str(), p.kernel.c_str(), ms,
+    std::printf("%-5s %-44s %-22s %8.3f %5.1f%% %9.2f %7.1f\n", op.c_str(), what.c_str(), p.kernel.c_str(), ms,
                 total > 0 ? 100.0 * ms / total : 0.0, static_cast<double>(p.macs) / 1e6, gmacs(p.macs, ms));
     if (block) {
       Group& group = groups["inverted-residual blocks on " + p.kernel.substr(0, p.kernel.size() - 6)];
@@ -157,7 +157,9 @@ int bench_main(int argc, char** argv) {
                  "ours) "
                  "[default: $LOOKOUT_ISA, else the best this CPU runs]")
       ->check(CLI::IsMember({"avx512vnni", "avxvnni", "avx2", "xnnpack"}));
-  app.add_flag("--profile", profile, "print the time per op, its share, MACs, GMAC/s and kernel");
+  app.add_flag("--profile", profile,
+               "print the time per op, its share, MACs, GMAC/s and kernel (its ISA level; at avx2 also the 1x1 "
+               "kernel's form: bytes for most trained filters, words otherwise)");
   app.add_option("--threads", threads, "threads for the engine")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--runs", runs, "timed runs per image")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--warmup", warmup, "untimed runs before timing")->capture_default_str()->check(CLI::Range(0, 1000));

@@ -83,6 +83,13 @@ class FusedBlock final : public Kernel {
     for (auto& buffer : scratch_) buffer.assign(static_cast<size_t>(scratch_for(band_rows_)), 0);
   }
 
+  // The expansion's and projection's forms: "bytes", "words", or both
+  // (expansion first) where they differ.
+  std::string form() const override {
+    const std::string e = expand_.form(), p = project_.form();
+    return e == p ? e : e + "/" + p;
+  }
+
   void eval(const TensorBuffers& buffers) const override {
     const uint8_t* input = buffers.in<uint8_t>(input_);
     uint8_t* projected = buffers.out<uint8_t>(projected_);

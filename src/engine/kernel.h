@@ -31,6 +31,10 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void eval(const TensorBuffers& buffers) const = 0;
+  // Which of its ISA level's forms the kernel took, where the level has more
+  // than one (avx2's pointwise convolution: "bytes" or "words"), else "".
+  // The profile names it (OpProfile::kernel).
+  virtual std::string form() const { return ""; }
 };
 
 // What prepare_<op>() sees: the graph, the op, the ISA level of the run

@@ -35,6 +35,12 @@ class OwnConvKernel final : public Kernel {
   void eval(const TensorBuffers& buffers) const override {
     conv_.run(buffers.in<uint8_t>(input_), buffers.out<uint8_t>(output_), threadpool_);
   }
+  std::string form() const override {
+    if constexpr (requires { conv_.form(); })
+      return conv_.form();
+    else
+      return "";
+  }
 
  private:
   int32_t input_, output_;

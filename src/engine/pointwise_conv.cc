@@ -349,6 +349,8 @@ class GatheredConv {
       : window_(p), zero_point_(static_cast<uint8_t>(-p.input_offset)), conv_(std::move(conv)), row_bytes_(row_bytes),
         rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w) * row_bytes_, 0) {}
 
+  std::string form() const { return conv_.form(); }
+
   void run(const uint8_t* input, uint8_t* output, pthreadpool_t threadpool) const {
     conv_.run_gathered(
         rows_.data(), [&](int64_t begin, int64_t end) { gather(input, begin, end); }, output, threadpool);

@@ -104,6 +104,8 @@ class PointwiseConv {
   const PointwiseShape& shape() const { return shape_; }
   // avx2: whether the filter took the bytes form (see the top of this file).
   bool avx2_bytes() const { return avx2_bytes_; }
+  // Kernel::form: at avx2 "bytes" or "words", else "".
+  std::string form() const { return isa_ != Isa::avx2 ? "" : avx2_bytes_ ? "bytes" : "words"; }
   int64_t fixups() const { return static_cast<int64_t>(fixup_groups_.size()); }
 
  private:

@@ -18,7 +18,7 @@ namespace lookout::engine {
 // The time one step of invoke() took, summed over calls.
 struct StepProfile {
   std::vector<size_t> ops;  // op indices the step runs
-  std::string kernel;       // avx512vnni, avxvnni, avx2, xnnpack or reference
+  std::string kernel;       // avx512vnni, avxvnni, avx2 (+ " bytes"/" words": Kernel::form), xnnpack or reference; fused blocks + " block"
   double ms = 0;
   int64_t runs = 0;
 };

@@ -50,6 +50,13 @@ namespace {
 constexpr size_t kAddInput1 = 0, kAddInput2 = 1;
 constexpr size_t kAddOutput = 0;
 
+// The profile's name of our kernel: its ISA level, then its form if it has
+// one ("avx2 bytes").
+std::string with_form(Isa isa, const Kernel& kernel) {
+  const std::string form = kernel.form();
+  return form.empty() ? isa_name(isa) : std::string(isa_name(isa)) + " " + form;
+}
+
 const char* status_name(xnn_status status) {
   switch (status) {
     case xnn_status_success: return "xnn_status_success";
@@ -422,11 +429,11 @@ class XnnpackRuntime final : public Runtime {
         add_profile_step(stages[s].ops, "xnnpack");
       } else if (stages[s].block) {
         step.kernel = prepare_fused_block(graph, stages[s].ops, isa, threadpool_.get());
-        add_profile_step(stages[s].ops, std::string(isa_name(isa)) + " block");
+        add_profile_step(stages[s].ops, with_form(isa, *step.kernel) + " block");
       } else if (stages[s].pointwise) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_pointwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());
-        add_profile_step(stages[s].ops, isa_name(isa));
+        add_profile_step(stages[s].ops, with_form(isa, *step.kernel));
       } else if (stages[s].depthwise) {
         const size_t i = stages[s].ops.front();
         step.kernel = prepare_depthwise(OpContext(graph, graph.ops[i], i), isa, threadpool_.get());

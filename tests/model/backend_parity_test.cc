@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "engine/isa_levels.h"
@@ -43,6 +44,26 @@ TEST(FusedBlocks, FormedOnTheRealModel) {
     EXPECT_EQ(blocks, 15u);
     EXPECT_EQ(with_add, 10u);
   }
+}
+
+// At avx2 the pointwise kernel takes its bytes form for most of the real
+// model's filters (pointwise_conv.h) and its words form for the rest (the
+// parity test below runs both); the profile names each step's form.
+TEST(PointwiseForms, BothTakenAndNamedOnTheRealModel) {
+  if (runnable_isa_levels({Isa::avx2}).empty()) GTEST_SKIP() << "the CPU lacks avx2";
+  const auto model = Model::from_file(model_path());
+  Options options{Backend::xnnpack, 1};
+  options.isa = Isa::avx2;
+  options.profile = true;
+  Engine engine(model, options);
+  engine.invoke();
+  std::map<std::string, int> kernels;
+  for (const OpProfile& p : engine.profile()) ++kernels[p.kernel];
+  EXPECT_GE(kernels["avx2 bytes"], 15) << "1x1 and 3x3 convolutions on the bytes form";
+  EXPECT_GE(kernels["avx2 words"], 1);
+  EXPECT_GE(kernels["avx2 bytes block"], 1);
+  EXPECT_GE(kernels["avx2 words block"], 1);
+  EXPECT_EQ(kernels["avx2"], 2) << "the two depthwise convolutions outside blocks: one form";
 }
 
 class BackendParity : public ::testing::TestWithParam<std::filesystem::path> {
