@@ -56,7 +56,9 @@ struct Options {
 // Time spent in one step of invoke(), summed over calls.
 struct OpProfile {
   std::vector<size_t> ops;  // op indices run together (one step)
-  std::string kernel;       // avx512vnni, avxvnni, avx2 (+ " bytes"/" words": Kernel::form), xnnpack or reference; fused blocks + " block"
+  // avx512vnni, avxvnni, avx2 (+ " bytes" or " words": Kernel::form), xnnpack
+  // or reference; a fused block's + " block"
+  std::string kernel;
   double ms = 0;
   int64_t runs = 0;
   int64_t macs = 0;  // multiply-accumulates per run (convolutions)

@@ -190,11 +190,14 @@ LOOKOUT_AVX2 void ByteTile<M, N>::run(const ByteTileArgs& a, const RequantVector
 #pragma GCC unroll 2
   for (int n = 0; n < N; ++n)
     for (int32_t f = a.fixup_begin[n]; f < a.fixup_begin[n + 1]; ++f) {
-      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.fixup_filter + static_cast<ptrdiff_t>(f) * kVectorBytes));
+      const int8_t* fw = a.fixup_filter + static_cast<ptrdiff_t>(f) * kVectorBytes;
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fw));
       const uint8_t* fx = a.input + 4 * a.fixup_groups[f];
 #pragma GCC unroll 4
-      for (int m = 0; m < M; ++m)
-        acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(_mm256_maddubs_epi16(broadcast4(fx + m * a.stride), wv), ones));
+      for (int m = 0; m < M; ++m) {
+        const __m256i products = _mm256_maddubs_epi16(broadcast4(fx + m * a.stride), wv);
+        acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(products, ones));
+      }
     }
 
   __m256i column[N];

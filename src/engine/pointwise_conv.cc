@@ -71,7 +71,8 @@ ByteSplit split_for_bytes(const PointwiseShape& shape, const uint8_t* filter, in
     for (int32_t c = 0; c < channels; ++c) {
       const size_t oc = static_cast<size_t>(block + c);
       std::fill(v.begin(), v.end(), 0);
-      for (int32_t ic = 0; ic < in_c; ++ic) v[static_cast<size_t>(ic)] = filter[oc * static_cast<size_t>(in_c) + static_cast<size_t>(ic)] - filter_zero_point;
+      const uint8_t* row = filter + oc * static_cast<size_t>(in_c);
+      for (int32_t ic = 0; ic < in_c; ++ic) v[static_cast<size_t>(ic)] = row[ic] - filter_zero_point;
       for (int32_t step = 0; step < s.padded_in_c; step += 8)
         for (int32_t half = 0; half < 2; ++half) {
           const int32_t at[4] = {step + 2 * half, step + 2 * half + 1, step + 4 + 2 * half, step + 5 + 2 * half};
@@ -193,7 +194,8 @@ PointwiseConv::PointwiseConv(Isa isa, PointwiseShape shape, const uint8_t* filte
                                        static_cast<size_t>(t.block_channels * t.group_inputs) +
                                    static_cast<size_t>(c * t.group_inputs + j);
             if (bytes_form) {
-              chunk_base[element] = split.main[static_cast<size_t>(oc) * static_cast<size_t>(in_width) + static_cast<size_t>(ic)];
+              chunk_base[element] =
+                  split.main[static_cast<size_t>(oc) * static_cast<size_t>(in_width) + static_cast<size_t>(ic)];
             } else if (t.element_bytes == 1) {
               chunk_base[element] = static_cast<int8_t>(w - 128);
             } else {

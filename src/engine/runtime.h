@@ -18,7 +18,9 @@ namespace lookout::engine {
 // The time one step of invoke() took, summed over calls.
 struct StepProfile {
   std::vector<size_t> ops;  // op indices the step runs
-  std::string kernel;       // avx512vnni, avxvnni, avx2 (+ " bytes"/" words": Kernel::form), xnnpack or reference; fused blocks + " block"
+  // avx512vnni, avxvnni, avx2 (+ " bytes" or " words": Kernel::form), xnnpack
+  // or reference; a fused block's + " block"
+  std::string kernel;
   double ms = 0;
   int64_t runs = 0;
 };

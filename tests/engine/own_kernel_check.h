@@ -67,7 +67,8 @@ ConvData random_conv_data(uint32_t seed, size_t x_size, int32_t out_c, int32_t t
   double filter_square = kByteVariance + (127.5 - filter_zp) * (127.5 - filter_zp);  // mean of (w - wzp)^2
   if (filter_spread > 0) {
     filter_square = 0;
-    for (uint8_t v : d.filter) filter_square += (v - filter_zp) * (v - filter_zp) / static_cast<double>(d.filter.size());
+    for (uint8_t v : d.filter)
+      filter_square += (v - filter_zp) * (v - filter_zp) / static_cast<double>(d.filter.size());
   }
   const double spread = std::sqrt(terms * kByteVariance * filter_square);
   std::uniform_int_distribution<int32_t> bias_dist(-static_cast<int32_t>(spread / 2), static_cast<int32_t>(spread / 2));
