@@ -2,8 +2,9 @@
 // (flatbuffer verification, graph decoding and checks) -> an Engine on the
 // reference backend (every op's prepare) -> a first inference when the
 // graph is small enough to run thousands of times a second, then the same on
-// the fast backend at the CPU's best ISA level (our own kernels take the ops
-// they cover; their outputs must equal the reference's). A refusal is an
+// the fast backend at every ISA level of our own kernels the CPU has (they
+// take the ops they cover, avx2's pointwise in both its forms; their outputs
+// must equal the reference's), XNNPACK alone where it has none. A refusal is an
 // engine::Error; anything else (a crash, a sanitizer report, another
 // exception, an allocation past libFuzzer's limit) is a finding.
 #include <cstddef>
@@ -57,15 +58,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)lookout::detect::read_ssd_outputs(engine);
     } catch (const Error&) {  // a model without the post-process outputs
     }
-    Options fast_options{Backend::xnnpack, 1};
-    fast_options.isa = best_isa();
-    Engine fast(model, fast_options);
-    std::memcpy(fast.input().data(), input.data(), input.size());
-    fast.invoke();
-    // uint8 graphs agree byte for byte (float32 ones only within rounding).
-    for (size_t k = 0; k < model->graph().outputs.size(); ++k) {
-      const auto a = engine.output(k), b = fast.output(k);
-      if (engine.output_tensor(k).type == DType::uint8 && std::memcmp(a.data(), b.data(), a.size()) != 0) std::abort();
+    std::vector<Isa> levels;
+    for (Isa isa : {Isa::avx2, Isa::avxvnni, Isa::avx512vnni})
+      if (isa_available(isa)) levels.push_back(isa);
+    if (levels.empty()) levels.push_back(best_isa());
+    for (Isa isa : levels) {
+      Options fast_options{Backend::xnnpack, 1};
+      fast_options.isa = isa;
+      Engine fast(model, fast_options);
+      std::memcpy(fast.input().data(), input.data(), input.size());
+      fast.invoke();
+      // uint8 graphs agree byte for byte (float32 ones only within rounding).
+      for (size_t k = 0; k < model->graph().outputs.size(); ++k) {
+        const auto a = engine.output(k), b = fast.output(k);
+        if (engine.output_tensor(k).type == DType::uint8 && std::memcmp(a.data(), b.data(), a.size()) != 0)
+          std::abort();
+      }
     }
   } catch (const Error&) {
   }
