@@ -74,6 +74,24 @@ struct TileArgs {
   int32_t channels;       // valid channels in the chunk (<= N * 8)
 };
 
+// Both forms' tile ends: acc + the column constants, requantized, stored
+// (a.column, a.output, a.out_c, a.channels as in TileArgs).
+template <int M, int N, class Args>
+LOOKOUT_AVX2 inline void requantize_store(const __m256i (&acc)[M][N], const Args& a, const RequantVectors& q) {
+  __m256i column[N];
+#pragma GCC unroll 2
+  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
+#pragma GCC unroll 6
+  for (int m = 0; m < M; ++m) {
+    uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
+#pragma GCC unroll 2
+    for (int n = 0; n < N; ++n) {
+      const __m128i bytes = ymm::requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
+      ymm::store_block(out + n * kBlock, bytes, a.channels - n * kBlock);
+    }
+  }
+}
+
 template <int M, int N>
 struct Tile {
   LOOKOUT_AVX2 static void run(const TileArgs& a, const RequantVectors& q);
@@ -103,18 +121,7 @@ LOOKOUT_AVX2 void Tile<M, N>::run(const TileArgs& a, const RequantVectors& q) {
     x += 2;
   }
 
-  __m256i column[N];
-#pragma GCC unroll 2
-  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
-#pragma GCC unroll 6
-  for (int m = 0; m < M; ++m) {
-    uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
-#pragma GCC unroll 2
-    for (int n = 0; n < N; ++n) {
-      const __m128i bytes = ymm::requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
-      ymm::store_block(out + n * kBlock, bytes, a.channels - n * kBlock);
-    }
-  }
+  requantize_store(acc, a, q);
 }
 
 struct ByteTileArgs {
@@ -200,18 +207,7 @@ LOOKOUT_AVX2 void ByteTile<M, N>::run(const ByteTileArgs& a, const RequantVector
       }
     }
 
-  __m256i column[N];
-#pragma GCC unroll 2
-  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
-#pragma GCC unroll 4
-  for (int m = 0; m < M; ++m) {
-    uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
-#pragma GCC unroll 2
-    for (int n = 0; n < N; ++n) {
-      const __m128i bytes = ymm::requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
-      ymm::store_block(out + n * kBlock, bytes, a.channels - n * kBlock);
-    }
-  }
+  requantize_store(acc, a, q);
 }
 
 }  // namespace
