@@ -106,50 +106,76 @@ LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __
   return _mm256_add_epi32(_mm256_cvtps_epi32(x), zero_point);
 }
 
+struct Avx2Constants {
+  __m256 scale, min, max;
+  __m256i zero_point;
+};
+
+// One pixel's block of channels from channel c: `w` the block's packed
+// pairs, `column` its column constants. kFull: all 32 channels, so loads and
+// stores need no tail checks (a block of fewer takes kFull = false, with
+// `valid` channels).
+template <bool kFull>
+LOOKOUT_AVX2 inline void avx2_step(const uint8_t* const* taps, int64_t c, int64_t valid, const int16_t* w,
+                                   const int32_t* column, uint8_t* out, const Avx2Constants& k) {
+  using V = depthwise_detail::YmmOps;
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i acc[4];
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; ++v) acc[v] = V::load(column + 8 * v);
+#pragma GCC unroll 5
+  for (int pair = 0; pair < DepthwiseConv3x3::kPairs; ++pair) {
+    // Per 128-bit lane L: the taps' bytes of channels 16L + 0..7
+    // interleaved (lo), of 16L + 8..15 (hi); then each as int16 pairs,
+    // four channels per vector. The ninth tap's partner is zero (its
+    // weights are too).
+    const __m256i a = kFull ? V::load(taps[2 * pair] + c) : V::load(valid, taps[2 * pair] + c);
+    const __m256i b = 2 * pair + 1 == DepthwiseConv3x3::kTaps ? zero
+                      : kFull                                 ? V::load(taps[2 * pair + 1] + c)
+                                                              : V::load(valid, taps[2 * pair + 1] + c);
+    const __m256i lo = _mm256_unpacklo_epi8(a, b), hi = _mm256_unpackhi_epi8(a, b);
+    const __m256i x[4] = {_mm256_unpacklo_epi8(lo, zero), _mm256_unpackhi_epi8(lo, zero),
+                          _mm256_unpacklo_epi8(hi, zero), _mm256_unpackhi_epi8(hi, zero)};
+    const auto* wv = reinterpret_cast<const __m256i*>(w + static_cast<size_t>(pair) * kPairElements);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(x[v], _mm256_loadu_si256(wv + v)));
+    // One pair at a time: hoisting every tap's load spills the vectors.
+    asm volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3])::"memory");
+  }
+  __m256i q[4];
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; ++v) q[v] = requantize(acc[v], k.scale, k.min, k.max, k.zero_point);
+  // Per 128-bit lane L: channels 16L + 0..7 as words, then 8..15, then all 16 as bytes.
+  const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+  if (kFull)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), bytes);
+  else
+    V::store(out + c, valid, bytes);
+}
+
 }  // namespace
 
 LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows_avx2(const uint8_t* input, int64_t input_row, uint8_t* output,
                                                   int64_t output_row, int64_t row_begin, int64_t row_end) const {
-  using V = depthwise_detail::YmmOps;
-  const __m256 scale = _mm256_set1_ps(requantization_.scale);
-  const __m256 min = _mm256_set1_ps(requantization_.min_less_zero_point);
-  const __m256 max = _mm256_set1_ps(requantization_.max_less_zero_point);
-  const __m256i zero_point = _mm256_set1_epi32(requantization_.zero_point);
-  const __m256i zero = _mm256_setzero_si256();
+  const Avx2Constants k{_mm256_set1_ps(requantization_.scale), _mm256_set1_ps(requantization_.min_less_zero_point),
+                        _mm256_set1_ps(requantization_.max_less_zero_point),
+                        _mm256_set1_epi32(requantization_.zero_point)};
   const DepthwiseShape& s = shape_;
   const int64_t channels = s.channels;
+  const int32_t full_blocks = static_cast<int32_t>(channels / kBlock);
   Taps walk(*this, input, input_row);
   for (int64_t row = row_begin; row < row_end; ++row) {  // row = batch * out_h + oy
     walk.start_row(row);
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
-      const uint8_t* const* taps = walk.next();  // taps[kTaps], the ninth's partner, has zero weights
+      const uint8_t* const* taps = walk.next();
       uint8_t* out = output + ((row - output_row) * s.out_w + ox) * channels;
       for (int32_t b = 0; b < blocks_; ++b) {
         const int64_t c = int64_t{b} * kBlock;
-        const V::Tail tail = V::tail(std::min<int64_t>(kBlock, channels - c));
-        __m256i acc[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; ++v) acc[v] = V::load(column_.data() + c + 8 * v);
         const int16_t* w = packed_.data() + static_cast<size_t>(b) * kPairs * kPairElements;
-#pragma GCC unroll 5
-        for (int pair = 0; pair < kPairs; ++pair) {
-          // Per 128-bit lane L: the taps' bytes of channels 16L + 0..7
-          // interleaved (lo), of 16L + 8..15 (hi); then each as int16 pairs,
-          // four channels per vector.
-          const __m256i a = V::load(tail, taps[2 * pair] + c), bb = V::load(tail, taps[2 * pair + 1] + c);
-          const __m256i lo = _mm256_unpacklo_epi8(a, bb), hi = _mm256_unpackhi_epi8(a, bb);
-          const __m256i x[4] = {_mm256_unpacklo_epi8(lo, zero), _mm256_unpackhi_epi8(lo, zero),
-                                _mm256_unpacklo_epi8(hi, zero), _mm256_unpackhi_epi8(hi, zero)};
-          const auto* wv = reinterpret_cast<const __m256i*>(w + static_cast<size_t>(pair) * kPairElements);
-#pragma GCC unroll 4
-          for (int v = 0; v < 4; ++v)
-            acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(x[v], _mm256_loadu_si256(wv + v)));
-        }
-        __m256i q[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; ++v) q[v] = requantize(acc[v], scale, min, max, zero_point);
-        // Per 128-bit lane L: channels 16L + 0..7 as words, then 8..15, then all 16 as bytes.
-        V::store(out + c, tail, _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3])));
+        if (b < full_blocks)
+          avx2_step<true>(taps, c, kBlock, w, column_.data() + c, out, k);
+        else
+          avx2_step<false>(taps, c, channels - c, w, column_.data() + c, out, k);
       }
     }
   }

@@ -12,7 +12,8 @@
 // by a second interleave with zeros (which leaves each 128-bit lane's
 // channels in four vectors, in the order of the dot-product levels' below),
 // against (w - wzp) of both taps packed as int16 pairs in that order once at
-// load (the ninth tap is paired with a zero weight).
+// load (the ninth tap is paired with zero bytes and weights). A block of 32
+// channels runs without the tail's checks.
 //
 // avx512vnni (depthwise_vnni.cc) and avxvnni (depthwise_avxvnni.cc), one
 // step template (depthwise_step.h): the taps go in fours through vpdpbusd,
@@ -111,7 +112,7 @@ class DepthwiseConv3x3 {
       ox_ = 0;
       last_inside_ = false;
     }
-    // The taps of the next pixel of the row (ptr[kTaps]: the padding row).
+    // The taps of the next pixel of the row.
     const uint8_t* const* next() {
       const DepthwiseShape& s = c_.shape_;
       const int64_t channels = s.channels;
@@ -132,7 +133,6 @@ class DepthwiseConv3x3 {
             ptr_[ky * 3 + kx] =
                 tap_inside ? input_ + ((image_row_ + iy) * s.in_w + ix) * channels : c_.padding_.data();
           }
-        ptr_[kTaps] = c_.padding_.data();
       }
       last_inside_ = inside;
       ++ox_;
@@ -145,7 +145,7 @@ class DepthwiseConv3x3 {
     int64_t input_row_;
     int64_t image_row_ = 0, iy0_ = 0, ox_ = 0;
     bool rows_inside_ = false, last_inside_ = false;  // last: ptr_ holds pixel ox - 1's, all inside
-    const uint8_t* ptr_[kTaps + 1] = {};
+    const uint8_t* ptr_[kTaps] = {};
   };
 
   Isa isa_;
