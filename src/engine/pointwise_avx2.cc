@@ -74,21 +74,30 @@ struct TileArgs {
   int32_t channels;       // valid channels in the chunk (<= N * 8)
 };
 
-// Both forms' tile ends: acc + the column constants, requantized, stored
-// (a.column, a.output, a.out_c, a.channels as in TileArgs).
+// Both forms' tile ends: acc (which started at the column constants)
+// requantized and stored (a.output, a.out_c, a.channels as in TileArgs), two
+// vectors at a time where the chunk has them.
 template <int M, int N, class Args>
 LOOKOUT_AVX2 inline void requantize_store(const __m256i (&acc)[M][N], const Args& a, const RequantVectors& q) {
-  __m256i column[N];
-#pragma GCC unroll 2
-  for (int n = 0; n < N; ++n) column[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
 #pragma GCC unroll 6
   for (int m = 0; m < M; ++m) {
     uint8_t* out = a.output + static_cast<int64_t>(m) * a.out_c;
-#pragma GCC unroll 2
-    for (int n = 0; n < N; ++n) {
-      const __m128i bytes = ymm::requantize(_mm256_add_epi32(acc[m][n], column[n]), q);
-      ymm::store_block(out + n * kBlock, bytes, a.channels - n * kBlock);
+    if constexpr (N == 2) {
+      ymm::store_block16(out, ymm::requantize16(acc[m][0], acc[m][1], q), a.channels);
+    } else {
+      ymm::store_block(out, ymm::requantize(acc[m][0], q), a.channels);
     }
+  }
+}
+
+// The accumulators' start: the chunk's column constants.
+template <int M, int N, class Args>
+LOOKOUT_AVX2 inline void start_at_column(__m256i (&acc)[M][N], const Args& a) {
+#pragma GCC unroll 2
+  for (int n = 0; n < N; ++n) {
+    const __m256i column = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.column + n * kBlock));
+#pragma GCC unroll 6
+    for (int m = 0; m < M; ++m) acc[m][n] = column;
   }
 }
 
@@ -100,10 +109,7 @@ struct Tile {
 template <int M, int N>
 LOOKOUT_AVX2 void Tile<M, N>::run(const TileArgs& a, const RequantVectors& q) {
   __m256i acc[M][N];
-#pragma GCC unroll 6
-  for (int m = 0; m < M; ++m)
-#pragma GCC unroll 2
-    for (int n = 0; n < N; ++n) acc[m][n] = _mm256_setzero_si256();
+  start_at_column(acc, a);
 
   const int8_t* w = a.filter;
   const int16_t* x = a.input;
@@ -169,10 +175,7 @@ struct ByteTile {
 template <int M, int N>
 LOOKOUT_AVX2 void ByteTile<M, N>::run(const ByteTileArgs& a, const RequantVectors& q) {
   __m256i acc[M][N];
-#pragma GCC unroll 4
-  for (int m = 0; m < M; ++m)
-#pragma GCC unroll 2
-    for (int n = 0; n < N; ++n) acc[m][n] = _mm256_setzero_si256();
+  start_at_column(acc, a);
 
   const int8_t* w = a.filter;
   const uint8_t* x = a.input;

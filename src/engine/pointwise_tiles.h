@@ -69,15 +69,20 @@ namespace ymm {
 
 constexpr int kBlock = 8;  // int32 lanes, output channels per ymm
 
-// The float constants of the requantization, one vector each.
+// The float constants of the requantization, one vector each, the zero
+// point as int32 and as int16 lanes, and requantize16()'s byte order.
 struct RequantVectors {
   __m256 scale, min, max;
-  __m256i zero_point;
+  __m256i zero_point, zero_point_words, order;
 };
 
 LOOKOUT_AVX2 inline RequantVectors requant_vectors(const Fp32Requantization& r) {
-  return {_mm256_set1_ps(r.scale), _mm256_set1_ps(r.min_less_zero_point), _mm256_set1_ps(r.max_less_zero_point),
-          _mm256_set1_epi32(r.zero_point)};
+  return {_mm256_set1_ps(r.scale),
+          _mm256_set1_ps(r.min_less_zero_point),
+          _mm256_set1_ps(r.max_less_zero_point),
+          _mm256_set1_epi32(r.zero_point),
+          _mm256_set1_epi16(static_cast<int16_t>(r.zero_point)),
+          _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)};
 }
 
 // Fp32Requantization::apply on 8 accumulators, the same float operations in
@@ -92,11 +97,40 @@ LOOKOUT_AVX2 inline __m128i requantize(__m256i acc, const RequantVectors& q) {
   return _mm_packus_epi16(words, words);
 }
 
+// Fp32Requantization::apply on 16 accumulators, two vectors of 8 channels,
+// with requantize()'s float operations, less its work per vector after
+// them: the rounded values (clamped, so within [-255, 255]) pack to int16
+// together, the zero point is added there (the sums are within [0, 255]),
+// and one byte pack and one permute put all 16 in channel order.
+LOOKOUT_AVX2 inline __m256i requantize_rounded(__m256i acc, const RequantVectors& q) {
+  const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), q.scale);
+  return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(x, q.min), q.max));
+}
+LOOKOUT_AVX2 inline __m128i requantize16(__m256i low, __m256i high, const RequantVectors& q) {
+  // Per 128-bit lane L: channels 4L..4L+3 of each vector, as words.
+  const __m256i words = _mm256_add_epi16(
+      _mm256_packs_epi32(requantize_rounded(low, q), requantize_rounded(high, q)), q.zero_point_words);
+  // Dwords low 0-3, high 0-3 (lane 0) and low 4-7, high 4-7 (lane 1) into order.
+  const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(words, words), q.order);
+  return _mm256_castsi256_si128(bytes);
+}
+
 // Stores the low min(left, 8) bytes of `bytes` at out (no masked stores
 // below AVX-512: a partial block goes through a buffer).
 LOOKOUT_AVX2 inline void store_block(uint8_t* out, __m128i bytes, int32_t left) {
   if (left >= kBlock) {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+  } else {
+    alignas(16) uint8_t buffer[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(buffer), bytes);
+    std::memcpy(out, buffer, static_cast<size_t>(left));
+  }
+}
+
+// Stores the low min(left, 16) bytes of `bytes` at out.
+LOOKOUT_AVX2 inline void store_block16(uint8_t* out, __m128i bytes, int32_t left) {
+  if (left >= 2 * kBlock) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
   } else {
     alignas(16) uint8_t buffer[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(buffer), bytes);
