@@ -349,7 +349,9 @@ class GatheredConv {
   // bytes past the window, which stay zero.
   GatheredConv(const ConvParams& p, size_t row_bytes, PointwiseConv conv)
       : window_(p), zero_point_(static_cast<uint8_t>(-p.input_offset)), conv_(std::move(conv)), row_bytes_(row_bytes),
-        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w) * row_bytes_, 0) {}
+        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w) * row_bytes_, 0) {
+    prepare_line_masks();
+  }
 
   std::string form() const { return conv_.form(); }
 
@@ -369,6 +371,17 @@ class GatheredConv {
       uint8_t* row = rows_.data() + static_cast<size_t>(p) * row_bytes_;
       const int64_t ix0 = ox * w.stride_w - w.pad_left;
       const bool columns_inside = ix0 >= 0 && ix0 + w.k_w <= w.in_w;  // the taps of a line are adjacent
+      const int64_t iy0 = oy * w.stride_h - w.pad_top;
+      if (!line_masks_.empty() && columns_inside && iy0 >= 0 && iy0 + w.k_h <= w.in_h) {
+        const int64_t first = ((b * w.in_h + iy0) * w.in_w + ix0) * w.in_c;
+        const int64_t line_step = w.in_w * w.in_c;
+        // Its loads read 16 bytes from each line's start: all inside the input.
+        if (first + (w.k_h - 1) * line_step + 16 <= input_bytes_) {
+          gather_lines(input + first, line_step, row);
+          advance_pixel(ox, oy, b);
+          continue;
+        }
+      }
       for (int64_t ky = 0; ky < w.k_h; ++ky, row += line_bytes) {
         const int64_t iy = oy * w.stride_h - w.pad_top + ky;
         if (iy < 0 || iy >= w.in_h) {
@@ -388,22 +401,75 @@ class GatheredConv {
             std::memset(tap, zero_point_, in_c);
         }
       }
-      if (++ox == w.out_w) {
-        ox = 0;
-        if (++oy == w.out_h) {
-          oy = 0;
-          ++b;
-        }
+      advance_pixel(ox, oy, b);
+    }
+  }
+
+  void advance_pixel(int64_t& ox, int64_t& oy, int64_t& b) const {
+    if (++ox == window_.out_w) {
+      ox = 0;
+      if (++oy == window_.out_h) {
+        oy = 0;
+        ++b;
       }
     }
   }
+
+  // A window of few bytes (the first layer's 3 lines of 3 taps x 3
+  // channels, in a row of 28) assembled in registers: each line's 16-byte
+  // load shuffled into place for the row's first 16 bytes and its last 16,
+  // two stores. Where rows are longer or lines wider, line_masks_ stays
+  // empty and gather() copies line by line.
+  void prepare_line_masks() {
+    const ConvWindow& w = window_;
+    const int64_t line_bytes = w.k_w * w.in_c;
+    const auto row_bytes = static_cast<int64_t>(row_bytes_);
+    input_bytes_ = w.batches * w.in_h * w.in_w * w.in_c;
+#if defined(__x86_64__)
+    if (line_bytes > 16 || row_bytes < 16 || row_bytes > 32 || !isa_available(Isa::avx2)) return;
+    line_masks_.assign(static_cast<size_t>(w.k_h) * 32, 0x80);  // 0x80: pshufb's zero
+    for (int64_t ky = 0; ky < w.k_h; ++ky)
+      for (int64_t half = 0; half < 2; ++half)
+        for (int64_t i = 0; i < 16; ++i) {
+          const int64_t at = (half == 0 ? i : row_bytes - 16 + i) - ky * line_bytes;  // in line ky
+          if (at >= 0 && at < line_bytes)
+            line_masks_[static_cast<size_t>(ky * 32 + half * 16 + i)] = static_cast<uint8_t>(at);
+        }
+#else
+    (void)line_bytes;
+    (void)row_bytes;
+#endif
+  }
+
+  // One row from the window whose first line starts at `first` (line_masks_).
+  void gather_lines(const uint8_t* first, int64_t line_step, uint8_t* row) const;
 
   ConvWindow window_;
   uint8_t zero_point_;
   PointwiseConv conv_;
   size_t row_bytes_;
   mutable std::vector<uint8_t> rows_;  // an Engine, so its kernels, serve one thread
+  int64_t input_bytes_ = 0;
+  std::vector<uint8_t> line_masks_;  // per line, 32 pshufb indices (row bytes 0-15, then the last 16)
 };
+
+#if defined(__x86_64__)
+LOOKOUT_AVX2 void GatheredConv::gather_lines(const uint8_t* first, int64_t line_step, uint8_t* row) const {
+  __m128i head = _mm_setzero_si128(), tail = _mm_setzero_si128();
+  const auto* masks = reinterpret_cast<const __m128i*>(line_masks_.data());
+  for (int64_t ky = 0; ky < window_.k_h; ++ky) {
+    const __m128i line = _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + ky * line_step));
+    head = _mm_or_si128(head, _mm_shuffle_epi8(line, _mm_loadu_si128(masks + 2 * ky)));
+    tail = _mm_or_si128(tail, _mm_shuffle_epi8(line, _mm_loadu_si128(masks + 2 * ky + 1)));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(row), head);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(row + row_bytes_ - 16), tail);
+}
+#else
+void GatheredConv::gather_lines(const uint8_t*, int64_t, uint8_t*) const {
+  throw Error("the gathered convolution's line assembly is not built for this architecture");
+}
+#endif
 
 }  // namespace
 
