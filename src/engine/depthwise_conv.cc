@@ -106,18 +106,14 @@ LOOKOUT_AVX2 inline __m256i requantize(__m256i acc, __m256 scale, __m256 min, __
   return _mm256_add_epi32(_mm256_cvtps_epi32(x), zero_point);
 }
 
-struct Avx2Constants {
-  __m256 scale, min, max;
-  __m256i zero_point;
-};
-
 // One pixel's block of channels from channel c: `w` the block's packed
 // pairs, `column` its column constants. kFull: all 32 channels, so loads and
 // stores need no tail checks (a block of fewer takes kFull = false, with
 // `valid` channels).
 template <bool kFull>
 LOOKOUT_AVX2 inline void avx2_step(const uint8_t* const* taps, int64_t c, int64_t valid, const int16_t* w,
-                                   const int32_t* column, uint8_t* out, const Avx2Constants& k) {
+                                   const int32_t* column, uint8_t* out,
+                                   const depthwise_detail::Constants<depthwise_detail::YmmOps>& k) {
   using V = depthwise_detail::YmmOps;
   const __m256i zero = _mm256_setzero_si256();
   __m256i acc[4];
@@ -157,9 +153,7 @@ LOOKOUT_AVX2 inline void avx2_step(const uint8_t* const* taps, int64_t c, int64_
 
 LOOKOUT_AVX2 void DepthwiseConv3x3::run_rows_avx2(const uint8_t* input, int64_t input_row, uint8_t* output,
                                                   int64_t output_row, int64_t row_begin, int64_t row_end) const {
-  const Avx2Constants k{_mm256_set1_ps(requantization_.scale), _mm256_set1_ps(requantization_.min_less_zero_point),
-                        _mm256_set1_ps(requantization_.max_less_zero_point),
-                        _mm256_set1_epi32(requantization_.zero_point)};
+  const auto k = depthwise_detail::constants<depthwise_detail::YmmOps>(requantization_, sum_factor_);
   const DepthwiseShape& s = shape_;
   const int64_t channels = s.channels;
   const int32_t full_blocks = static_cast<int32_t>(channels / kBlock);

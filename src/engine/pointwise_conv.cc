@@ -349,7 +349,8 @@ class GatheredConv {
   // bytes past the window, which stay zero.
   GatheredConv(const ConvParams& p, size_t row_bytes, PointwiseConv conv)
       : window_(p), zero_point_(static_cast<uint8_t>(-p.input_offset)), conv_(std::move(conv)), row_bytes_(row_bytes),
-        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w) * row_bytes_, 0) {
+        rows_(static_cast<size_t>(window_.batches * window_.out_h * window_.out_w) * row_bytes_, 0),
+        input_bytes_(window_.batches * window_.in_h * window_.in_w * window_.in_c) {
     prepare_line_masks();
   }
 
@@ -421,11 +422,10 @@ class GatheredConv {
   // two stores. Where rows are longer or lines wider, line_masks_ stays
   // empty and gather() copies line by line.
   void prepare_line_masks() {
+#if defined(__x86_64__)
     const ConvWindow& w = window_;
     const int64_t line_bytes = w.k_w * w.in_c;
     const auto row_bytes = static_cast<int64_t>(row_bytes_);
-    input_bytes_ = w.batches * w.in_h * w.in_w * w.in_c;
-#if defined(__x86_64__)
     if (line_bytes > 16 || row_bytes < 16 || row_bytes > 32 || !isa_available(Isa::avx2)) return;
     line_masks_.assign(static_cast<size_t>(w.k_h) * 32, 0x80);  // 0x80: pshufb's zero
     for (int64_t ky = 0; ky < w.k_h; ++ky)
@@ -435,9 +435,6 @@ class GatheredConv {
           if (at >= 0 && at < line_bytes)
             line_masks_[static_cast<size_t>(ky * 32 + half * 16 + i)] = static_cast<uint8_t>(at);
         }
-#else
-    (void)line_bytes;
-    (void)row_bytes;
 #endif
   }
 
@@ -449,7 +446,7 @@ class GatheredConv {
   PointwiseConv conv_;
   size_t row_bytes_;
   mutable std::vector<uint8_t> rows_;  // an Engine, so its kernels, serve one thread
-  int64_t input_bytes_ = 0;
+  int64_t input_bytes_;               // the input tensor's
   std::vector<uint8_t> line_masks_;  // per line, 32 pshufb indices (row bytes 0-15, then the last 16)
 };
 

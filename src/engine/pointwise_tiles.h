@@ -85,14 +85,18 @@ LOOKOUT_AVX2 inline RequantVectors requant_vectors(const Fp32Requantization& r) 
           _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)};
 }
 
+// requantize()'s float operations up to the rounding, before the zero
+// point (also requantize16()'s).
+LOOKOUT_AVX2 inline __m256i requantize_rounded(__m256i acc, const RequantVectors& q) {
+  const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), q.scale);
+  return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(x, q.min), q.max));
+}
 // Fp32Requantization::apply on 8 accumulators, the same float operations in
 // the same order: int32 -> float (round to nearest even, MXCSR default),
 // multiply, clamp (max then min, no NaN possible), round to nearest even,
 // + zero point. The 8 results, in [0, 255], become the low 8 bytes.
 LOOKOUT_AVX2 inline __m128i requantize(__m256i acc, const RequantVectors& q) {
-  __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), q.scale);
-  x = _mm256_min_ps(_mm256_max_ps(x, q.min), q.max);
-  const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(x), q.zero_point);
+  const __m256i v = _mm256_add_epi32(requantize_rounded(acc, q), q.zero_point);
   const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   return _mm_packus_epi16(words, words);
 }
@@ -102,10 +106,6 @@ LOOKOUT_AVX2 inline __m128i requantize(__m256i acc, const RequantVectors& q) {
 // them: the rounded values (clamped, so within [-255, 255]) pack to int16
 // together, the zero point is added there (the sums are within [0, 255]),
 // and one byte pack and one permute put all 16 in channel order.
-LOOKOUT_AVX2 inline __m256i requantize_rounded(__m256i acc, const RequantVectors& q) {
-  const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), q.scale);
-  return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(x, q.min), q.max));
-}
 LOOKOUT_AVX2 inline __m128i requantize16(__m256i low, __m256i high, const RequantVectors& q) {
   // Per 128-bit lane L: channels 4L..4L+3 of each vector, as words.
   const __m256i words = _mm256_add_epi16(
